@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# The Debian packages Zerentian needs on a machine: headless Chromium for browser
+# tests, poppler for reading PDFs back, a CJK font so Chinese shows in screenshots
+# and PDFs, and PostgreSQL's server for the second half of the database tests.
+# Installs only what is missing, so a set-up machine pays nothing.
+set -euo pipefail
+wanted=(chromium poppler-utils fonts-wqy-microhei fonts-noto-cjk postgresql)
+missing=()
+for pkg in "${wanted[@]}"; do
+  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+echo "Installing Debian packages: ${missing[*]}"
+if [ "$(id -u)" = 0 ]; then sudo=(); else sudo=(sudo); fi
+"${sudo[@]}" apt-get update -q
+DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -q --no-install-recommends "${missing[@]}"

@@ -1,0 +1,64 @@
+"""Zerentian (责任田): a field CRM for county rural commercial banks."""
+import os
+import secrets
+from pathlib import Path
+
+from flask import Flask
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _secret_key(instance_path):
+    """SECRET_KEY from the environment, else one made once and kept in instance/."""
+    if os.environ.get("SECRET_KEY"):
+        return os.environ["SECRET_KEY"]
+    path = Path(instance_path) / "secret_key"
+    if not path.exists():
+        path.write_text(secrets.token_hex(32))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+def create_app(test_config=None):
+    """Build the app: config, database, sign-in, CSRF, i18n, blueprints."""
+    app = Flask(
+        __name__,
+        instance_path=str(ROOT / "instance"),
+        template_folder=str(ROOT / "templates"),
+        static_folder=str(ROOT / "static"),
+        instance_relative_config=True,
+    )
+    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+    app.config.from_mapping(
+        DATABASE_URL=os.environ.get("DATABASE_URL") or f"sqlite:///{app.instance_path}/zerentian.db",
+        PASSWORD_HASH_METHOD="scrypt",
+        BABEL_DEFAULT_LOCALE="zh_CN",
+        BABEL_DEFAULT_TIMEZONE="Asia/Shanghai",
+        BABEL_TRANSLATION_DIRECTORIES=str(ROOT / "app" / "translations"),
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        WTF_CSRF_TIME_LIMIT=None,  # a page left open all day in a village must still post
+        PAGE_SIZE=30,
+    )
+    if test_config is None:
+        app.config.from_pyfile("config.py", silent=True)
+    else:
+        app.config.from_mapping(test_config)
+    if not app.config.get("SECRET_KEY"):
+        app.config["SECRET_KEY"] = _secret_key(app.instance_path)
+
+    from app import db, web
+
+    db.init_app(app)
+    web.init_app(app)
+
+    from app import admin, auth, coverage, customers, leads, reports, territories, visits
+
+    for blueprint in (auth.bp, visits.bp, coverage.bp, reports.bp, admin.bp, territories.bp,
+                      customers.bp, leads.bp):
+        app.register_blueprint(blueprint)
+
+    from app import cli
+
+    cli.init_app(app)
+    return app

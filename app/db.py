@@ -1,0 +1,111 @@
+"""One database object for the whole app, chosen at run time from DATABASE_URL.
+
+SQLite and PostgreSQL run the same code; schema.sql is the source of truth for
+the tables and is written in the subset both accept, with SERIAL standing for
+SQLite's INTEGER PRIMARY KEY.
+"""
+import os
+import re
+from pathlib import Path
+
+import click
+from flask import current_app
+from peewee import DatabaseProxy, PostgresqlDatabase, SqliteDatabase
+from playhouse.db_url import parse
+
+database = DatabaseProxy()
+
+ROOT = Path(__file__).resolve().parent.parent
+SCHEMA = ROOT / "schema.sql"
+
+# Declared SQLite types are made to read exactly as PostgreSQL's, so one
+# schema.sql serves both and the schema test compares like with like.
+SQLITE_FIELD_TYPES = {
+    "DATETIME": "TIMESTAMP",
+    "BOOL": "BOOLEAN",
+    "DOUBLE": "DOUBLE PRECISION",
+    "BIGINT": "BIGINT",
+}
+SQLITE_PRAGMAS = {
+    "journal_mode": "wal",
+    "foreign_keys": 1,
+    "busy_timeout": 5000,
+    "synchronous": "normal",
+}
+
+
+def open_database(url):
+    """Return an unconnected peewee database for a DATABASE_URL."""
+    if url.startswith("sqlite:///"):
+        path = url[len("sqlite:///"):]
+        if path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        return SqliteDatabase(path, pragmas=SQLITE_PRAGMAS, field_types=SQLITE_FIELD_TYPES)
+    if url.startswith(("postgres:", "postgresql:")):
+        params = parse(url)
+        return PostgresqlDatabase(params.pop("database"), **params)
+    raise ValueError(f"unsupported DATABASE_URL: {url}")
+
+
+def bind(url):
+    """Point the proxy at the database named by url and return it."""
+    db = open_database(url)
+    database.initialize(db)
+    return db
+
+
+def schema_statements(db):
+    """schema.sql split into statements, in the dialect of db."""
+    sql = SCHEMA.read_text(encoding="utf-8")
+    sql = re.sub(r"--[^\n]*", "", sql)
+    if isinstance(db, SqliteDatabase):
+        sql = sql.replace("SERIAL", "INTEGER")
+    return [s.strip() for s in sql.split(";") if s.strip()]
+
+
+def apply_schema(db):
+    """Create every table, constraint and index of schema.sql in db."""
+    with db.atomic():
+        for statement in schema_statements(db):
+            db.execute_sql(statement)
+
+
+def is_initialised(db):
+    return "branch" in db.get_tables()
+
+
+def _connect():
+    if database.is_closed():
+        database.connect(reuse_if_open=True)
+
+
+def _close(exc):
+    if not database.is_closed():
+        database.close()
+
+
+@click.command("init-db")
+@click.option("--force", is_flag=True, help="Drop every table first.")
+def init_db_command(force):
+    """Create the tables from schema.sql (an existing database is left alone)."""
+    db = database.obj
+    with db.connection_context():
+        if is_initialised(db):
+            if not force:
+                click.echo("Database already initialised; use --force to rebuild it.")
+                return
+            from app.models import ALL_MODELS
+            db.drop_tables(ALL_MODELS, cascade=not isinstance(db, SqliteDatabase))
+        apply_schema(db)
+    click.echo(f"Initialised {current_app.config['DATABASE_URL']}")
+
+
+def init_app(app):
+    bind(app.config["DATABASE_URL"])
+    app.before_request(_connect)
+    app.teardown_appcontext(_close)
+    app.cli.add_command(init_db_command)
+
+
+def default_url(instance_path):
+    return os.environ.get("DATABASE_URL") or f"sqlite:///{instance_path}/zerentian.db"

@@ -1,0 +1,93 @@
+"""The organisation: branches (a tree whose root is a bank or a provincial union) and users."""
+from flask_login import UserMixin
+from peewee import BooleanField, DateField, DateTimeField, ForeignKeyField, IntegerField, TextField
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from app import clock
+from app.models.base import BaseModel, created_at_field, default, one_of
+
+BRANCH_KINDS = ("union", "bank", "branch", "outlet")
+ROLES = ("manager", "team_lead", "management", "admin")
+BUSINESS_LINES = ("retail", "micro", "agri", "corporate")
+
+
+class Branch(BaseModel):
+    parent = ForeignKeyField("self", null=True, backref="children", on_delete="RESTRICT")
+    kind = TextField(constraints=[one_of("kind", BRANCH_KINDS)])
+    name = TextField()
+    code = TextField(unique=True)
+    # Materialised path '/1/4/9/': a scope is a prefix match, one indexed query.
+    path = TextField(default="", index=True)
+    closed_on = DateField(null=True)
+    created_at = created_at_field()
+
+    @classmethod
+    def add(cls, name, code, kind, parent=None):
+        """Create a branch under parent and fill in its path."""
+        branch = cls.create(name=name, code=code, kind=kind, parent=parent)
+        branch.path = f"{parent.path if parent else '/'}{branch.id}/"
+        branch.save(only=[cls.path])
+        return branch
+
+    def subtree(self):
+        """This branch and every branch below it."""
+        return Branch.select().where(Branch.path.startswith(self.path))
+
+    def ancestors_path_ids(self):
+        return [int(p) for p in self.path.strip("/").split("/") if p]
+
+    @property
+    def bank(self):
+        """The bank this branch belongs to (itself for a bank; None above banks)."""
+        if self.kind == "bank":
+            return self
+        if self.kind == "union":
+            return None
+        ids = self.ancestors_path_ids()
+        return Branch.get_or_none(Branch.id.in_(ids), Branch.kind == "bank")
+
+
+class User(BaseModel, UserMixin):
+    username = TextField(unique=True)
+    password_hash = TextField()
+    name = TextField()
+    phone = TextField(null=True)
+    role = TextField(constraints=[one_of("role", ROLES)])
+    branch = ForeignKeyField(Branch, backref="users", on_delete="RESTRICT")
+    business_line = TextField(null=True, constraints=[one_of("business_line", BUSINESS_LINES)])
+    locale = TextField(default="zh_CN", constraints=[default("'zh_CN'")])
+    active = BooleanField(default=True, constraints=[default("TRUE")])
+    must_change_password = BooleanField(default=False, constraints=[default("FALSE")])
+    failed_logins = IntegerField(default=0, constraints=[default("0")])
+    locked_until = DateTimeField(null=True)
+    last_login_at = DateTimeField(null=True)
+    created_at = created_at_field()
+
+    class Meta:
+        indexes = ((("branch", "role"), False),)
+
+    # Flask-Login reads these.
+    @property
+    def is_active(self):
+        return self.active
+
+    def get_id(self):
+        return str(self.id)
+
+    def set_password(self, password, method=None):
+        from flask import current_app, has_app_context
+
+        if method is None and has_app_context():
+            method = current_app.config.get("PASSWORD_HASH_METHOD")
+        self.password_hash = generate_password_hash(password, method=method or "scrypt")
+
+    def check_password(self, password):
+        return check_password_hash(self.password_hash, password)
+
+    def is_locked(self):
+        return self.locked_until is not None and self.locked_until > clock.now()
+
+    @property
+    def scope_root(self):
+        """The branch whose subtree this user's scope is."""
+        return self.branch

@@ -1,0 +1,92 @@
+"""The one place that decides which records a user may see (DESIGN.md, *Scopes*).
+
+Every scope is a branch subtree: a bank's users never see another bank unless
+they sit above it. A manager sees the customers of the territories assigned to
+them today, and their own visits and leads.
+"""
+from peewee import fn
+
+from app import clock
+from app.models.customer import Customer
+from app.models.lead import Lead
+from app.models.org import Branch, User
+from app.models.territory import Assignment, Territory
+from app.models.visit import Visit
+
+
+
+def _nothing(model):
+    return model.id.is_null(True) & model.id.is_null(False)
+
+
+def branch_ids(user):
+    """Ids of the branches in the user's subtree."""
+    return Branch.select(Branch.id).where(Branch.path.startswith(user.branch.path))
+
+
+def assigned_territory_ids(user, day=None):
+    """Ids of the territories assigned to the user on day, with everything below them."""
+    assigned = Territory.alias("assigned")
+    day = day or clock.today()
+    return (
+        Territory.select(Territory.id)
+        .join(assigned, on=(fn.substr(Territory.path, 1, fn.length(assigned.path)) == assigned.path))
+        .join(Assignment, on=(Assignment.territory == assigned.id))
+        .where(
+            (Assignment.user == user.id)
+            & (Assignment.starts_on <= day)
+            & (Assignment.ends_on.is_null() | (Assignment.ends_on >= day))
+        )
+    )
+
+
+def _usable(user):
+    return user is not None and getattr(user, "is_authenticated", False) and user.active
+
+
+def customer_scope(user):
+    if not _usable(user):
+        return _nothing(Customer)
+    if user.role == "manager":
+        return Customer.territory.in_(assigned_territory_ids(user))
+    return Customer.branch.in_(branch_ids(user))
+
+
+def territory_scope(user):
+    if not _usable(user):
+        return _nothing(Territory)
+    if user.role == "manager":
+        return Territory.id.in_(assigned_territory_ids(user))
+    return Territory.branch.in_(branch_ids(user))
+
+
+def visit_scope(user):
+    """A condition on Visit joined to Customer."""
+    if not _usable(user):
+        return _nothing(Visit)
+    if user.role == "manager":
+        return Visit.user == user.id
+    return Customer.branch.in_(branch_ids(user))
+
+
+def lead_scope(user):
+    if not _usable(user):
+        return _nothing(Lead)
+    if user.role == "manager":
+        return (Lead.owner == user.id) | (Lead.created_by == user.id)
+    return Lead.branch.in_(branch_ids(user))
+
+
+def user_scope(user):
+    """The colleagues a user may see: their branch subtree (a manager sees themself)."""
+    if not _usable(user):
+        return _nothing(User)
+    if user.role == "manager":
+        return User.id == user.id
+    return User.branch.in_(branch_ids(user))
+
+
+def branch_scope(user):
+    if not _usable(user):
+        return _nothing(Branch)
+    return Branch.path.startswith(user.branch.path)

@@ -1,0 +1,176 @@
+"""What every view shares: page-or-fragment rendering, role checks, scoped look-ups,
+security headers, sign-in and i18n wiring."""
+from functools import wraps
+
+from flask import abort, make_response, redirect, render_template, request, url_for
+from flask_babel import Babel, get_locale, lazy_gettext as _l
+from flask_login import LoginManager, current_user
+from flask_wtf.csrf import CSRFError, CSRFProtect
+from htmx_flask import Htmx
+
+from app.models import User
+
+login_manager = LoginManager()
+csrf = CSRFProtect()
+babel = Babel()
+htmx = Htmx()
+
+CONTENT_SECURITY_POLICY = "; ".join([
+    "default-src 'self'",
+    "script-src 'self'",
+    "style-src 'self'",
+    "img-src 'self' data: blob:",
+    "connect-src 'self'",
+    "font-src 'self'",
+    "object-src 'none'",
+    "base-uri 'self'",
+    "form-action 'self'",
+    "frame-ancestors 'none'",
+    "manifest-src 'self'",
+    "worker-src 'self'",
+])
+
+# Where each role starts, and the tabs it may use (endpoint, label, icon).
+HOME = {
+    "manager": "visits.today",
+    "team_lead": "coverage.team",
+    "management": "reports.overview",
+    "admin": "admin.index",
+}
+TABS = {
+    "manager": ["visits.today", "territories.map", "customers.index", "leads.index", "auth.me"],
+    "team_lead": ["coverage.team", "territories.map", "customers.index", "leads.index", "auth.me"],
+    "management": ["reports.overview", "territories.map", "customers.index", "leads.index", "auth.me"],
+    "admin": ["admin.index", "territories.map", "customers.index", "auth.me"],
+}
+TAB_LABELS = {
+    "visits.today": (_l("Today"), "sun"),
+    "coverage.team": (_l("Today"), "sun"),
+    "reports.overview": (_l("Overview"), "chart"),
+    "admin.index": (_l("Admin"), "gear"),
+    "territories.map": (_l("Map"), "map"),
+    "customers.index": (_l("Customers"), "people"),
+    "leads.index": (_l("Leads"), "flag"),
+    "auth.me": (_l("Me"), "person"),
+}
+PUBLIC_ENDPOINTS = {"auth.login", "static", "manifest"}
+
+
+def render(template, partial=None, **context):
+    """Render the full page, or only its fragment for an htmx request.
+
+    A history restore wants the whole page back, so it gets one.
+    """
+    fragment = partial and request.htmx and not request.htmx.history_restore_request
+    response = make_response(render_template(partial if fragment else template, **context))
+    response.vary.add("HX-Request")
+    return response
+
+
+def roles_required(*roles):
+    """Let only these roles through; the others get 403."""
+    def decorator(view):
+        @wraps(view)
+        def wrapped(*args, **kwargs):
+            if current_user.role not in roles:
+                abort(403)
+            return view(*args, **kwargs)
+        wrapped.roles = roles
+        return wrapped
+    return decorator
+
+
+def get_visible_or_404(model, record_id):
+    """The record if the current user's scope holds it; 404 otherwise, never the data."""
+    record = model.visible_to(current_user).where(model.id == record_id).first()
+    if record is None:
+        abort(404)
+    return record
+
+
+def home_url(user):
+    return url_for(HOME[user.role])
+
+
+def _require_login():
+    if request.endpoint in PUBLIC_ENDPOINTS or request.endpoint is None:
+        return None
+    if not current_user.is_authenticated:
+        return login_manager.unauthorized()
+    return None
+
+
+def _security_headers(response):
+    response.headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Referrer-Policy"] = "same-origin"
+    response.headers["X-Frame-Options"] = "DENY"
+    if current_user and current_user.is_authenticated and request.endpoint != "static":
+        response.headers.setdefault("Cache-Control", "private, no-store")
+    return response
+
+
+def _select_locale():
+    if current_user and current_user.is_authenticated:
+        return current_user.locale
+    return "zh_CN"
+
+
+@login_manager.user_loader
+def _load_user(user_id):
+    return User.get_or_none((User.id == int(user_id)) & User.active)
+
+
+@login_manager.unauthorized_handler
+def _unauthorized():
+    if request.htmx:
+        response = make_response(render_template("errors/401.html"), 401)
+        response.headers["HX-Redirect"] = url_for("auth.login")
+        return response
+    return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
+
+
+def _error_page(status):
+    def handler(error):
+        template = f"errors/{status}.html"
+        return render_template(template, error=error), status
+    return handler
+
+
+def init_app(app):
+    login_manager.init_app(app)
+    csrf.init_app(app)
+    babel.init_app(app, locale_selector=_select_locale)
+    htmx.init_app(app)
+    app.before_request(_require_login)
+    app.after_request(_security_headers)
+    for status in (403, 404):
+        app.register_error_handler(status, _error_page(status))
+    app.register_error_handler(CSRFError, lambda e: (render_template("errors/400.html", error=e), 400))
+
+    @app.context_processor
+    def shell_context():
+        tabs = []
+        if current_user.is_authenticated:
+            tabs = [(endpoint, *TAB_LABELS[endpoint]) for endpoint in TABS[current_user.role]]
+        return {"tabs": tabs, "ROLE_NAMES": ROLE_NAMES, "get_locale": get_locale}
+
+    @app.route("/manifest.webmanifest")
+    def manifest():
+        """The web app manifest, so the app can be added to a phone's home screen."""
+        response = make_response(render_template("manifest.webmanifest"))
+        response.mimetype = "application/manifest+json"
+        return response
+
+    @app.route("/")
+    def index():
+        """Send each user to their role's home."""
+        return redirect(home_url(current_user))
+
+
+ROLE_NAMES = {
+    "manager": _l("Account manager"),
+    "team_lead": _l("Team lead"),
+    "management": _l("Management"),
+    "admin": _l("Administrator"),
+}

@@ -1,0 +1,303 @@
+-- Zerentian schema: the source of truth for the tables (DESIGN.md, STYLE.md §2).
+-- Written in the subset SQLite and PostgreSQL share; `flask init-db` applies it and
+-- reads SERIAL as INTEGER on SQLite. tests/test_schema.py proves the peewee models agree.
+-- Timestamps are UTC; dates are business dates in Asia/Shanghai; coordinates are WGS-84.
+
+CREATE TABLE "branch" (
+    "id" SERIAL NOT NULL PRIMARY KEY,
+    "parent_id" INTEGER,
+    "kind" TEXT NOT NULL CHECK (kind IN ('union', 'bank', 'branch', 'outlet')),
+    "name" TEXT NOT NULL,
+    "code" TEXT NOT NULL,
+    "path" TEXT NOT NULL,
+    "closed_on" DATE,
+    "created_at" TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP,
+    FOREIGN KEY ("parent_id") REFERENCES "branch" ("id") ON DELETE RESTRICT
+);
+CREATE INDEX "branch_parent_id" ON "branch" ("parent_id");
+CREATE UNIQUE INDEX "branch_code" ON "branch" ("code");
+CREATE INDEX "branch_path" ON "branch" ("path");
+
+CREATE TABLE "user" (
+    "id" SERIAL NOT NULL PRIMARY KEY,
+    "username" TEXT NOT NULL,
+    "password_hash" TEXT NOT NULL,
+    "name" TEXT NOT NULL,
+    "phone" TEXT,
+    "role" TEXT NOT NULL CHECK (role IN ('manager', 'team_lead', 'management', 'admin')),
+    "branch_id" INTEGER NOT NULL,
+    "business_line" TEXT CHECK (business_line IN ('retail', 'micro', 'agri', 'corporate')),
+    "locale" TEXT NOT NULL DEFAULT 'zh_CN',
+    "active" BOOLEAN NOT NULL DEFAULT TRUE,
+    "must_change_password" BOOLEAN NOT NULL DEFAULT FALSE,
+    "failed_logins" INTEGER NOT NULL DEFAULT 0,
+    "locked_until" TIMESTAMP,
+    "last_login_at" TIMESTAMP,
+    "created_at" TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP,
+    FOREIGN KEY ("branch_id") REFERENCES "branch" ("id") ON DELETE RESTRICT
+);
+CREATE UNIQUE INDEX "user_username" ON "user" ("username");
+CREATE INDEX "user_branch_id" ON "user" ("branch_id");
+CREATE INDEX "user_branch_id_role" ON "user" ("branch_id", "role");
+
+CREATE TABLE "territory" (
+    "id" SERIAL NOT NULL PRIMARY KEY,
+    "branch_id" INTEGER NOT NULL,
+    "parent_id" INTEGER,
+    "kind" TEXT NOT NULL CHECK (kind IN ('zone', 'village', 'street', 'group', 'market')),
+    "name" TEXT NOT NULL,
+    "code" TEXT,
+    "path" TEXT NOT NULL,
+    "geometry" TEXT,
+    "area_m2" DOUBLE PRECISION,
+    "centroid_lat" DOUBLE PRECISION,
+    "centroid_lng" DOUBLE PRECISION,
+    "retired_on" DATE,
+    "created_at" TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP,
+    FOREIGN KEY ("branch_id") REFERENCES "branch" ("id") ON DELETE RESTRICT,
+    FOREIGN KEY ("parent_id") REFERENCES "territory" ("id") ON DELETE RESTRICT
+);
+CREATE INDEX "territory_branch_id" ON "territory" ("branch_id");
+CREATE INDEX "territory_parent_id" ON "territory" ("parent_id");
+CREATE INDEX "territory_path" ON "territory" ("path");
+CREATE UNIQUE INDEX "territory_branch_id_code" ON "territory" ("branch_id", "code");
+
+CREATE TABLE "assignment" (
+    "id" SERIAL NOT NULL PRIMARY KEY,
+    "territory_id" INTEGER NOT NULL,
+    "user_id" INTEGER NOT NULL,
+    "business_line" TEXT NOT NULL CHECK (business_line IN ('retail', 'micro', 'agri', 'corporate')),
+    "tier" TEXT CHECK (tier IN ('gold', 'mass', 'potential')),
+    "starts_on" DATE NOT NULL,
+    "ends_on" DATE,
+    "assigned_by_id" INTEGER,
+    "created_at" TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP,
+    FOREIGN KEY ("territory_id") REFERENCES "territory" ("id") ON DELETE CASCADE,
+    FOREIGN KEY ("user_id") REFERENCES "user" ("id") ON DELETE RESTRICT,
+    FOREIGN KEY ("assigned_by_id") REFERENCES "user" ("id") ON DELETE SET NULL
+);
+CREATE INDEX "assignment_territory_id" ON "assignment" ("territory_id");
+CREATE INDEX "assignment_user_id" ON "assignment" ("user_id");
+CREATE INDEX "assignment_assigned_by_id" ON "assignment" ("assigned_by_id");
+CREATE INDEX "assignment_user_id_ends_on" ON "assignment" ("user_id", "ends_on");
+CREATE INDEX "assignment_territory_id_ends_on" ON "assignment" ("territory_id", "ends_on");
+
+CREATE TABLE "product" (
+    "id" SERIAL NOT NULL PRIMARY KEY,
+    "bank_id" INTEGER NOT NULL,
+    "name" TEXT NOT NULL,
+    "kind" TEXT NOT NULL CHECK (kind IN ('deposit', 'loan', 'ebanking', 'payment')),
+    "description" TEXT NOT NULL DEFAULT '',
+    "amount_limit_wan" DOUBLE PRECISION,
+    "active" BOOLEAN NOT NULL DEFAULT TRUE,
+    "created_at" TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP,
+    FOREIGN KEY ("bank_id") REFERENCES "branch" ("id") ON DELETE RESTRICT
+);
+CREATE INDEX "product_bank_id" ON "product" ("bank_id");
+CREATE UNIQUE INDEX "product_bank_id_name" ON "product" ("bank_id", "name");
+
+CREATE TABLE "customer" (
+    "id" SERIAL NOT NULL PRIMARY KEY,
+    "branch_id" INTEGER NOT NULL,
+    "territory_id" INTEGER,
+    "kind" TEXT NOT NULL CHECK (kind IN ('household', 'merchant', 'enterprise')),
+    "name" TEXT NOT NULL,
+    "phone" TEXT,
+    "id_number_cipher" TEXT,
+    "id_number_hash" TEXT,
+    "township" TEXT,
+    "village" TEXT,
+    "group_name" TEXT,
+    "street" TEXT,
+    "house_no" TEXT,
+    "category" TEXT CHECK (category IN ('planting', 'breeding', 'trade', 'labour', 'enterprise', 'other')),
+    "scale_mu" DOUBLE PRECISION,
+    "livestock_head" INTEGER,
+    "annual_turnover_wan" DOUBLE PRECISION,
+    "assets_wan" DOUBLE PRECISION,
+    "debts_wan" DOUBLE PRECISION,
+    "net_income_wan" DOUBLE PRECISION,
+    "deposit_balance_wan" DOUBLE PRECISION NOT NULL DEFAULT 0,
+    "loan_balance_wan" DOUBLE PRECISION NOT NULL DEFAULT 0,
+    "credit_rating" TEXT CHECK (credit_rating IN ('AAA', 'AA', 'A', 'B', 'C')),
+    "products_elsewhere" TEXT NOT NULL DEFAULT '',
+    "consent" BOOLEAN NOT NULL DEFAULT FALSE,
+    "consent_on" DATE,
+    "consent_via" TEXT CHECK (consent_via IN ('written', 'verbal', 'app')),
+    "lat" DOUBLE PRECISION,
+    "lng" DOUBLE PRECISION,
+    "position_source" TEXT CHECK (position_source IN ('surveyed', 'fix', 'import')),
+    "position_confirmed" BOOLEAN NOT NULL DEFAULT TRUE,
+    "tier" TEXT NOT NULL CHECK (tier IN ('gold', 'mass', 'potential')) DEFAULT 'potential',
+    "tier_rule" TEXT,
+    "status" TEXT NOT NULL CHECK (status IN ('active', 'moved', 'closed')) DEFAULT 'active',
+    "created_at" TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP,
+    "updated_at" TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP,
+    FOREIGN KEY ("branch_id") REFERENCES "branch" ("id") ON DELETE RESTRICT,
+    FOREIGN KEY ("territory_id") REFERENCES "territory" ("id") ON DELETE SET NULL
+);
+CREATE INDEX "customer_branch_id" ON "customer" ("branch_id");
+CREATE INDEX "customer_territory_id" ON "customer" ("territory_id");
+CREATE INDEX "customer_id_number_hash" ON "customer" ("id_number_hash");
+CREATE INDEX "customer_territory_id_tier" ON "customer" ("territory_id", "tier");
+CREATE INDEX "customer_branch_id_status" ON "customer" ("branch_id", "status");
+CREATE INDEX "customer_phone" ON "customer" ("phone");
+
+CREATE TABLE "customer_member" (
+    "id" SERIAL NOT NULL PRIMARY KEY,
+    "customer_id" INTEGER NOT NULL,
+    "relation" TEXT NOT NULL,
+    "name" TEXT NOT NULL,
+    "occupation" TEXT,
+    "phone" TEXT,
+    FOREIGN KEY ("customer_id") REFERENCES "customer" ("id") ON DELETE CASCADE
+);
+CREATE INDEX "customer_member_customer_id" ON "customer_member" ("customer_id");
+
+CREATE TABLE "holding" (
+    "id" SERIAL NOT NULL PRIMARY KEY,
+    "customer_id" INTEGER NOT NULL,
+    "product_id" INTEGER NOT NULL,
+    "since" DATE,
+    "amount_wan" DOUBLE PRECISION,
+    "reference" TEXT,
+    FOREIGN KEY ("customer_id") REFERENCES "customer" ("id") ON DELETE CASCADE,
+    FOREIGN KEY ("product_id") REFERENCES "product" ("id") ON DELETE RESTRICT
+);
+CREATE INDEX "holding_customer_id" ON "holding" ("customer_id");
+CREATE INDEX "holding_product_id" ON "holding" ("product_id");
+CREATE UNIQUE INDEX "holding_customer_id_product_id" ON "holding" ("customer_id", "product_id");
+
+CREATE TABLE "visit" (
+    "id" SERIAL NOT NULL PRIMARY KEY,
+    "client_uuid" TEXT NOT NULL,
+    "customer_id" INTEGER NOT NULL,
+    "user_id" INTEGER NOT NULL,
+    "made_at" TIMESTAMP NOT NULL,
+    "received_at" TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP,
+    "lat" DOUBLE PRECISION,
+    "lng" DOUBLE PRECISION,
+    "accuracy_m" DOUBLE PRECISION,
+    "distance_m" DOUBLE PRECISION,
+    "verified" BOOLEAN NOT NULL DEFAULT FALSE,
+    "late" BOOLEAN NOT NULL DEFAULT FALSE,
+    "position_unconfirmed" BOOLEAN NOT NULL DEFAULT FALSE,
+    "outcome" TEXT NOT NULL CHECK (outcome IN ('met', 'not_home', 'refused', 'interested', 'signed', 'moved')),
+    "note" TEXT NOT NULL DEFAULT '',
+    "next_follow_up_on" DATE,
+    "photo_path" TEXT,
+    FOREIGN KEY ("customer_id") REFERENCES "customer" ("id") ON DELETE RESTRICT,
+    FOREIGN KEY ("user_id") REFERENCES "user" ("id") ON DELETE RESTRICT
+);
+CREATE UNIQUE INDEX "visit_client_uuid" ON "visit" ("client_uuid");
+CREATE INDEX "visit_customer_id" ON "visit" ("customer_id");
+CREATE INDEX "visit_user_id" ON "visit" ("user_id");
+CREATE INDEX "visit_customer_id_made_at" ON "visit" ("customer_id", "made_at");
+CREATE INDEX "visit_user_id_made_at" ON "visit" ("user_id", "made_at");
+
+CREATE TABLE "visit_product" (
+    "id" SERIAL NOT NULL PRIMARY KEY,
+    "visit_id" INTEGER NOT NULL,
+    "product_id" INTEGER NOT NULL,
+    FOREIGN KEY ("visit_id") REFERENCES "visit" ("id") ON DELETE CASCADE,
+    FOREIGN KEY ("product_id") REFERENCES "product" ("id") ON DELETE RESTRICT
+);
+CREATE INDEX "visit_product_visit_id" ON "visit_product" ("visit_id");
+CREATE INDEX "visit_product_product_id" ON "visit_product" ("product_id");
+CREATE UNIQUE INDEX "visit_product_visit_id_product_id" ON "visit_product" ("visit_id", "product_id");
+
+CREATE TABLE "follow_up" (
+    "id" SERIAL NOT NULL PRIMARY KEY,
+    "customer_id" INTEGER NOT NULL,
+    "user_id" INTEGER NOT NULL,
+    "due_on" DATE NOT NULL,
+    "reason" TEXT NOT NULL DEFAULT '',
+    "source_visit_id" INTEGER,
+    "done_at" TIMESTAMP,
+    "created_at" TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP,
+    FOREIGN KEY ("customer_id") REFERENCES "customer" ("id") ON DELETE CASCADE,
+    FOREIGN KEY ("user_id") REFERENCES "user" ("id") ON DELETE RESTRICT,
+    FOREIGN KEY ("source_visit_id") REFERENCES "visit" ("id") ON DELETE SET NULL
+);
+CREATE INDEX "follow_up_customer_id" ON "follow_up" ("customer_id");
+CREATE INDEX "follow_up_user_id" ON "follow_up" ("user_id");
+CREATE INDEX "follow_up_source_visit_id" ON "follow_up" ("source_visit_id");
+CREATE INDEX "follow_up_user_id_done_at_due_on" ON "follow_up" ("user_id", "done_at", "due_on");
+CREATE INDEX "follow_up_customer_id_due_on" ON "follow_up" ("customer_id", "due_on");
+
+CREATE TABLE "lead" (
+    "id" SERIAL NOT NULL PRIMARY KEY,
+    "client_uuid" TEXT NOT NULL,
+    "branch_id" INTEGER NOT NULL,
+    "customer_id" INTEGER,
+    "name" TEXT NOT NULL,
+    "phone" TEXT,
+    "product_id" INTEGER NOT NULL,
+    "amount_wan" DOUBLE PRECISION,
+    "source" TEXT NOT NULL CHECK (source IN ('visit', 'referral', 'counter', 'event', 'phone')),
+    "status" TEXT NOT NULL CHECK (status IN ('new', 'contacted', 'qualified', 'won', 'lost')) DEFAULT 'new',
+    "owner_id" INTEGER NOT NULL,
+    "created_by_id" INTEGER NOT NULL,
+    "note" TEXT NOT NULL DEFAULT '',
+    "won_amount_wan" DOUBLE PRECISION,
+    "won_on" DATE,
+    "contract_no" TEXT,
+    "lost_reason" TEXT,
+    "created_at" TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP,
+    "updated_at" TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP,
+    FOREIGN KEY ("branch_id") REFERENCES "branch" ("id") ON DELETE RESTRICT,
+    FOREIGN KEY ("customer_id") REFERENCES "customer" ("id") ON DELETE SET NULL,
+    FOREIGN KEY ("product_id") REFERENCES "product" ("id") ON DELETE RESTRICT,
+    FOREIGN KEY ("owner_id") REFERENCES "user" ("id") ON DELETE RESTRICT,
+    FOREIGN KEY ("created_by_id") REFERENCES "user" ("id") ON DELETE RESTRICT
+);
+CREATE UNIQUE INDEX "lead_client_uuid" ON "lead" ("client_uuid");
+CREATE INDEX "lead_branch_id" ON "lead" ("branch_id");
+CREATE INDEX "lead_customer_id" ON "lead" ("customer_id");
+CREATE INDEX "lead_product_id" ON "lead" ("product_id");
+CREATE INDEX "lead_owner_id" ON "lead" ("owner_id");
+CREATE INDEX "lead_created_by_id" ON "lead" ("created_by_id");
+CREATE INDEX "lead_owner_id_status" ON "lead" ("owner_id", "status");
+CREATE INDEX "lead_product_id_status" ON "lead" ("product_id", "status");
+CREATE INDEX "lead_phone" ON "lead" ("phone");
+
+CREATE TABLE "campaign" (
+    "id" SERIAL NOT NULL PRIMARY KEY,
+    "branch_id" INTEGER NOT NULL,
+    "name" TEXT NOT NULL,
+    "starts_on" DATE NOT NULL,
+    "ends_on" DATE NOT NULL,
+    "coverage_goal_pct" DOUBLE PRECISION,
+    "signup_goal" INTEGER,
+    "created_by_id" INTEGER,
+    "created_at" TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP,
+    FOREIGN KEY ("branch_id") REFERENCES "branch" ("id") ON DELETE RESTRICT,
+    FOREIGN KEY ("created_by_id") REFERENCES "user" ("id") ON DELETE SET NULL
+);
+CREATE INDEX "campaign_branch_id" ON "campaign" ("branch_id");
+CREATE INDEX "campaign_created_by_id" ON "campaign" ("created_by_id");
+
+CREATE TABLE "campaign_territory" (
+    "id" SERIAL NOT NULL PRIMARY KEY,
+    "campaign_id" INTEGER NOT NULL,
+    "territory_id" INTEGER NOT NULL,
+    FOREIGN KEY ("campaign_id") REFERENCES "campaign" ("id") ON DELETE CASCADE,
+    FOREIGN KEY ("territory_id") REFERENCES "territory" ("id") ON DELETE CASCADE
+);
+CREATE INDEX "campaign_territory_campaign_id" ON "campaign_territory" ("campaign_id");
+CREATE INDEX "campaign_territory_territory_id" ON "campaign_territory" ("territory_id");
+CREATE UNIQUE INDEX "campaign_territory_campaign_id_territory_id" ON "campaign_territory" ("campaign_id", "territory_id");
+
+CREATE TABLE "audit_log" (
+    "id" SERIAL NOT NULL PRIMARY KEY,
+    "at" TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP,
+    "user_id" INTEGER,
+    "action" TEXT NOT NULL,
+    "entity" TEXT NOT NULL,
+    "entity_id" INTEGER,
+    "detail" TEXT NOT NULL DEFAULT '{}',
+    "ip" TEXT,
+    FOREIGN KEY ("user_id") REFERENCES "user" ("id") ON DELETE SET NULL
+);
+CREATE INDEX "audit_log_user_id" ON "audit_log" ("user_id");
+CREATE INDEX "audit_log_entity_entity_id" ON "audit_log" ("entity", "entity_id");

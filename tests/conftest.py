@@ -1,0 +1,143 @@
+"""Fixtures: an app on each database, the hand-made county, signed-in clients.
+
+Model, query and access tests take `app` and run on SQLite and PostgreSQL;
+browser tests use their own live server on SQLite (tests/browser/conftest.py).
+"""
+import os
+import re
+
+import psycopg2
+import pytest
+from bs4 import BeautifulSoup
+
+from app import clock, create_app
+from app.db import apply_schema, database
+from tests.county import HASH, PASSWORD, build_county
+
+BACKENDS = ["sqlite", "postgres"]
+
+
+def pytest_configure(config):
+    # Warnings are errors, so deprecations surface here first.
+    config.addinivalue_line("filterwarnings", "error")
+    # nbclient/jupyter warn about platformdirs on import; not ours to fix.
+    config.addinivalue_line("filterwarnings", "ignore::DeprecationWarning:jupyter_client.*")
+    config.addinivalue_line("markers", "browser: drives headless Chromium")
+
+
+def _postgres_base_url():
+    url = os.environ.get("TEST_POSTGRES_URL")
+    if not url:
+        if os.environ.get("CI"):
+            pytest.fail("TEST_POSTGRES_URL is not set: run the suite with `make test`.")
+        pytest.skip("no PostgreSQL: run the suite with `make test`")
+    return url
+
+
+@pytest.fixture(scope="session")
+def postgres_url(worker_id):
+    """A database of this test worker's own in the throwaway cluster."""
+    base = _postgres_base_url()
+    name = f"zrt_{worker_id}"
+    admin = psycopg2.connect(base)
+    admin.autocommit = True
+    with admin.cursor() as cur:
+        cur.execute(f"DROP DATABASE IF EXISTS {name}")
+        cur.execute(f"CREATE DATABASE {name}")
+    admin.close()
+    return re.sub(r"/[^/]*$", f"/{name}", base)
+
+
+def make_app(url):
+    return create_app({
+        "TESTING": True,
+        "DATABASE_URL": url,
+        "SECRET_KEY": "test",
+        "PASSWORD_HASH_METHOD": HASH,
+    })
+
+
+def reset_database(db):
+    """An empty database with schema.sql applied."""
+    with db.connection_context():
+        if db.__class__.__name__.startswith("Postgres"):
+            db.execute_sql("DROP SCHEMA public CASCADE")
+            db.execute_sql("CREATE SCHEMA public")
+        apply_schema(db)
+
+
+def database_url(backend, request, tmp_path):
+    if backend == "postgres":
+        return request.getfixturevalue("postgres_url")
+    return f"sqlite:///{tmp_path}/zerentian.db"
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request):
+    return request.param
+
+
+@pytest.fixture
+def app(backend, request, tmp_path):
+    """The app on an empty database of the current backend."""
+    application = make_app(database_url(backend, request, tmp_path))
+    reset_database(database.obj)
+    clock.reset()
+    yield application
+    clock.reset()
+    database.obj.close()
+
+
+@pytest.fixture
+def sqlite_app(tmp_path):
+    application = make_app(f"sqlite:///{tmp_path}/zerentian.db")
+    reset_database(database.obj)
+    yield application
+    database.obj.close()
+
+
+@pytest.fixture
+def county(app):
+    """The hand-made county in the app's database."""
+    with app.app_context(), database.obj.connection_context():
+        return build_county()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app):
+    return app.test_cli_runner()
+
+
+def csrf_token(client, path="/login"):
+    """The CSRF token a page hands out, as a browser would read it."""
+    html = client.get(path).get_data(as_text=True)
+    field = BeautifulSoup(html, "html.parser").select_one("input[name=csrf_token]")
+    if field:
+        return field["value"]
+    return re.search(r'"X-CSRFToken": "([^"]+)"', html).group(1)
+
+
+def login(client, username, password=PASSWORD):
+    """Sign in through the real form; return the response."""
+    token = csrf_token(client, "/login")
+    return client.post("/login", data={"username": username, "password": password,
+                                       "csrf_token": token})
+
+
+@pytest.fixture
+def login_as(client, county):
+    """login_as('mgr1') signs the test client in as that county user."""
+    def sign_in(username):
+        response = login(client, username)
+        assert response.status_code == 302, response.get_data(as_text=True)
+        return client
+    return sign_in
+
+
+def soup(response):
+    return BeautifulSoup(response.get_data(as_text=True), "html.parser")

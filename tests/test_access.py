@@ -1,0 +1,123 @@
+"""Who may reach what: every route of the app, every role, in and out of scope.
+
+A new route that is missing from MATRIX fails test_every_route_is_in_the_matrix,
+so nobody adds a page without deciding who may see it.
+"""
+import pytest
+
+from tests.conftest import csrf_token, login
+
+ROLES = {"manager": "mgr1", "team_lead": "lead1", "management": "mgmt", "admin": "admin"}
+ALL = set(ROLES)
+
+# endpoint → (method, path or path template, roles that get 200 (or the given status), status for others)
+MATRIX = {
+    "index": ("GET", "/", {role: 302 for role in ALL}, None),
+    "manifest": ("GET", "/manifest.webmanifest", {role: 200 for role in ALL}, None),
+    "static": ("GET", "/static/css/app.css", {role: 200 for role in ALL}, None),
+    "auth.login": ("GET", "/login", {role: 302 for role in ALL}, None),
+    "auth.logout": ("POST", "/logout", {role: 302 for role in ALL}, None),
+    "auth.me": ("GET", "/me", {role: 200 for role in ALL}, None),
+    "visits.today": ("GET", "/today", {"manager": 200}, 403),
+    "coverage.team": ("GET", "/team", {"team_lead": 200}, 403),
+    "reports.overview": ("GET", "/overview", {"management": 200}, 403),
+    "admin.index": ("GET", "/admin/", {"admin": 200}, 403),
+    "territories.map": ("GET", "/map", {role: 200 for role in ALL}, None),
+    "customers.index": ("GET", "/customers/", {role: 200 for role in ALL}, None),
+    "customers.detail": ("GET", "/customers/{c_v1}", {role: 200 for role in ALL}, None),
+    "leads.index": ("GET", "/leads/", {"manager": 200, "team_lead": 200, "management": 200}, 403),
+}
+PUBLIC = {"auth.login", "static", "manifest"}
+
+# Which customers of the county each user's scope holds (the rest must answer 404).
+CUSTOMER_SCOPE = {
+    "mgr1": {"c_v1", "c_g1"},                  # V1 and its group G1
+    "mgr2": {"c_v2"},                          # V2 today; V3 ended yesterday
+    "lead1": {"c_v1", "c_g1", "c_v2"},         # branch A1
+    "lead2": {"c_v3"},                         # branch A2
+    "mgmt": {"c_v1", "c_g1", "c_v2", "c_v3"},  # bank A
+    "admin": {"c_v1", "c_g1", "c_v2", "c_v3"},
+    "mgr_b": {"c_b"},                          # bank B
+    "admin_b": {"c_b"},
+    "union_admin": {"c_v1", "c_g1", "c_v2", "c_v3", "c_b"},  # the union sits above both banks
+}
+
+
+def _path(template, county):
+    return template.format(**{k: v.id for k, v in county.customers.items()})
+
+
+def _request(client, method, path):
+    if method == "POST":
+        response = client.post(path, data={"csrf_token": csrf_token(client, "/me")})
+    else:
+        response = client.get(path)
+    response.get_data()
+    response.close()  # a static file stays open until its response is closed
+    return response
+
+
+def test_every_route_is_in_the_matrix(app):
+    endpoints = {rule.endpoint for rule in app.url_map.iter_rules()}
+    assert endpoints - set(MATRIX) == set(), "add the new routes to MATRIX"
+    assert set(MATRIX) - endpoints == set(), "MATRIX names routes that no longer exist"
+
+
+@pytest.mark.parametrize("role", sorted(ALL))
+@pytest.mark.parametrize("endpoint", sorted(MATRIX))
+def test_role_reaches_route(endpoint, role, client, county):
+    method, template, allowed, others = MATRIX[endpoint]
+    login(client, ROLES[role])
+    response = _request(client, method, _path(template, county))
+    assert response.status_code == allowed.get(role, others)
+
+
+@pytest.mark.parametrize("endpoint", sorted(set(MATRIX) - PUBLIC))
+def test_signed_out_gets_the_sign_in_page(endpoint, client, county):
+    method, template, _, _ = MATRIX[endpoint]
+    path = _path(template, county)
+    response = client.get(path) if method == "GET" else client.post(path)
+    if method == "POST":
+        assert response.status_code == 400  # no CSRF token without a session: refused before anything
+        return
+    assert response.status_code == 302
+    assert response.location.startswith("/login")
+    htmx = client.get(path, headers={"HX-Request": "true"})
+    assert htmx.status_code == 401
+    assert htmx.headers["HX-Redirect"] == "/login"
+
+
+@pytest.mark.parametrize("username", sorted(CUSTOMER_SCOPE))
+def test_customer_pages_follow_the_scope(username, client, county):
+    """Changing the id in the URL never shows another team's or another bank's customer."""
+    login(client, username)
+    for key, customer in county.customers.items():
+        response = client.get(f"/customers/{customer.id}")
+        expected = 200 if key in CUSTOMER_SCOPE[username] else 404
+        assert response.status_code == expected, (username, key)
+        if expected == 404:
+            assert customer.name not in response.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("username", sorted(CUSTOMER_SCOPE))
+def test_customer_list_shows_only_the_scope(username, client, county):
+    login(client, username)
+    html = client.get("/customers/").get_data(as_text=True)
+    for key, customer in county.customers.items():
+        assert (customer.name in html) == (key in CUSTOMER_SCOPE[username]), (username, key)
+
+
+def test_a_missing_customer_is_404(client, county):
+    login(client, "admin")
+    assert client.get("/customers/999999").status_code == 404
+
+
+def test_an_inactive_user_is_signed_out(app, client, county):
+    from app.db import database
+    from app.models import User
+
+    login(client, "mgr1")
+    with database.obj.connection_context():
+        User.update(active=False).where(User.username == "mgr1").execute()
+    response = client.get("/customers/")
+    assert response.status_code == 302 and response.location.startswith("/login")

@@ -1,0 +1,148 @@
+"""The demo county: deterministic, geometrically sound, and a fair sample of a real bank."""
+import json
+from collections import defaultdict
+from types import SimpleNamespace
+
+import pytest
+import shapely
+
+from app import clock
+from app.db import apply_schema, database, open_database
+from app.demo import build_demo
+from app.models import Assignment, Customer, Territory, User, compute_tier
+from app.models.org import ROLES
+
+CUSTOMERS = 300
+FAST_HASH = "pbkdf2:sha256:1000"  # the demo's own password hashing is not under test
+
+
+def build(seed=20261129):
+    """A small demo in a fresh in-memory database, read back as plain data."""
+    db = open_database("sqlite:///:memory:")
+    database.initialize(db)
+    db.connect()
+    apply_schema(db)
+    try:
+        result = build_demo(customers=CUSTOMERS, seed=seed, password_method=FAST_HASH)
+        territories = list(Territory.select().order_by(Territory.id))
+        return SimpleNamespace(
+            result=result,
+            territories=territories,
+            shapes={t.id: shapely.from_geojson(t.geometry) for t in territories},
+            customers=list(Customer.select().order_by(Customer.id)),
+            users=list(User.select().order_by(User.id)),
+            assignments=list(Assignment.current()),
+        )
+    finally:
+        db.close()
+
+
+@pytest.fixture(scope="module")
+def demo():
+    return build()
+
+
+def snapshot(county):
+    return [(c.name, c.kind, c.lat, c.lng, c.tier) for c in county.customers], \
+           [(t.code, t.name, t.geometry) for t in county.territories]
+
+
+def test_the_same_seed_builds_the_same_county(demo):
+    assert snapshot(build()) == snapshot(demo)
+
+
+def test_counts_returned_match_the_database(demo):
+    assert demo.result["customers"] == len(demo.customers) == CUSTOMERS
+    assert demo.result["territories"] == len(demo.territories)
+    assert demo.result["users"] == len(demo.users) == len(demo.result["logins"])
+    assert demo.result["branches"] == 5
+
+
+def test_every_geometry_is_a_valid_closed_polygon_with_six_decimals(demo):
+    for t in demo.territories:
+        data = json.loads(t.geometry)
+        assert data["type"] == "Polygon"
+        for ring in data["coordinates"]:
+            assert ring[0] == ring[-1]
+            for lng, lat in ring:
+                assert round(lng, 6) == lng and round(lat, 6) == lat
+                assert 107.2 < lng < 108.0 and 28.5 < lat < 29.3
+        shape = demo.shapes[t.id]
+        assert shapely.is_valid(shape), (t.name, shapely.is_valid_reason(shape))
+        assert t.area_m2 > 0
+        assert (t.centroid_lng, t.centroid_lat) == pytest.approx((shape.centroid.x, shape.centroid.y), abs=1e-6)
+
+
+def test_children_lie_inside_their_parents_and_siblings_do_not_overlap(demo):
+    by_id = {t.id: t for t in demo.territories}
+    siblings = defaultdict(list)
+    for t in demo.territories:
+        siblings[t.parent_id].append(t)
+        if t.parent_id is not None:
+            parent = by_id[t.parent_id]
+            assert t.branch_id == parent.branch_id
+            assert t.path.startswith(parent.path)
+            assert demo.shapes[parent.id].buffer(1e-7).contains(demo.shapes[t.id]), (t.name, parent.name)
+    for group in siblings.values():
+        shapes = [demo.shapes[t.id] for t in group]
+        for i, a in enumerate(shapes):
+            for b in shapes[i + 1:]:
+                assert shapely.intersection(a, b).area < 1e-9
+
+
+def test_the_county_has_its_kinds_of_territory(demo):
+    kinds = defaultdict(int)
+    for t in demo.territories:
+        kinds[t.kind] += 1
+    assert kinds["zone"] == 12
+    assert 55 <= kinds["village"] + kinds["street"] <= 65
+    assert kinds["street"] >= 8 and kinds["group"] >= 4 and kinds["market"] == 1
+
+
+def test_every_positioned_customer_lies_in_the_deepest_territory_holding_it(demo):
+    by_id = {t.id: t for t in demo.territories}
+    children = defaultdict(list)
+    for t in demo.territories:
+        children[t.parent_id].append(t)
+    for c in demo.customers:
+        territory = by_id[c.territory_id]
+        assert c.branch_id == territory.branch_id
+        assert territory.kind != "zone"
+        if c.lat is None:
+            assert c.lng is None and c.position_source is None
+            continue
+        point = shapely.Point(c.lng, c.lat)
+        assert demo.shapes[territory.id].contains(point), (c.name, territory.name)
+        assert not any(demo.shapes[child.id].contains(point) for child in children[territory.id])
+
+
+def test_every_role_has_users_and_every_village_and_street_a_manager(demo):
+    assert {u.role for u in demo.users} == set(ROLES)
+    users = {u.id: u for u in demo.users}
+    mine = defaultdict(set)
+    for a in demo.assignments:
+        assert users[a.user_id].role == "manager"
+        assert a.starts_on <= clock.today()
+        mine[a.user_id].add(a.territory_id)
+    for territory_ids in mine.values():
+        assert 2 <= len(territory_ids) <= 4
+    covered = set().union(*mine.values())
+    units = {t.id for t in demo.territories if t.kind in ("village", "street")}
+    assert units <= covered
+    branch_of = {t.id: t.branch_id for t in demo.territories}
+    for a in demo.assignments:
+        assert branch_of[a.territory_id] == users[a.user_id].branch_id
+
+
+def test_some_name_needs_a_character_outside_the_bmp(demo):
+    assert any(ord(ch) > 0xFFFF for c in demo.customers for ch in c.name)
+
+
+def test_tiers_follow_the_rules_and_include_all_three(demo):
+    assert {c.tier for c in demo.customers} == {"gold", "mass", "potential"}
+    for c in demo.customers:
+        assert (c.tier, c.tier_rule) == compute_tier(c)
+
+
+def test_archives_are_left_without_identity_numbers(demo):
+    assert all(c.id_number_cipher is None and c.id_number_hash is None for c in demo.customers)
