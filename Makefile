@@ -21,7 +21,7 @@ $(VENV)/.installed: requirements.txt
 	touch $@
 
 $(MO): app/translations/*/LC_MESSAGES/messages.po $(VENV)/.installed
-	$(BIN)/pybabel compile -q -d app/translations
+	$(BIN)/pybabel -q compile -d app/translations
 
 # Creates the database and the demo county when there is none; never wipes one.
 demo-db: setup
