@@ -6,7 +6,7 @@ export FLASK_APP := app
 HOST ?= 127.0.0.1
 PORT ?= 5000
 PYTEST_ARGS ?=
-MO := app/translations/zh_Hans_CN/LC_MESSAGES/messages.mo
+MO := app/translations/zh_Hans_CN/LC_MESSAGES/messages.mo app/translations/en/LC_MESSAGES/messages.mo
 
 .PHONY: setup system run demo-db test bench lint messages clean
 
@@ -49,6 +49,7 @@ lint: setup
 messages: setup
 	$(BIN)/pybabel -q extract -F app/translations/babel.cfg -k _l -k lazy_gettext -o app/translations/messages.pot .
 	$(BIN)/python app/translations/fill.py zh_CN
+	$(BIN)/python app/translations/fill.py en
 
 clean:
 	rm -rf $(VENV) .pytest_cache

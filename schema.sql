@@ -301,3 +301,15 @@ CREATE TABLE "audit_log" (
 );
 CREATE INDEX "audit_log_user_id" ON "audit_log" ("user_id");
 CREATE INDEX "audit_log_entity_entity_id" ON "audit_log" ("entity", "entity_id");
+
+CREATE TABLE "setting" (
+    "id" SERIAL NOT NULL PRIMARY KEY,
+    "bank_id" INTEGER NOT NULL,
+    "key" TEXT NOT NULL,
+    "value" TEXT NOT NULL,
+    "updated_at" TIMESTAMP NOT NULL,
+    "created_at" TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP,
+    FOREIGN KEY ("bank_id") REFERENCES "branch" ("id") ON DELETE CASCADE
+);
+CREATE INDEX "setting_bank_id" ON "setting" ("bank_id");
+CREATE UNIQUE INDEX "setting_bank_id_key" ON "setting" ("bank_id", "key");

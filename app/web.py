@@ -1,14 +1,16 @@
 """What every view shares: page-or-fragment rendering, role checks, scoped look-ups,
 security headers, sign-in and i18n wiring."""
+import datetime as dt
 from functools import wraps
 
-from flask import abort, make_response, redirect, render_template, request, url_for
+from flask import abort, flash, make_response, redirect, render_template, request, session, url_for
 from flask_babel import Babel, get_locale, lazy_gettext as _l
-from flask_login import LoginManager, current_user
+from flask_login import LoginManager, current_user, logout_user
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from htmx_flask import Htmx
 
-from app.models import User
+from app import clock
+from app.models import Setting, User
 
 login_manager = LoginManager()
 csrf = CSRFProtect()
@@ -54,6 +56,8 @@ TAB_LABELS = {
     "auth.me": (_l("Me"), "person"),
 }
 PUBLIC_ENDPOINTS = {"auth.login", "static", "manifest"}
+# What a user who must replace a reset password may still reach.
+PASSWORD_CHANGE_ENDPOINTS = {"auth.password", "auth.logout"}
 
 
 def render(template, partial=None, **context):
@@ -97,7 +101,32 @@ def _require_login():
         return None
     if not current_user.is_authenticated:
         return login_manager.unauthorized()
+    if _idle_too_long():
+        logout_user()
+        session.clear()
+        flash(_l("You were signed out after a period without activity."))
+        return login_manager.unauthorized()
+    session["seen_at"] = clock.now().isoformat()
+    if current_user.must_change_password and request.endpoint not in PASSWORD_CHANGE_ENDPOINTS:
+        if request.htmx:
+            response = make_response("", 204)
+            response.headers["HX-Redirect"] = url_for("auth.password")
+            return response
+        return redirect(url_for("auth.password"))
     return None
+
+
+def _idle_too_long():
+    """True when the session has been idle longer than the bank's session_idle_minutes."""
+    seen = session.get("seen_at")
+    if not seen:
+        return False
+    try:
+        seen_at = dt.datetime.fromisoformat(seen)
+    except ValueError:
+        return True
+    minutes = Setting.get(current_user.branch.bank, "session_idle_minutes")
+    return clock.now() - seen_at > dt.timedelta(minutes=minutes)
 
 
 def _security_headers(response):

@@ -18,10 +18,21 @@ MATRIX = {
     "auth.login": ("GET", "/login", {role: 302 for role in ALL}, None),
     "auth.logout": ("POST", "/logout", {role: 302 for role in ALL}, None),
     "auth.me": ("GET", "/me", {role: 200 for role in ALL}, None),
+    "auth.password": ("GET", "/me/password", {role: 200 for role in ALL}, None),
+    "auth.locale": ("POST", "/me/locale", {role: 302 for role in ALL}, None),
     "visits.today": ("GET", "/today", {"manager": 200}, 403),
     "coverage.team": ("GET", "/team", {"team_lead": 200}, 403),
     "reports.overview": ("GET", "/overview", {"management": 200}, 403),
     "admin.index": ("GET", "/admin/", {"admin": 200}, 403),
+    "admin.settings": ("GET", "/admin/settings", {"admin": 200}, 403),
+    "admin.products": ("GET", "/admin/products", {"admin": 200}, 403),
+    "admin.product_new": ("GET", "/admin/products/new", {"admin": 200}, 403),
+    "admin.product_edit": ("GET", "/admin/products/{p_a}", {"admin": 200}, 403),
+    "admin.users": ("GET", "/admin/users", {"admin": 200}, 403),
+    "admin.user_new": ("GET", "/admin/users/new", {"admin": 200}, 403),
+    "admin.user_edit": ("GET", "/admin/users/{u_mgr1}", {"admin": 200}, 403),
+    "admin.user_active": ("POST", "/admin/users/{u_mgr1}/active", {"admin": 302}, 403),
+    "admin.user_reset": ("POST", "/admin/users/{u_mgr1}/reset", {"admin": 200}, 403),
     "territories.map": ("GET", "/map", {role: 200 for role in ALL}, None),
     "customers.index": ("GET", "/customers/", {role: 200 for role in ALL}, None),
     "customers.detail": ("GET", "/customers/{c_v1}", {role: 200 for role in ALL}, None),
@@ -44,7 +55,11 @@ CUSTOMER_SCOPE = {
 
 
 def _path(template, county):
-    return template.format(**{k: v.id for k, v in county.customers.items()})
+    ids = {k: v.id for k, v in county.customers.items()}
+    ids.update({f"u_{k}": v.id for k, v in county.users.items()})
+    ids.update({f"b_{k}": v.id for k, v in county.branches.items()})
+    ids.update({f"p_{k}": v.id for k, v in county.products.items()})
+    return template.format(**ids)
 
 
 def _request(client, method, path):

@@ -1,4 +1,4 @@
-"""Every message the code shows has its Chinese translation."""
+"""Every message the code shows has its Chinese and its English translation."""
 import subprocess
 import sys
 from pathlib import Path
@@ -7,7 +7,10 @@ import pytest
 from babel.messages.pofile import read_po
 
 ROOT = Path(__file__).resolve().parent.parent
-CATALOGS = {"zh_CN": ROOT / "app/translations/zh_Hans_CN/LC_MESSAGES/messages.po"}
+CATALOGS = {
+    "zh_CN": ROOT / "app/translations/zh_Hans_CN/LC_MESSAGES/messages.po",
+    "en": ROOT / "app/translations/en/LC_MESSAGES/messages.po",
+}
 
 
 @pytest.fixture(scope="module")

@@ -5,12 +5,13 @@ from app.models.customer import Customer, CustomerMember, Holding, compute_tier,
 from app.models.lead import Lead
 from app.models.org import Branch, User
 from app.models.product import Product
+from app.models.setting import Setting
 from app.models.territory import Assignment, Territory
 from app.models.visit import FollowUp, Visit, VisitProduct
 
 ALL_MODELS = [
     Branch, User, Territory, Assignment, Product, Customer, CustomerMember, Holding,
-    Visit, VisitProduct, FollowUp, Lead, Campaign, CampaignTerritory, AuditLog,
+    Visit, VisitProduct, FollowUp, Lead, Campaign, CampaignTerritory, AuditLog, Setting,
 ]
 
 __all__ = [m.__name__ for m in ALL_MODELS] + ["ALL_MODELS", "compute_tier", "mask_phone"]

@@ -1,0 +1,102 @@
+"""Bank-level settings the administrator changes on 设置 (check-in radius, coverage kinds …).
+
+Each value is stored as text and read through `Setting.get(bank, key)`, which returns
+the typed value, or the default while the bank has not changed it.
+"""
+from flask_babel import lazy_gettext as _l
+from peewee import DateTimeField, ForeignKeyField, TextField
+
+from app import clock
+from app.models.base import BaseModel, created_at_field
+from app.models.org import Branch
+
+COVERAGE_KINDS = ("household", "merchant", "enterprise")
+
+
+def _int_between(low, high):
+    def parse(text):
+        try:
+            value = int(str(text).strip())
+        except ValueError:
+            raise ValueError(_l("Enter a whole number.")) from None
+        if not low <= value <= high:
+            raise ValueError(_l("Enter a number from %(low)s to %(high)s.", low=low, high=high))
+        return value
+    return parse
+
+
+def _kinds(text):
+    kinds = [k.strip() for k in str(text).split(",") if k.strip()]
+    if not kinds or any(k not in COVERAGE_KINDS for k in kinds):
+        raise ValueError(_l("Choose at least one customer kind."))
+    # Keep the vocabulary's order so the same choice is always stored the same way.
+    return [k for k in COVERAGE_KINDS if k in kinds]
+
+
+def _kinds_text(value):
+    return ",".join(value)
+
+
+# key → (default, parse text to value (raises ValueError with a message), value to text, meaning)
+DEFINITIONS = {
+    "check_in_radius_m": (100, _int_between(10, 1000), str,
+                          _l("A check-in counts as verified when the phone is within this many metres of the customer.")),
+    "check_in_radius_cap_m": (300, _int_between(50, 5000), str,
+                              _l("A GPS fix less accurate than this many metres is never verified, whatever the radius.")),
+    "coverage_kinds": (["household", "merchant"], _kinds, _kinds_text,
+                       _l("Which kinds of customer the coverage rate counts.")),
+    "stale_lead_days": (7, _int_between(1, 365), str,
+                        _l("A lead untouched for this many days is shown as stale.")),
+    "session_idle_minutes": (60, _int_between(5, 1440), str,
+                             _l("A signed-in user who does nothing for this many minutes is signed out.")),
+}
+
+
+class Setting(BaseModel):
+    bank = ForeignKeyField(Branch, backref="settings", on_delete="CASCADE")
+    key = TextField()
+    value = TextField()
+    updated_at = DateTimeField(default=clock.now)
+    created_at = created_at_field()
+
+    class Meta:
+        indexes = ((("bank", "key"), True),)
+
+    @classmethod
+    def _row(cls, bank, key):
+        # Not get_or_none: peewee's get_or_none calls get, which this model redefines.
+        return cls.select().where((cls.bank == bank) & (cls.key == key)).first()
+
+    @classmethod
+    def get(cls, bank, key):
+        """The bank's value for key, typed; the default when unset or above any bank."""
+        default, parse, _, _ = DEFINITIONS[key]
+        if bank is None:
+            return default
+        row = cls._row(bank, key)
+        if row is None:
+            return default
+        try:
+            return parse(row.value)
+        except ValueError:
+            # A value written by hand into the database must not break every page.
+            return default
+
+    @classmethod
+    def all_for(cls, bank):
+        return {key: cls.get(bank, key) for key in DEFINITIONS}
+
+    @classmethod
+    def put(cls, bank, key, value):
+        """Store a typed value; return (old, new) as text for the audit log."""
+        _, _, to_text, _ = DEFINITIONS[key]
+        old = to_text(cls.get(bank, key))
+        new = to_text(value)
+        row = cls._row(bank, key)
+        if row is None:
+            cls.create(bank=bank, key=key, value=new)
+        else:
+            row.value = new
+            row.updated_at = clock.now()
+            row.save()
+        return old, new
