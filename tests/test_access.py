@@ -23,6 +23,8 @@ MATRIX = {
     "reports.overview": ("GET", "/overview", {"management": 200}, 403),
     "admin.index": ("GET", "/admin/", {"admin": 200}, 403),
     "territories.map": ("GET", "/map", {role: 200 for role in ALL}, None),
+    "territories.import_file": ("GET", "/territories/import", {"admin": 200, "team_lead": 200}, 403),
+    "territories.unplaced": ("GET", "/territories/unplaced", {"admin": 200, "team_lead": 200}, 403),
     "customers.index": ("GET", "/customers/", {role: 200 for role in ALL}, None),
     "customers.detail": ("GET", "/customers/{c_v1}", {role: 200 for role in ALL}, None),
     "leads.index": ("GET", "/leads/", {"manager": 200, "team_lead": 200, "management": 200}, 403),
