@@ -1,4 +1,4 @@
-"""Flask commands: demo, create-user (init-db lives with the database code)."""
+"""Flask commands: demo, create-user, import-territories (init-db lives with the database code)."""
 import click
 from flask.cli import with_appcontext
 
@@ -74,6 +74,45 @@ def create_user_command(username, name, role, branch_code, password):
     click.echo(f"Created {role} {username}.")
 
 
+@click.command("import-territories")
+@click.argument("file", type=click.File("rb"))
+@click.option("--branch", "branch_code", help="The code of the branch the territories belong to "
+              "(the only bank when there is one).")
+@click.option("--datum", type=click.Choice(["wgs84", "gcj02"]), help="The file's datum, when it does not declare one.")
+@click.option("--dry-run", is_flag=True, help="Check and list every feature, write nothing.")
+@with_appcontext
+def import_territories_command(file, branch_code, datum, dry_run):
+    """Import a GeoJSON FeatureCollection of territories (nothing is written if any feature is wrong)."""
+    from flask_babel import force_locale
+
+    from app.models import Branch
+    from app.models.territory import MAX_IMPORT_BYTES, import_territories
+
+    with database.obj.connection_context(), force_locale("zh_CN"):
+        if branch_code:
+            branch = Branch.get_or_none(Branch.code == branch_code)
+        else:
+            banks = list(Branch.select().where(Branch.kind == "bank").limit(2))
+            branch = banks[0] if len(banks) == 1 else None
+        if branch is None:
+            raise click.ClickException("Give --branch CODE: the branch the territories belong to.")
+        result = import_territories(file.read(MAX_IMPORT_BYTES + 1), branch, datum=datum, dry_run=dry_run)
+        for message in result.messages:
+            click.echo(message, err=True)
+        for row in result.rows:
+            area = f"{row.area_mu:,.1f} 亩" if row.area_m2 is not None else "—"
+            click.echo(f"{row.index:>4}  {row.code or '':<12} {row.name:<12} {row.kind:<8} {area}")
+            for message in row.messages:
+                click.echo(f"        {message}", err=True)
+    if not result.ok:
+        raise click.ClickException("Nothing was written.")
+    if result.written:
+        click.echo(f"Imported {len(result.rows)} territories; {result.placed} customers placed again.")
+    else:
+        click.echo(f"{len(result.rows)} territories checked; nothing written (--dry-run).")
+
+
 def init_app(app):
     app.cli.add_command(demo_command)
     app.cli.add_command(create_user_command)
+    app.cli.add_command(import_territories_command)

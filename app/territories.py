@@ -1,10 +1,16 @@
-"""Territories (片区 / 村 / 街道): the 地图 tab."""
-from flask import Blueprint
+"""Territories (片区 / 村 / 街道): the 地图 tab, GeoJSON import, customers to fix."""
+import uuid
+from pathlib import Path
+
+from flask import Blueprint, abort, current_app, flash, redirect, request, url_for
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from peewee import JOIN, fn
 
-from app.models import Customer, Territory
-from app.web import render
+from app.models import Branch, Customer, Territory
+from app.models.scope import branch_scope
+from app.models.territory import MAX_IMPORT_BYTES, import_territories
+from app.web import render, roles_required
 
 bp = Blueprint("territories", __name__)
 
@@ -19,3 +25,72 @@ def map():
                    .group_by(Territory.id)
                    .order_by(Territory.path))
     return render("territories/map.html", territories=territories)
+
+
+def _upload_dir():
+    folder = Path(current_app.instance_path) / "imports"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def _held_file(token):
+    """The uploaded file kept between the preview and the confirmation, by its token."""
+    try:
+        name = uuid.UUID(token).hex
+    except (TypeError, ValueError):
+        abort(400)
+    path = _upload_dir() / f"{name}.json"
+    if not path.exists():
+        abort(400)
+    return path
+
+
+@bp.route("/territories/import", methods=["GET", "POST"])
+@roles_required("admin", "team_lead")
+def import_file():
+    """Upload a GeoJSON file of territories: a dry-run preview, then a confirmation writes it."""
+    branches = list(Branch.select().where(branch_scope(current_user)).order_by(Branch.path))
+    form = {"branch": str(current_user.branch_id), "datum": ""}
+    result, token, status = None, None, 200
+    if request.method == "POST":
+        form = {"branch": request.form.get("branch", ""), "datum": request.form.get("datum", "")}
+        branch = next((b for b in branches if str(b.id) == form["branch"]), None)
+        if branch is None:
+            abort(404)
+        if request.form.get("token"):
+            path = _held_file(request.form["token"])
+            data = path.read_bytes()
+        else:
+            upload = request.files.get("file")
+            # Read one byte past the limit: enough to refuse a 20 MB file without holding it.
+            data = upload.stream.read(MAX_IMPORT_BYTES + 1) if upload else b""
+            if not data:
+                flash(_l("Choose a GeoJSON file first."))
+                return render("territories/import.html", branches=branches, form=form), 422
+            path = None
+        confirm = request.form.get("confirm") == "1" and path is not None
+        result = import_territories(data, branch, datum=form["datum"] or None, dry_run=not confirm)
+        if result.written:
+            path.unlink(missing_ok=True)
+            flash(_l("%(n)s territories imported; %(placed)s customers placed again.",
+                     n=len(result.rows), placed=result.placed))
+            return redirect(url_for("territories.map"))
+        if result.ok:
+            token = uuid.uuid4().hex if path is None else path.stem
+            if path is None:
+                (_upload_dir() / f"{token}.json").write_bytes(data)
+        else:
+            status = 422
+    return render("territories/import.html", branches=branches, form=form, result=result,
+                  token=token), status
+
+
+@bp.route("/territories/unplaced")
+@roles_required("admin", "team_lead")
+def unplaced():
+    """Customers outside every territory or without a position, for a team lead to fix."""
+    customers = (Customer.visible_to(current_user)
+                 .where(Customer.territory.is_null() | Customer.lat.is_null() | Customer.lng.is_null())
+                 .where(Customer.status == "active")
+                 .order_by(Customer.name).limit(500))
+    return render("territories/unplaced.html", customers=customers)

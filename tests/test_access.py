@@ -34,6 +34,8 @@ MATRIX = {
     "admin.user_active": ("POST", "/admin/users/{u_mgr1}/active", {"admin": 302}, 403),
     "admin.user_reset": ("POST", "/admin/users/{u_mgr1}/reset", {"admin": 200}, 403),
     "territories.map": ("GET", "/map", {role: 200 for role in ALL}, None),
+    "territories.import_file": ("GET", "/territories/import", {"admin": 200, "team_lead": 200}, 403),
+    "territories.unplaced": ("GET", "/territories/unplaced", {"admin": 200, "team_lead": 200}, 403),
     "customers.index": ("GET", "/customers/", {role: 200 for role in ALL}, None),
     "customers.detail": ("GET", "/customers/{c_v1}", {role: 200 for role in ALL}, None),
     "leads.index": ("GET", "/leads/", {"manager": 200, "team_lead": 200, "management": 200}, 403),

@@ -67,6 +67,22 @@ class Customer(BaseModel):
 
         return cls.select().where(customer_scope(user))
 
+    def move_to(self, lat, lng, source="fix"):
+        """Set the customer's position and the territory holding it, in one write.
+
+        Creating a customer with a position and moving one both end here, so the
+        territory never disagrees with the position.
+        """
+        from app.db import database
+        from app.models.territory import place_customer
+
+        self.lat, self.lng, self.position_source = lat, lng, source
+        self.updated_at = clock.now()
+        with database.atomic():
+            place_customer(self)
+            self.save()
+        return self
+
     @staticmethod
     def search(text):
         """Match a name, or the tail of a phone number when the text is digits."""

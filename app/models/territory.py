@@ -1,7 +1,14 @@
 """Territories (片区 / 村 / 街道 / 组 / 商圈) and who is responsible for them (责任田)."""
+import json
+from dataclasses import dataclass, field
+
+import numpy as np
+import shapely
+from flask_babel import lazy_gettext as _l
 from peewee import DateField, DoubleField, ForeignKeyField, TextField
 
-from app import clock
+from app import clock, geo
+from app.db import database
 from app.models.base import BaseModel, created_at_field, one_of
 from app.models.org import BUSINESS_LINES, Branch, User
 
@@ -34,6 +41,20 @@ class Territory(BaseModel):
         territory.path = f"{parent.path if parent else '/'}{territory.id}/"
         territory.save(only=[cls.path])
         return territory
+
+    def move_under(self, parent):
+        """Put the territory (and its subtree) under parent, rewriting the paths below it."""
+        new_path = f"{parent.path if parent else '/'}{self.id}/"
+        if parent is not None and parent.path.startswith(self.path):
+            raise ValueError("a territory cannot move under its own subtree")
+        old_path = self.path
+        self.parent = parent
+        self.save(only=[Territory.parent])
+        if new_path != old_path:
+            for t in Territory.select().where(Territory.path.startswith(old_path)):
+                t.path = new_path + t.path[len(old_path):]
+                t.save(only=[Territory.path])
+            self.path = new_path
 
     @property
     def area_mu(self):
@@ -79,3 +100,355 @@ class Assignment(BaseModel):
         return cls.select().where(
             (cls.starts_on <= day) & (cls.ends_on.is_null() | (cls.ends_on >= day))
         )
+
+
+# --- Import -------------------------------------------------------------------------------
+MAX_IMPORT_BYTES = 5 * 1024 * 1024
+IMPORT_MESSAGES = {
+    "too_large": _l("The file is %(mb)s MB; the limit is %(limit)s MB. Split it by zone."),
+    "not_json": _l("The file is not valid JSON: %(error)s (line %(line)s, column %(column)s)."),
+    "not_utf8": _l("The file is not UTF-8 text."),
+    "not_collection": _l("The file must be a GeoJSON FeatureCollection."),
+    "no_features": _l("The file holds no feature."),
+    "no_datum": _l("Declare the datum: wgs84 (GPS, Tianditu) or gcj02 (Amap, Tencent)."),
+    "bad_datum": _l("Unknown datum %(datum)s: use wgs84 or gcj02."),
+    "datum_conflict": _l("The file declares %(file)s but %(given)s was chosen."),
+    "not_feature": _l("This is not a GeoJSON Feature."),
+    "no_name": _l("The feature has no name."),
+    "bad_kind": _l("Unknown kind %(kind)s: use zone, village, street, group or market."),
+    "duplicate_code": _l("The code %(code)s appears more than once in the file."),
+    "unknown_parent": _l("No territory %(parent)s in the file or in the branch."),
+    "ambiguous_parent": _l("Several territories are called %(parent)s: give the parent's code."),
+    "parent_cycle": _l("The feature is its own ancestor through %(parent)s."),
+    "other_datum": _l("The shape would fit its parent in %(datum)s: check the declared datum."),
+}
+
+
+class ImportProblem(geo.Problem):
+    def __str__(self):
+        if self.code in IMPORT_MESSAGES:
+            return str(IMPORT_MESSAGES[self.code]) % {k: str(v) for k, v in self.params.items()}
+        return super().__str__()
+
+
+@dataclass
+class ImportRow:
+    """One feature of the file, as the preview shows it."""
+
+    index: int
+    name: str = ""
+    kind: str = ""
+    code: str = None
+    parent: str = None
+    area_m2: float = None
+    action: str = "new"
+    problems: list = field(default_factory=list)
+    shape: object = None
+    existing: object = None
+
+    @property
+    def area_mu(self):
+        return None if self.area_m2 is None else geo.area_mu(self.area_m2)
+
+    @property
+    def area_km2(self):
+        return None if self.area_m2 is None else geo.area_km2(self.area_m2)
+
+    @property
+    def messages(self):
+        return [str(p) for p in self.problems]
+
+
+@dataclass
+class ImportResult:
+    errors: list = field(default_factory=list)   # problems of the whole file
+    rows: list = field(default_factory=list)
+    written: bool = False
+    placed: int = 0
+
+    @property
+    def ok(self):
+        return not self.errors and not any(r.problems for r in self.rows)
+
+    @property
+    def messages(self):
+        return [str(p) for p in self.errors]
+
+
+def _read_collection(data, datum, result):
+    """The features and the datum of the file, or None with result.errors filled."""
+    if len(data) > MAX_IMPORT_BYTES:
+        result.errors.append(ImportProblem("too_large", {
+            "mb": f"{len(data) / 1024 / 1024:.1f}", "limit": MAX_IMPORT_BYTES // 1024 // 1024}))
+        return None, None
+    if isinstance(data, bytes):
+        try:
+            data = data.decode("utf-8-sig")
+        except UnicodeDecodeError:
+            result.errors.append(ImportProblem("not_utf8"))
+            return None, None
+    try:
+        collection = json.loads(data)
+    except json.JSONDecodeError as error:
+        result.errors.append(ImportProblem("not_json", {"error": error.msg, "line": error.lineno,
+                                                        "column": error.colno}))
+        return None, None
+    if not isinstance(collection, dict) or collection.get("type") != "FeatureCollection":
+        result.errors.append(ImportProblem("not_collection"))
+        return None, None
+    declared = collection.get("datum")
+    for value in (declared, datum):
+        if value is not None and value not in geo.DATUMS:
+            result.errors.append(ImportProblem("bad_datum", {"datum": value}))
+            return None, None
+    if declared and datum and declared != datum:
+        result.errors.append(ImportProblem("datum_conflict", {"file": declared, "given": datum}))
+        return None, None
+    if not (declared or datum):
+        result.errors.append(ImportProblem("no_datum"))
+        return None, None
+    features = collection.get("features")
+    if not isinstance(features, list) or not features:
+        result.errors.append(ImportProblem("no_features"))
+        return None, None
+    return features, declared or datum
+
+
+def _ancestry_order(rows, parent_of):
+    """Rows with every parent from the file before its children (cycles flagged)."""
+    ordered, state = [], {}
+
+    def visit(row, trail):
+        if state.get(row.index) == "done":
+            return
+        if row.index in trail:
+            row.problems.append(ImportProblem("parent_cycle", {"parent": row.parent}))
+            return
+        parent = parent_of.get(row.index)
+        if isinstance(parent, ImportRow):
+            visit(parent, trail | {row.index})
+        state[row.index] = "done"
+        ordered.append(row)
+
+    for row in rows:
+        visit(row, frozenset())
+    return ordered
+
+
+def import_territories(data, branch, datum=None, dry_run=False):
+    """Check a GeoJSON FeatureCollection of territories and, when nothing is wrong, write it.
+
+    data is the file's bytes or text. A feature whose code already exists in the branch
+    replaces that territory's name, kind, parent and shape. Everything is written in one
+    transaction, then the bank's customers are placed again; any problem writes nothing.
+    """
+    result = ImportResult()
+    features, datum = _read_collection(data, datum, result)
+    if features is None:
+        return result
+    existing = list(Territory.select().where(Territory.branch == branch, Territory.retired_on.is_null()))
+    by_code = {t.code: t for t in existing if t.code}
+    by_name = {}
+    for t in existing:
+        by_name.setdefault(t.name, []).append(t)
+
+    rows, geometries = result.rows, {}
+    for index, feature in enumerate(features, 1):
+        row = ImportRow(index)
+        rows.append(row)
+        if not isinstance(feature, dict) or feature.get("type") != "Feature":
+            row.problems.append(ImportProblem("not_feature"))
+            continue
+        props = feature.get("properties") or {}
+        row.name = str(props.get("name") or "").strip()
+        row.kind = str(props.get("kind") or "").strip()
+        row.code = str(props["code"]).strip() if props.get("code") not in (None, "") else None
+        row.parent = str(props["parent"]).strip() if props.get("parent") not in (None, "") else None
+        if not row.name:
+            row.problems.append(ImportProblem("no_name"))
+        if row.kind not in TERRITORY_KINDS:
+            row.problems.append(ImportProblem("bad_kind", {"kind": row.kind or "—"}))
+        row.existing = by_code.get(row.code)
+        row.action = "update" if row.existing else "new"
+        geometries[row.index] = feature.get("geometry")
+
+    file_codes, file_names = {}, {}
+    for row in rows:
+        if row.code:
+            if row.code in file_codes:
+                row.problems.append(ImportProblem("duplicate_code", {"code": row.code}))
+            file_codes.setdefault(row.code, row)
+        if row.name:
+            file_names.setdefault(row.name, []).append(row)
+
+    # The parent: a code or a name, from the file first, then from the branch.
+    parent_of = {}
+    for row in rows:
+        if not row.parent:
+            continue
+        ref = row.parent
+        named_in_file = file_names.get(ref, [])
+        named_in_db = [t for t in by_name.get(ref, []) if t.code not in file_codes]
+        if ref in file_codes:
+            parent_of[row.index] = file_codes[ref]
+        elif ref in by_code:
+            parent_of[row.index] = by_code[ref]
+        elif len(named_in_file) + len(named_in_db) > 1:
+            row.problems.append(ImportProblem("ambiguous_parent", {"parent": ref}))
+        elif named_in_file:
+            parent_of[row.index] = named_in_file[0]
+        elif named_in_db:
+            parent_of[row.index] = named_in_db[0]
+        else:
+            row.problems.append(ImportProblem("unknown_parent", {"parent": ref}))
+
+    for row in rows:
+        shape, problems = geo.check_geometry(geometries.get(row.index))
+        row.problems += problems
+        if shape is not None:
+            row.shape = geo.to_wgs84(shape, datum)
+            row.area_m2 = geo.area_m2(row.shape)
+
+    # Parents and siblings: shapes from the file win over the ones they replace.
+    replaced = {row.existing.id for row in rows if row.existing}
+    shapes_in_db = {t.id: geo.loads(t.geometry) for t in existing if t.geometry}
+
+    def key(parent):
+        if parent is None:
+            return None
+        return ("file", parent.index) if isinstance(parent, ImportRow) else ("db", parent.id)
+
+    family = {}
+    for t in existing:
+        if t.id not in replaced and t.id in shapes_in_db:
+            parent_key = ("db", t.parent_id) if t.parent_id else None
+            parent_row = next((r for r in rows if r.existing and r.existing.id == t.parent_id), None)
+            if parent_row:
+                parent_key = ("file", parent_row.index)
+            family.setdefault(parent_key, []).append((t.name, shapes_in_db[t.id]))
+    # A feature whose parent is unknown has no known siblings either.
+    unplaced = {row.index for row in rows if row.parent and row.index not in parent_of}
+    for row in rows:
+        if row.shape is not None and row.index not in unplaced:
+            parent = parent_of.get(row.index)
+            family.setdefault(key(parent), []).append((row.name, row.shape, row.index))
+
+    for row in _ancestry_order(rows, parent_of):
+        if row.shape is None or row.index in unplaced:
+            continue
+        parent = parent_of.get(row.index)
+        parent_pair = None
+        if isinstance(parent, ImportRow):
+            parent_pair = (parent.name, parent.shape) if parent.shape is not None else None
+        elif parent is not None:
+            parent_pair = (parent.name, shapes_in_db.get(parent.id))
+        siblings = [(m[0], m[1]) for m in family.get(key(parent), [])
+                    if not (len(m) == 3 and m[2] == row.index)]
+        problems = geo.check_against(row.shape, parent_pair, siblings)
+        if parent_pair and parent_pair[1] is not None and any(p.code == "outside_parent" for p in problems):
+            # A file in the other datum lands a few hundred metres off: say so when that fits.
+            other = "wgs84" if datum == "gcj02" else "gcj02"
+            raw, _ = geo.check_geometry(geometries[row.index])
+            if not geo.check_against(_in_datum(raw, other), parent_pair):
+                problems.append(ImportProblem("other_datum", {"datum": other}))
+        row.problems += problems
+
+    if not result.ok or dry_run:
+        return result
+    with database.atomic():
+        written = {}
+        for row in _ancestry_order(rows, parent_of):
+            parent = parent_of.get(row.index)
+            parent = written[parent.index] if isinstance(parent, ImportRow) else parent
+            fields = _shape_fields(row.shape)
+            if row.existing:
+                territory = row.existing
+                territory.name, territory.kind = row.name, row.kind
+                for name, value in fields.items():
+                    setattr(territory, name, value)
+                territory.save()
+                territory.move_under(parent)
+            else:
+                territory = Territory.add(row.name, row.kind, branch, parent, code=row.code, **fields)
+            written[row.index] = territory
+        result.placed = place_customers(branch)
+    result.written = True
+    return result
+
+
+def _in_datum(shape, datum):
+    """The raw shape read as if it were in datum, in WGS-84 (for the datum hint)."""
+    return geo.to_wgs84(shape, datum) if datum == "gcj02" else shapely.transform(
+        shape, lambda xy: np.column_stack(geo.wgs84_to_gcj02(xy[:, 0], xy[:, 1])))
+
+
+def _shape_fields(shape):
+    centre = shape.representative_point() if not shape.centroid.within(shape) else shape.centroid
+    return {"geometry": geo.dumps(shape), "area_m2": round(geo.area_m2(shape), 1),
+            "centroid_lat": round(centre.y, 7), "centroid_lng": round(centre.x, 7)}
+
+
+# --- Placement ------------------------------------------------------------------------------
+PLACE_CHUNK = 5000  # ids per UPDATE … IN (…): below SQLite's variable limit, few round trips
+
+
+def bank_of(branch):
+    """The bank a branch belongs to, or the branch itself above or without one."""
+    return branch.bank or branch
+
+
+def placer_for(branch):
+    """A geo.Placer over the live territories of the branch's bank."""
+    root = bank_of(branch)
+    rows = (Territory.select(Territory.id, Territory.path, Territory.geometry)
+            .join(Branch).where(Branch.path.startswith(root.path), Territory.retired_on.is_null(),
+                                Territory.geometry.is_null(False))
+            .tuples())
+    return geo.Placer([(tid, path.count("/") - 1, geo.loads(text)) for tid, path, text in rows])
+
+
+def place_customers(branch, placer=None):
+    """Place every customer of the branch's bank in its deepest territory, in bulk.
+
+    Only changed rows are written, grouped by territory. Returns how many changed.
+    Call inside the caller's transaction when it changed the shapes.
+    """
+    from app.models.customer import Customer
+
+    root = bank_of(branch)
+    placer = placer or placer_for(root)
+    rows = (Customer.select(Customer.id, Customer.lng, Customer.lat, Customer.territory)
+            .join(Branch).where(Branch.path.startswith(root.path)).tuples())
+    ids, lngs, lats, current = [], [], [], []
+    for cid, lng, lat, territory_id in rows:
+        ids.append(cid)
+        lngs.append(np.nan if lng is None else lng)
+        lats.append(np.nan if lat is None else lat)
+        current.append(territory_id or 0)
+    if not ids:
+        return 0
+    ids, current = np.array(ids), np.array(current)
+    lngs, lats = np.array(lngs, dtype=float), np.array(lats, dtype=float)
+    known = ~(np.isnan(lngs) | np.isnan(lats))
+    placed = np.zeros(len(ids), dtype=np.int64)
+    placed[known] = placer.place(lngs[known], lats[known])
+    # A customer without a position keeps the territory someone gave it by hand.
+    placed[~known] = current[~known]
+    changed = placed != current
+    with database.atomic():
+        for territory_id in np.unique(placed[changed]):
+            members = ids[changed & (placed == territory_id)].tolist()
+            for start in range(0, len(members), PLACE_CHUNK):
+                chunk = members[start:start + PLACE_CHUNK]
+                (Customer.update(territory=int(territory_id) or None)
+                 .where(Customer.id.in_(chunk)).execute())
+    return int(changed.sum())
+
+
+def place_customer(customer, placer=None):
+    """Set one customer's territory from its position (the creating or moving write calls it)."""
+    if customer.lat is None or customer.lng is None:
+        return customer.territory_id
+    placer = placer or placer_for(customer.branch)
+    customer.territory = placer.place_one(customer.lng, customer.lat)
+    return customer.territory_id
