@@ -301,3 +301,18 @@ CREATE TABLE "audit_log" (
 );
 CREATE INDEX "audit_log_user_id" ON "audit_log" ("user_id");
 CREATE INDEX "audit_log_entity_entity_id" ON "audit_log" ("entity", "entity_id");
+
+CREATE TABLE "customer_change" (
+    "id" SERIAL NOT NULL PRIMARY KEY,
+    "customer_id" INTEGER NOT NULL,
+    "user_id" INTEGER,
+    "at" TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP,
+    "field" TEXT NOT NULL,
+    "old" TEXT,
+    "new" TEXT,
+    FOREIGN KEY ("customer_id") REFERENCES "customer" ("id") ON DELETE CASCADE,
+    FOREIGN KEY ("user_id") REFERENCES "user" ("id") ON DELETE SET NULL
+);
+CREATE INDEX "customer_change_customer_id" ON "customer_change" ("customer_id");
+CREATE INDEX "customer_change_user_id" ON "customer_change" ("user_id");
+CREATE INDEX "customer_change_customer_id_at" ON "customer_change" ("customer_id", "at");

@@ -2,9 +2,10 @@
 from peewee import (BooleanField, DateField, DateTimeField, DoubleField, ForeignKeyField,
                     IntegerField, TextField)
 
-from app import clock
+from app import clock, crypto
+from app.crypto import mask_phone
 from app.models.base import BaseModel, created_at_field, default, one_of
-from app.models.org import Branch
+from app.models.org import Branch, User
 from app.models.product import Product
 from app.models.territory import TIERS, Territory
 
@@ -82,12 +83,94 @@ class Customer(BaseModel):
     def masked_phone(self):
         return mask_phone(self.phone)
 
+    @property
+    def id_number(self):
+        """The ID number in clear: only for the audited full view."""
+        return crypto.decrypt_id(self.id_number_cipher)
 
-def mask_phone(phone):
-    """138****5678: what lists show of a phone number."""
-    if not phone:
-        return ""
-    return phone[:3] + "****" + phone[-4:] if len(phone) >= 8 else "****"
+    @property
+    def masked_id(self):
+        return crypto.mask_id(self.id_number)
+
+    def set_id_number(self, number):
+        """Keep an ID number encrypted, with its keyed hash for duplicate look-ups."""
+        if number:
+            number = crypto.validate_id_number(number)
+            self.id_number_cipher = crypto.encrypt_id(number)
+            self.id_number_hash = crypto.hash_id(number)
+        else:
+            self.id_number_cipher = self.id_number_hash = None
+
+    def update_archive(self, user, fields, id_number=None):
+        """The one write path for editing an archive: each changed field kept in the history.
+
+        A blank id_number leaves the stored one as it is; changes to it are recorded
+        masked, so the history never holds an ID number in clear.
+        """
+        from app.db import database
+
+        with database.atomic():
+            changes = []
+            for name, new in fields.items():
+                old = getattr(self, name)
+                if _shown(old) != _shown(new):
+                    changes.append((name, _shown(old), _shown(new)))
+                    setattr(self, name, new)
+            if id_number and id_number != self.id_number:
+                old = self.masked_id or None
+                self.set_id_number(id_number)
+                changes.append(("id_number", old, self.masked_id))
+            if changes:
+                self.tier, self.tier_rule = compute_tier(self)
+                self.updated_at = clock.now()
+                self.save()
+                CustomerChange.insert_many(
+                    [{"customer": self.id, "user": user.id, "field": f, "old": o, "new": n}
+                     for f, o, n in changes]).execute()
+            return changes
+
+    @classmethod
+    def add_archive(cls, user, territory, fields, id_number=None):
+        """The one write path for a new archive, placed in one of the user's territories."""
+        from app.db import database
+
+        with database.atomic():
+            customer = cls(branch=territory.branch_id, territory=territory.id,
+                           position_source=None, **fields)
+            customer.set_id_number(id_number)
+            customer.tier, customer.tier_rule = compute_tier(customer)
+            customer.save()
+            CustomerChange.create(customer=customer.id, user=user.id, field="created", new=customer.name)
+            return customer
+
+    @classmethod
+    def duplicates(cls, user, phone=None, id_number=None, exclude=None):
+        """Customers of the user's bank with this phone or ID number (matched through its hash)."""
+        from app.models.scope import bank_scope
+
+        matches = []
+        if phone:
+            matches.append(cls.phone == phone)
+        if id_number:
+            matches.append(cls.id_number_hash == crypto.hash_id(id_number))
+        if not matches:
+            return cls.select().where(cls.id.is_null())
+        condition = matches[0] if len(matches) == 1 else (matches[0] | matches[1])
+        query = cls.select().where(bank_scope(user, cls.branch) & condition)
+        if exclude is not None:
+            query = query.where(cls.id != exclude)
+        return query.order_by(cls.id)
+
+
+def _shown(value):
+    """A value as the history stores it: text, or None for blank."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
 
 
 def compute_tier(customer):
@@ -124,3 +207,21 @@ class Holding(BaseModel):
 
     class Meta:
         indexes = ((("customer", "product"), True),)
+
+
+class CustomerChange(BaseModel):
+    """One field of one customer changed by one user: the customer's history."""
+
+    customer = ForeignKeyField(Customer, backref="changes", on_delete="CASCADE")
+    user = ForeignKeyField(User, null=True, backref="customer_changes", on_delete="SET NULL")
+    at = created_at_field()
+    field = TextField()
+    old = TextField(null=True)  # ID numbers are kept masked here, never in clear
+    new = TextField(null=True)
+
+    class Meta:
+        indexes = ((("customer", "at"), False),)
+
+    @classmethod
+    def of(cls, customer):
+        return cls.select().where(cls.customer == customer).order_by(cls.at.desc(), cls.id.desc())
