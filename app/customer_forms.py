@@ -121,3 +121,24 @@ MESSAGES = {
     "The birth date in this ID number does not exist.": _l("The birth date in this ID number does not exist."),
     "The birth date in this ID number is in the future.": _l("The birth date in this ID number is in the future."),
 }
+
+
+TIER_LABELS = {"gold": _l("Gold"), "mass": _l("Mass"), "potential": _l("Potential")}
+
+
+def describe_rule(code):
+    """A tier rule code (`gold:50:AAA:`) in the reader's words; other text as it is."""
+    parts = (code or "").split(":")
+    if len(parts) != 4 or parts[0] not in TIER_LABELS:
+        return code or "—"
+    tier, volume, rating, scale = parts
+    if tier == "potential":
+        return _l("no gold or mass rule matched")
+    conditions = []
+    if volume:
+        conditions.append(str(_l("business volume ≥ %(n)s (10k yuan)", n=volume)))
+    if rating:
+        conditions.append(str(_l("credit rating %(r)s or better", r=rating)))
+    if scale:
+        conditions.append(str(_l("land ≥ %(n)s mu", n=scale)))
+    return _l("%(tier)s rule: %(conditions)s", tier=TIER_LABELS[tier], conditions=" · ".join(conditions))

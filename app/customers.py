@@ -7,7 +7,7 @@ from wtforms import BooleanField, SelectField
 from wtforms.fields.choices import SelectChoice
 
 from app.customer_forms import (CATEGORY_LABELS, CONSENT_LABELS, KIND_LABELS, POSITION_LABELS,
-                                STATUS_LABELS, CustomerForm)
+                                STATUS_LABELS, CustomerForm, describe_rule)
 from app.models import AuditLog, Customer, CustomerChange, Territory
 from app.web import get_visible_or_404, render, roles_required
 
@@ -61,7 +61,8 @@ def _detail(customer, full):
     return render("customers/detail.html", customer=customer, full=full,
                   changes=list(CustomerChange.of(customer).limit(50)), FIELD_LABELS=labels,
                   KIND_LABELS=KIND_LABELS, STATUS_LABELS=STATUS_LABELS, CATEGORY_LABELS=CATEGORY_LABELS,
-                  CONSENT_LABELS=CONSENT_LABELS, POSITION_LABELS=POSITION_LABELS)
+                  CONSENT_LABELS=CONSENT_LABELS, POSITION_LABELS=POSITION_LABELS,
+                  describe_rule=describe_rule)
 
 
 @bp.route("/<int:customer_id>/edit", methods=["GET", "POST"])

@@ -6,13 +6,14 @@ from app.models.customer import (Customer, CustomerChange, CustomerMember, Holdi
 from app.models.lead import Lead
 from app.models.org import Branch, User
 from app.models.product import Product
+from app.models.tier import TierRule
 from app.models.territory import Assignment, Territory
 from app.models.visit import FollowUp, Visit, VisitProduct
 
 ALL_MODELS = [
     Branch, User, Territory, Assignment, Product, Customer, CustomerMember, Holding,
     Visit, VisitProduct, FollowUp, Lead, Campaign, CampaignTerritory, AuditLog,
-    CustomerChange,
+    CustomerChange, TierRule,
 ]
 
 __all__ = [m.__name__ for m in ALL_MODELS] + ["ALL_MODELS", "compute_tier", "mask_phone"]

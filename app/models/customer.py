@@ -79,6 +79,25 @@ class Customer(BaseModel):
     def business_volume_wan(self):
         return (self.deposit_balance_wan or 0) + (self.loan_balance_wan or 0)
 
+    @classmethod
+    def recompute_tiers(cls, bank, rules):
+        """Every customer of the bank under these rules; call inside the rules' transaction.
+
+        One UPDATE per (tier, rule) outcome rather than one per customer.
+        """
+        outcomes = {}
+        rows = (cls.select(cls.id, cls.deposit_balance_wan, cls.loan_balance_wan, cls.credit_rating,
+                           cls.scale_mu, cls.tier, cls.tier_rule)
+                .where(cls.branch.in_(bank.subtree().select(Branch.id))))
+        for c in rows:
+            outcome = compute_tier(c, rules)
+            if outcome != (c.tier, c.tier_rule):
+                outcomes.setdefault(outcome, []).append(c.id)
+        for (tier, rule), ids in outcomes.items():
+            for start in range(0, len(ids), 500):  # SQLite's bound-parameter limit
+                cls.update(tier=tier, tier_rule=rule).where(cls.id.in_(ids[start:start + 500])).execute()
+        return sum(len(ids) for ids in outcomes.values())
+
     @property
     def masked_phone(self):
         return mask_phone(self.phone)
@@ -121,7 +140,7 @@ class Customer(BaseModel):
                 self.set_id_number(id_number)
                 changes.append(("id_number", old, self.masked_id))
             if changes:
-                self.tier, self.tier_rule = compute_tier(self)
+                self.tier, self.tier_rule = compute_tier(self, bank_rules(self.branch_id))
                 self.updated_at = clock.now()
                 self.save()
                 CustomerChange.insert_many(
@@ -138,7 +157,7 @@ class Customer(BaseModel):
             customer = cls(branch=territory.branch_id, territory=territory.id,
                            position_source=None, **fields)
             customer.set_id_number(id_number)
-            customer.tier, customer.tier_rule = compute_tier(customer)
+            customer.tier, customer.tier_rule = compute_tier(customer, bank_rules(customer.branch_id))
             customer.save()
             CustomerChange.create(customer=customer.id, user=user.id, field="created", new=customer.name)
             return customer
@@ -173,19 +192,19 @@ def _shown(value):
     return str(value)
 
 
-def compute_tier(customer):
-    """Gold / mass / potential from business volume, credit rating and scale.
+def compute_tier(customer, rules=None):
+    """(tier, code of the rule that gave it) under the bank's rules (the defaults when None)."""
+    from app.models.tier import DEFAULT_RULES, ordered, tier_of
 
-    A first fixed rule set; the settings page makes the thresholds the bank's own.
-    Returns (tier, the rule that gave it).
-    """
-    volume = customer.business_volume_wan
-    rating = customer.credit_rating
-    if volume >= 50 or (rating == "AAA" and volume >= 20):
-        return "gold", "business volume ≥ 50 万元, or AAA with ≥ 20 万元"
-    if volume >= 5 or rating in ("AAA", "AA", "A") or (customer.scale_mu or 0) >= 20:
-        return "mass", "business volume ≥ 5 万元, a rating of A or better, or ≥ 20 亩"
-    return "potential", "none of the above"
+    return tier_of(customer, rules if rules is not None else ordered(DEFAULT_RULES))
+
+
+def bank_rules(branch_id):
+    """The tier rules of the bank a branch belongs to."""
+    from app.models.tier import TierRule
+
+    bank = Branch.get_by_id(branch_id).bank
+    return TierRule.for_bank(bank.id if bank else None)
 
 
 class CustomerMember(BaseModel):
