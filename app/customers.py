@@ -2,12 +2,11 @@
 from flask import Blueprint, abort, current_app, flash, redirect, request, url_for
 from flask_babel import gettext as _, lazy_gettext as _l
 from flask_login import current_user
-from peewee import JOIN
 from wtforms import BooleanField, SelectField
 from wtforms.fields.choices import SelectChoice
 
 from app.customer_forms import (CATEGORY_LABELS, CONSENT_LABELS, KIND_LABELS, POSITION_LABELS,
-                                STATUS_LABELS, CustomerForm, describe_rule)
+                                STATUS_LABELS, TIER_LABELS, CustomerForm, describe_rule)
 from app.models import AuditLog, Customer, CustomerChange, Territory
 from app.web import get_visible_or_404, render, roles_required
 
@@ -16,26 +15,37 @@ EDITORS = ("manager", "team_lead", "admin")  # management reads, never edits cus
 bp = Blueprint("customers", __name__, url_prefix="/customers")
 
 
+LAST_VISIT_FILTERS = {"never": _l("Never visited"), "stale": _l("Not visited in 30 days")}
+
+
 @bp.route("/")
 def index():
-    """Customers in the user's scope, searchable by name or phone tail, a page at a time."""
-    q = request.args.get("q", "").strip()[:40]
+    """Customers in the user's scope, searched and filtered, a page at a time (infinite scroll)."""
+    args = request.args
+    q = args.get("q", "").strip()[:40]
     try:
-        page = max(1, int(request.args.get("page", 1)))
+        page = max(1, int(args.get("page", 1)))
     except ValueError:
         page = 1
+    territories = list(Territory.visible_to(current_user).order_by(Territory.path))
+    # Unknown filter values are ignored rather than refused: a stale link still lists.
+    filters = {
+        "tier": args.get("tier") if args.get("tier") in TIER_LABELS else "",
+        "kind": args.get("kind") if args.get("kind") in KIND_LABELS else "",
+        "last_visit": args.get("last_visit") if args.get("last_visit") in LAST_VISIT_FILTERS else "",
+        "territory": args.get("territory", ""),
+    }
+    territory = next((t for t in territories if str(t.id) == filters["territory"]), None)
+    filters["territory"] = str(territory.id) if territory else ""
     size = current_app.config["PAGE_SIZE"]
-    query = Customer.visible_to(current_user)
-    if q:
-        query = query.where(Customer.search(q))
-    query = (query.select_extend(Territory.name.alias("territory_name"))
-             .join(Territory, JOIN.LEFT_OUTER, on=(Customer.territory == Territory.id))
-             .order_by(Customer.village, Customer.group_name, Customer.name, Customer.id)
-             .objects())
+    query = Customer.listing(current_user, q, tier=filters["tier"] or None, territory=territory,
+                             kind=filters["kind"] or None, last_visit=filters["last_visit"] or None)
     customers = list(query.limit(size + 1).offset((page - 1) * size))
     more = len(customers) > size
     return render("customers/index.html", "partials/_customer_rows.html",
-                  customers=customers[:size], q=q, page=page, more=more)
+                  customers=customers[:size], q=q, page=page, more=more, filters=filters,
+                  territories=territories, TIER_LABELS=TIER_LABELS, KIND_LABELS=KIND_LABELS,
+                  LAST_VISIT_FILTERS=LAST_VISIT_FILTERS, can_create=current_user.role in EDITORS)
 
 
 @bp.route("/<int:customer_id>")

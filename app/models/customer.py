@@ -1,6 +1,8 @@
 """Customers (农户 / 商户 / 企业) and their archive (建档)."""
-from peewee import (BooleanField, DateField, DateTimeField, DoubleField, ForeignKeyField,
-                    IntegerField, TextField)
+import datetime as dt
+
+from peewee import (JOIN, BooleanField, DateField, DateTimeField, DoubleField, ForeignKeyField,
+                    IntegerField, TextField, fn)
 
 from app import clock, crypto
 from app.crypto import mask_phone
@@ -70,10 +72,58 @@ class Customer(BaseModel):
 
     @staticmethod
     def search(text):
-        """Match a name, or the tail of a phone number when the text is digits."""
+        """Match a name, village or group, or the tail of a phone number when the text is digits."""
         if text.isdigit():
             return Customer.phone.endswith(text)
-        return Customer.name.contains(text) | Customer.village.contains(text)
+        return (Customer.name.contains(text) | Customer.village.contains(text)
+                | Customer.group_name.contains(text))
+
+    @classmethod
+    def listing(cls, user, q="", tier=None, territory=None, kind=None, last_visit=None):
+        """The Customers tab: the user's scope, searched and filtered, with each one's last visit.
+
+        territory is a Territory in the user's scope (its whole subtree counts);
+        last_visit is "never" or "stale" (no visit in the last 30 days, never included).
+        """
+        from app.models.visit import Visit
+
+        last = (Visit.select(Visit.customer.alias("cid"), fn.MAX(Visit.made_at).alias("last_at"))
+                .group_by(Visit.customer).alias("last"))
+        query = (cls.visible_to(user)
+                 .select_extend(Territory.name.alias("territory_name"), last.c.last_at.alias("last_visit_at"))
+                 .join(Territory, JOIN.LEFT_OUTER, on=(cls.territory == Territory.id))
+                 .join(last, JOIN.LEFT_OUTER, on=(cls.id == last.c.cid)))
+        if q:
+            query = query.where(cls.search(q))
+        if tier:
+            query = query.where(cls.tier == tier)
+        if kind:
+            query = query.where(cls.kind == kind)
+        if territory is not None:
+            query = query.where(Territory.path.startswith(territory.path))
+        if last_visit == "never":
+            query = query.where(last.c.last_at.is_null())
+        elif last_visit == "stale":
+            since = clock.now() - dt.timedelta(days=30)
+            query = query.where(last.c.last_at.is_null() | (last.c.last_at < since))
+        return query.order_by(cls.village, cls.group_name, cls.name, cls.id).objects()
+
+    @property
+    def last_visit(self):
+        """The listing's last visit as a datetime (SQLite hands MAX() back as text)."""
+        value = getattr(self, "last_visit_at", None)
+        if isinstance(value, str):
+            value = dt.datetime.fromisoformat(value)
+        return value
+
+    @property
+    def last_visit_day(self):
+        """The business date (Asia/Shanghai) of the last visit."""
+        return None if self.last_visit is None else clock.to_local(self.last_visit).date()
+
+    @property
+    def days_since_visit(self):
+        return None if self.last_visit is None else (clock.today() - self.last_visit_day).days
 
     @property
     def business_volume_wan(self):
