@@ -313,3 +313,31 @@ CREATE TABLE "setting" (
 );
 CREATE INDEX "setting_bank_id" ON "setting" ("bank_id");
 CREATE UNIQUE INDEX "setting_bank_id_key" ON "setting" ("bank_id", "key");
+
+CREATE TABLE "customer_change" (
+    "id" SERIAL NOT NULL PRIMARY KEY,
+    "customer_id" INTEGER NOT NULL,
+    "user_id" INTEGER,
+    "at" TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP,
+    "field" TEXT NOT NULL,
+    "old" TEXT,
+    "new" TEXT,
+    FOREIGN KEY ("customer_id") REFERENCES "customer" ("id") ON DELETE CASCADE,
+    FOREIGN KEY ("user_id") REFERENCES "user" ("id") ON DELETE SET NULL
+);
+CREATE INDEX "customer_change_customer_id" ON "customer_change" ("customer_id");
+CREATE INDEX "customer_change_user_id" ON "customer_change" ("user_id");
+CREATE INDEX "customer_change_customer_id_at" ON "customer_change" ("customer_id", "at");
+
+CREATE TABLE "tier_rule" (
+    "id" SERIAL NOT NULL PRIMARY KEY,
+    "bank_id" INTEGER NOT NULL,
+    "position" INTEGER NOT NULL,
+    "tier" TEXT NOT NULL CHECK (tier IN ('gold', 'mass')),
+    "min_volume_wan" DOUBLE PRECISION,
+    "min_rating" TEXT CHECK (min_rating IN ('AAA', 'AA', 'A', 'B', 'C')),
+    "min_scale_mu" DOUBLE PRECISION,
+    FOREIGN KEY ("bank_id") REFERENCES "branch" ("id") ON DELETE CASCADE
+);
+CREATE INDEX "tier_rule_bank_id" ON "tier_rule" ("bank_id");
+CREATE UNIQUE INDEX "tier_rule_bank_id_position" ON "tier_rule" ("bank_id", "position");

@@ -8,15 +8,25 @@ from flask import Flask
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def _secret_key(instance_path):
-    """SECRET_KEY from the environment, else one made once and kept in instance/."""
-    if os.environ.get("SECRET_KEY"):
-        return os.environ["SECRET_KEY"]
-    path = Path(instance_path) / "secret_key"
+def _instance_secret(instance_path, name, make):
+    """A secret from the environment, else one made once and kept in instance/ (never in git)."""
+    if os.environ.get(name):
+        return os.environ[name]
+    path = Path(instance_path) / name.lower()
     if not path.exists():
-        path.write_text(secrets.token_hex(32))
+        path.write_text(make())
         path.chmod(0o600)
     return path.read_text().strip()
+
+
+def _secret_key(instance_path):
+    return _instance_secret(instance_path, "SECRET_KEY", lambda: secrets.token_hex(32))
+
+
+def _id_number_key(instance_path):
+    from cryptography.fernet import Fernet
+
+    return _instance_secret(instance_path, "ID_NUMBER_KEY", lambda: Fernet.generate_key().decode())
 
 
 def create_app(test_config=None):
@@ -46,16 +56,18 @@ def create_app(test_config=None):
         app.config.from_mapping(test_config)
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = _secret_key(app.instance_path)
+    if not app.config.get("ID_NUMBER_KEY"):
+        app.config["ID_NUMBER_KEY"] = _id_number_key(app.instance_path)
 
     from app import db, web
 
     db.init_app(app)
     web.init_app(app)
 
-    from app import admin, auth, coverage, customers, leads, reports, territories, visits
+    from app import admin, auth, coverage, customers, leads, reports, territories, tiers, visits
 
     for blueprint in (auth.bp, visits.bp, coverage.bp, reports.bp, admin.bp, territories.bp,
-                      customers.bp, leads.bp):
+                      customers.bp, leads.bp, tiers.bp):
         app.register_blueprint(blueprint)
 
     from app import cli

@@ -1,38 +1,124 @@
 """Customers (客户): the list and each customer's page."""
-from flask import Blueprint, current_app, request
+from flask import Blueprint, abort, current_app, flash, redirect, request, url_for
+from flask_babel import gettext as _, lazy_gettext as _l
 from flask_login import current_user
-from peewee import JOIN
+from wtforms import BooleanField, SelectField
+from wtforms.fields.choices import SelectChoice
 
-from app.models import Customer, Territory
-from app.web import get_visible_or_404, render
+from app.customer_forms import (CATEGORY_LABELS, CONSENT_LABELS, KIND_LABELS, POSITION_LABELS,
+                                STATUS_LABELS, TIER_LABELS, CustomerForm, describe_rule)
+from app.models import AuditLog, Customer, CustomerChange, Territory
+from app.web import get_visible_or_404, render, roles_required
+
+EDITORS = ("manager", "team_lead", "admin")  # management reads, never edits customer data
 
 bp = Blueprint("customers", __name__, url_prefix="/customers")
 
 
+LAST_VISIT_FILTERS = {"never": _l("Never visited"), "stale": _l("Not visited in 30 days")}
+
+
 @bp.route("/")
 def index():
-    """Customers in the user's scope, searchable by name or phone tail, a page at a time."""
-    q = request.args.get("q", "").strip()[:40]
+    """Customers in the user's scope, searched and filtered, a page at a time (infinite scroll)."""
+    args = request.args
+    q = args.get("q", "").strip()[:40]
     try:
-        page = max(1, int(request.args.get("page", 1)))
+        page = max(1, int(args.get("page", 1)))
     except ValueError:
         page = 1
+    territories = list(Territory.visible_to(current_user).order_by(Territory.path))
+    # Unknown filter values are ignored rather than refused: a stale link still lists.
+    filters = {
+        "tier": args.get("tier") if args.get("tier") in TIER_LABELS else "",
+        "kind": args.get("kind") if args.get("kind") in KIND_LABELS else "",
+        "last_visit": args.get("last_visit") if args.get("last_visit") in LAST_VISIT_FILTERS else "",
+        "territory": args.get("territory", ""),
+    }
+    territory = next((t for t in territories if str(t.id) == filters["territory"]), None)
+    filters["territory"] = str(territory.id) if territory else ""
     size = current_app.config["PAGE_SIZE"]
-    query = Customer.visible_to(current_user)
-    if q:
-        query = query.where(Customer.search(q))
-    query = (query.select_extend(Territory.name.alias("territory_name"))
-             .join(Territory, JOIN.LEFT_OUTER, on=(Customer.territory == Territory.id))
-             .order_by(Customer.village, Customer.group_name, Customer.name, Customer.id)
-             .objects())
+    query = Customer.listing(current_user, q, tier=filters["tier"] or None, territory=territory,
+                             kind=filters["kind"] or None, last_visit=filters["last_visit"] or None)
     customers = list(query.limit(size + 1).offset((page - 1) * size))
     more = len(customers) > size
     return render("customers/index.html", "partials/_customer_rows.html",
-                  customers=customers[:size], q=q, page=page, more=more)
+                  customers=customers[:size], q=q, page=page, more=more, filters=filters,
+                  territories=territories, TIER_LABELS=TIER_LABELS, KIND_LABELS=KIND_LABELS,
+                  LAST_VISIT_FILTERS=LAST_VISIT_FILTERS, can_create=current_user.role in EDITORS)
 
 
 @bp.route("/<int:customer_id>")
 def detail(customer_id):
     """One customer's archive, if the user's scope holds them."""
     customer = get_visible_or_404(Customer, customer_id)
-    return render("customers/detail.html", customer=customer)
+    return _detail(customer, full=False)
+
+
+@bp.route("/<int:customer_id>/full", methods=["POST"])
+def full(customer_id):
+    """The archive with phone and ID number in clear; a POST, because each opening is audited."""
+    customer = get_visible_or_404(Customer, customer_id)
+    AuditLog.record(current_user.id, "view_full", "customer", customer.id, ip=request.remote_addr)
+    return _detail(customer, full=True)
+
+
+def _detail(customer, full):
+    """The archive page; the full view differs only in showing phone and ID number in clear."""
+    form = CustomerForm(meta={"csrf": False})
+    labels = {name: form[name].label.text for name in form._fields}
+    labels.update(id_number=form.id_number.label.text, created=_("Archive created"))
+    return render("customers/detail.html", customer=customer, full=full,
+                  changes=list(CustomerChange.of(customer).limit(50)), FIELD_LABELS=labels,
+                  KIND_LABELS=KIND_LABELS, STATUS_LABELS=STATUS_LABELS, CATEGORY_LABELS=CATEGORY_LABELS,
+                  CONSENT_LABELS=CONSENT_LABELS, POSITION_LABELS=POSITION_LABELS,
+                  describe_rule=describe_rule)
+
+
+@bp.route("/<int:customer_id>/edit", methods=["GET", "POST"])
+@roles_required(*EDITORS)
+def edit(customer_id):
+    """Edit an archive in scope; every changed field goes into the customer's history."""
+    customer = get_visible_or_404(Customer, customer_id)
+    form = CustomerForm(obj=customer)
+    if request.method == "GET":
+        # Phone and ID number never go into a page in clear (a cached page or a
+        # screen glimpsed in a village); blank keeps what is on file.
+        form.id_number.data = form.phone.data = ""
+    if form.validate_on_submit():
+        fields = form.archive()
+        if not fields["phone"]:
+            fields.pop("phone")
+        changes = customer.update_archive(current_user, fields, form.id_number.data or None)
+        flash(_("Saved %(n)d change(s).", n=len(changes)))
+        return redirect(url_for("customers.detail", customer_id=customer.id))
+    return render("customers/edit.html", form=form, customer=customer), (400 if form.errors else 200)
+
+
+class NewCustomerForm(CustomerForm):
+    territory = SelectField(_l("Territory"), coerce=int)
+    create_anyway = BooleanField(_l("This is a different customer: create it anyway"))
+
+
+@bp.route("/new", methods=["GET", "POST"])
+@roles_required(*EDITORS)
+def new():
+    """A new archive; a phone or ID number already known in the bank is offered instead."""
+    territories = list(Territory.visible_to(current_user).order_by(Territory.path))
+    form = NewCustomerForm()
+    form.territory.choices = [SelectChoice(t.id, t.name) for t in territories]
+    duplicates = []
+    if form.validate_on_submit():
+        territory = next((t for t in territories if t.id == form.territory.data), None)
+        if territory is None:
+            abort(404)
+        duplicates = list(Customer.duplicates(current_user, phone=form.phone.data,
+                                              id_number=form.id_number.data))
+        if not duplicates or form.create_anyway.data:
+            customer = Customer.add_archive(current_user, territory, form.archive(),
+                                            form.id_number.data or None)
+            return redirect(url_for("customers.detail", customer_id=customer.id))
+    visible = {c.id for c in Customer.visible_to(current_user)
+               .where(Customer.id.in_([d.id for d in duplicates]))} if duplicates else set()
+    status = 409 if duplicates else (400 if form.errors else 200)
+    return render("customers/new.html", form=form, duplicates=duplicates, visible=visible), status

@@ -15,6 +15,7 @@ from app.db import apply_schema, database
 from tests.county import HASH, PASSWORD, build_county
 
 BACKENDS = ["sqlite", "postgres"]
+TEST_ID_NUMBER_KEY = "dGVzdC1vbmx5LWtleS1mb3ItaWQtbnVtYmVycy0wMDA="  # Fernet key for tests only
 
 
 def pytest_configure(config):
@@ -53,6 +54,7 @@ def make_app(url):
         "TESTING": True,
         "DATABASE_URL": url,
         "SECRET_KEY": "test",
+        "ID_NUMBER_KEY": TEST_ID_NUMBER_KEY,
         "PASSWORD_HASH_METHOD": HASH,
     })
 

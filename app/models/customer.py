@@ -1,10 +1,13 @@
 """Customers (农户 / 商户 / 企业) and their archive (建档)."""
-from peewee import (BooleanField, DateField, DateTimeField, DoubleField, ForeignKeyField,
-                    IntegerField, TextField)
+import datetime as dt
 
-from app import clock
+from peewee import (JOIN, BooleanField, DateField, DateTimeField, DoubleField, ForeignKeyField,
+                    IntegerField, TextField, fn)
+
+from app import clock, crypto
+from app.crypto import mask_phone
 from app.models.base import BaseModel, created_at_field, default, one_of
-from app.models.org import Branch
+from app.models.org import Branch, User
 from app.models.product import Product
 from app.models.territory import TIERS, Territory
 
@@ -85,40 +88,189 @@ class Customer(BaseModel):
 
     @staticmethod
     def search(text):
-        """Match a name, or the tail of a phone number when the text is digits."""
+        """Match a name, village or group, or the tail of a phone number when the text is digits."""
         if text.isdigit():
             return Customer.phone.endswith(text)
-        return Customer.name.contains(text) | Customer.village.contains(text)
+        return (Customer.name.contains(text) | Customer.village.contains(text)
+                | Customer.group_name.contains(text))
+
+    @classmethod
+    def listing(cls, user, q="", tier=None, territory=None, kind=None, last_visit=None):
+        """The Customers tab: the user's scope, searched and filtered, with each one's last visit.
+
+        territory is a Territory in the user's scope (its whole subtree counts);
+        last_visit is "never" or "stale" (no visit in the last 30 days, never included).
+        """
+        from app.models.visit import Visit
+
+        last = (Visit.select(Visit.customer.alias("cid"), fn.MAX(Visit.made_at).alias("last_at"))
+                .group_by(Visit.customer).alias("last"))
+        query = (cls.visible_to(user)
+                 .select_extend(Territory.name.alias("territory_name"), last.c.last_at.alias("last_visit_at"))
+                 .join(Territory, JOIN.LEFT_OUTER, on=(cls.territory == Territory.id))
+                 .join(last, JOIN.LEFT_OUTER, on=(cls.id == last.c.cid)))
+        if q:
+            query = query.where(cls.search(q))
+        if tier:
+            query = query.where(cls.tier == tier)
+        if kind:
+            query = query.where(cls.kind == kind)
+        if territory is not None:
+            query = query.where(Territory.path.startswith(territory.path))
+        if last_visit == "never":
+            query = query.where(last.c.last_at.is_null())
+        elif last_visit == "stale":
+            since = clock.now() - dt.timedelta(days=30)
+            query = query.where(last.c.last_at.is_null() | (last.c.last_at < since))
+        return query.order_by(cls.village, cls.group_name, cls.name, cls.id).objects()
+
+    @property
+    def last_visit(self):
+        """The listing's last visit as a datetime (SQLite hands MAX() back as text)."""
+        value = getattr(self, "last_visit_at", None)
+        if isinstance(value, str):
+            value = dt.datetime.fromisoformat(value)
+        return value
+
+    @property
+    def last_visit_day(self):
+        """The business date (Asia/Shanghai) of the last visit."""
+        return None if self.last_visit is None else clock.to_local(self.last_visit).date()
+
+    @property
+    def days_since_visit(self):
+        return None if self.last_visit is None else (clock.today() - self.last_visit_day).days
 
     @property
     def business_volume_wan(self):
         return (self.deposit_balance_wan or 0) + (self.loan_balance_wan or 0)
 
+    @classmethod
+    def recompute_tiers(cls, bank, rules):
+        """Every customer of the bank under these rules; call inside the rules' transaction.
+
+        One UPDATE per (tier, rule) outcome rather than one per customer.
+        """
+        outcomes = {}
+        rows = (cls.select(cls.id, cls.deposit_balance_wan, cls.loan_balance_wan, cls.credit_rating,
+                           cls.scale_mu, cls.tier, cls.tier_rule)
+                .where(cls.branch.in_(bank.subtree().select(Branch.id))))
+        for c in rows:
+            outcome = compute_tier(c, rules)
+            if outcome != (c.tier, c.tier_rule):
+                outcomes.setdefault(outcome, []).append(c.id)
+        for (tier, rule), ids in outcomes.items():
+            for start in range(0, len(ids), 500):  # SQLite's bound-parameter limit
+                cls.update(tier=tier, tier_rule=rule).where(cls.id.in_(ids[start:start + 500])).execute()
+        return sum(len(ids) for ids in outcomes.values())
+
     @property
     def masked_phone(self):
         return mask_phone(self.phone)
 
+    @property
+    def id_number(self):
+        """The ID number in clear: only for the audited full view."""
+        return crypto.decrypt_id(self.id_number_cipher)
 
-def mask_phone(phone):
-    """138****5678: what lists show of a phone number."""
-    if not phone:
-        return ""
-    return phone[:3] + "****" + phone[-4:] if len(phone) >= 8 else "****"
+    @property
+    def masked_id(self):
+        return crypto.mask_id(self.id_number)
+
+    def set_id_number(self, number):
+        """Keep an ID number encrypted, with its keyed hash for duplicate look-ups."""
+        if number:
+            number = crypto.validate_id_number(number)
+            self.id_number_cipher = crypto.encrypt_id(number)
+            self.id_number_hash = crypto.hash_id(number)
+        else:
+            self.id_number_cipher = self.id_number_hash = None
+
+    def update_archive(self, user, fields, id_number=None):
+        """The one write path for editing an archive: each changed field kept in the history.
+
+        A blank id_number leaves the stored one as it is; changes to it are recorded
+        masked, so the history never holds an ID number in clear.
+        """
+        from app.db import database
+
+        with database.atomic():
+            changes = []
+            for name, new in fields.items():
+                old = getattr(self, name)
+                if _shown(old) != _shown(new):
+                    changes.append((name, _shown(old), _shown(new)))
+                    setattr(self, name, new)
+            if id_number and id_number != self.id_number:
+                old = self.masked_id or None
+                self.set_id_number(id_number)
+                changes.append(("id_number", old, self.masked_id))
+            if changes:
+                self.tier, self.tier_rule = compute_tier(self, bank_rules(self.branch_id))
+                self.updated_at = clock.now()
+                self.save()
+                CustomerChange.insert_many(
+                    [{"customer": self.id, "user": user.id, "field": f, "old": o, "new": n}
+                     for f, o, n in changes]).execute()
+            return changes
+
+    @classmethod
+    def add_archive(cls, user, territory, fields, id_number=None):
+        """The one write path for a new archive, placed in one of the user's territories."""
+        from app.db import database
+
+        with database.atomic():
+            customer = cls(branch=territory.branch_id, territory=territory.id,
+                           position_source=None, **fields)
+            customer.set_id_number(id_number)
+            customer.tier, customer.tier_rule = compute_tier(customer, bank_rules(customer.branch_id))
+            customer.save()
+            CustomerChange.create(customer=customer.id, user=user.id, field="created", new=customer.name)
+            return customer
+
+    @classmethod
+    def duplicates(cls, user, phone=None, id_number=None, exclude=None):
+        """Customers of the user's bank with this phone or ID number (matched through its hash)."""
+        from app.models.scope import bank_scope
+
+        matches = []
+        if phone:
+            matches.append(cls.phone == phone)
+        if id_number:
+            matches.append(cls.id_number_hash == crypto.hash_id(id_number))
+        if not matches:
+            return cls.select().where(cls.id.is_null())
+        condition = matches[0] if len(matches) == 1 else (matches[0] | matches[1])
+        query = cls.select().where(bank_scope(user, cls.branch) & condition)
+        if exclude is not None:
+            query = query.where(cls.id != exclude)
+        return query.order_by(cls.id)
 
 
-def compute_tier(customer):
-    """Gold / mass / potential from business volume, credit rating and scale.
+def _shown(value):
+    """A value as the history stores it: text, or None for blank."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
 
-    A first fixed rule set; the settings page makes the thresholds the bank's own.
-    Returns (tier, the rule that gave it).
-    """
-    volume = customer.business_volume_wan
-    rating = customer.credit_rating
-    if volume >= 50 or (rating == "AAA" and volume >= 20):
-        return "gold", "business volume ≥ 50 万元, or AAA with ≥ 20 万元"
-    if volume >= 5 or rating in ("AAA", "AA", "A") or (customer.scale_mu or 0) >= 20:
-        return "mass", "business volume ≥ 5 万元, a rating of A or better, or ≥ 20 亩"
-    return "potential", "none of the above"
+
+def compute_tier(customer, rules=None):
+    """(tier, code of the rule that gave it) under the bank's rules (the defaults when None)."""
+    from app.models.tier import DEFAULT_RULES, ordered, tier_of
+
+    return tier_of(customer, rules if rules is not None else ordered(DEFAULT_RULES))
+
+
+def bank_rules(branch_id):
+    """The tier rules of the bank a branch belongs to."""
+    from app.models.tier import TierRule
+
+    bank = Branch.get_by_id(branch_id).bank
+    return TierRule.for_bank(bank.id if bank else None)
 
 
 class CustomerMember(BaseModel):
@@ -140,3 +292,21 @@ class Holding(BaseModel):
 
     class Meta:
         indexes = ((("customer", "product"), True),)
+
+
+class CustomerChange(BaseModel):
+    """One field of one customer changed by one user: the customer's history."""
+
+    customer = ForeignKeyField(Customer, backref="changes", on_delete="CASCADE")
+    user = ForeignKeyField(User, null=True, backref="customer_changes", on_delete="SET NULL")
+    at = created_at_field()
+    field = TextField()
+    old = TextField(null=True)  # ID numbers are kept masked here, never in clear
+    new = TextField(null=True)
+
+    class Meta:
+        indexes = ((("customer", "at"), False),)
+
+    @classmethod
+    def of(cls, customer):
+        return cls.select().where(cls.customer == customer).order_by(cls.at.desc(), cls.id.desc())

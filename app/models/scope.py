@@ -86,6 +86,14 @@ def user_scope(user):
     return User.branch.in_(branch_ids(user))
 
 
+def bank_scope(user, branch_field):
+    """The user's whole bank (or, above banks, their subtree): where duplicates are looked for."""
+    if not _usable(user):
+        return branch_field.is_null(True) & branch_field.is_null(False)
+    root = user.branch.bank or user.branch
+    return branch_field.in_(Branch.select(Branch.id).where(Branch.path.startswith(root.path)))
+
+
 def branch_scope(user):
     if not _usable(user):
         return _nothing(Branch)

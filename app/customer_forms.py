@@ -1,0 +1,144 @@
+"""The archive form (建档): every field checked, every refusal a message beside its field."""
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms.fields.choices import SelectChoice
+from wtforms import BooleanField, DateField, FloatField, IntegerField, SelectField, StringField
+from wtforms.validators import DataRequired, Length, NumberRange, Optional, Regexp, ValidationError
+
+from app import clock, crypto
+from app.models.customer import CATEGORIES, CONSENT_WAYS, CREDIT_RATINGS, CUSTOMER_KINDS, STATUSES
+
+KIND_LABELS = {"household": _l("Household"), "merchant": _l("Merchant"), "enterprise": _l("Enterprise")}
+CATEGORY_LABELS = {"planting": _l("Planting"), "breeding": _l("Breeding"), "trade": _l("Trade"),
+                   "labour": _l("Labour"), "enterprise": _l("Enterprise"), "other": _l("Other")}
+CONSENT_LABELS = {"written": _l("Written"), "verbal": _l("Verbal"), "app": _l("In the app")}
+STATUS_LABELS = {"active": _l("Active"), "moved": _l("Moved away"), "closed": _l("Closed")}
+POSITION_LABELS = {"surveyed": _l("Surveyed"), "fix": _l("From a GPS fix"), "import": _l("Imported")}
+NOT_NEGATIVE = _l("Cannot be negative.")
+
+
+class NumberField(FloatField):
+    """A float whose parse error reads as ours (WTForms' own message is English only)."""
+
+    def process_formdata(self, valuelist):
+        if valuelist and valuelist[0].strip():
+            try:
+                self.data = float(valuelist[0])
+            except ValueError:
+                self.data = None
+                raise ValueError(_l("Enter a number, e.g. 12.5.")) from None
+        else:
+            self.data = None
+
+
+class WholeField(IntegerField):
+    def process_formdata(self, valuelist):
+        if valuelist and valuelist[0].strip():
+            try:
+                self.data = int(valuelist[0])
+            except ValueError:
+                self.data = None
+                raise ValueError(_l("Enter a whole number.")) from None
+        else:
+            self.data = None
+
+
+class LocalDateField(DateField):
+    def process_formdata(self, valuelist):
+        try:
+            super().process_formdata(valuelist)
+        except ValueError:
+            raise ValueError(_l("Enter a date as YYYY-MM-DD.")) from None
+
+
+def _choices(values, labels, blank=True):
+    return ([SelectChoice("", "—")] if blank else []) + [SelectChoice(v, labels.get(v, v)) for v in values]
+
+
+def _amount(label):
+    return NumberField(label, validators=[Optional(), NumberRange(min=0, message=NOT_NEGATIVE)])
+
+
+class CustomerForm(FlaskForm):
+    kind = SelectField(_l("Kind"), choices=_choices(CUSTOMER_KINDS, KIND_LABELS, blank=False))
+    name = StringField(_l("Head of household or owner"), validators=[
+        DataRequired(message=_l("Enter a name.")), Length(max=80)])
+    phone = StringField(_l("Phone"), validators=[Optional(), Regexp(
+        crypto.PHONE_PATTERN, message=_l("A mobile number has 11 digits and starts with 1."))])
+    id_number = StringField(_l("ID number"), validators=[Optional()])
+    township = StringField(_l("Township"), validators=[Optional(), Length(max=40)])
+    village = StringField(_l("Village"), validators=[Optional(), Length(max=40)])
+    group_name = StringField(_l("Group"), validators=[Optional(), Length(max=40)])
+    street = StringField(_l("Street"), validators=[Optional(), Length(max=60)])
+    house_no = StringField(_l("Number"), validators=[Optional(), Length(max=20)])
+    category = SelectField(_l("Business category"), choices=_choices(CATEGORIES, CATEGORY_LABELS))
+    scale_mu = _amount(_l("Land (mu)"))
+    livestock_head = WholeField(_l("Livestock (head)"), validators=[
+        Optional(), NumberRange(min=0, message=NOT_NEGATIVE)])
+    annual_turnover_wan = _amount(_l("Annual turnover (10k yuan)"))
+    assets_wan = _amount(_l("Assets (10k yuan)"))
+    debts_wan = _amount(_l("Debts (10k yuan)"))
+    net_income_wan = NumberField(_l("Annual net income (10k yuan)"), validators=[Optional()])
+    credit_rating = SelectField(_l("Credit rating"), choices=_choices(CREDIT_RATINGS, {}))
+    products_elsewhere = StringField(_l("Products with other banks"), validators=[
+        Optional(), Length(max=200)])
+    consent = BooleanField(_l("Agrees to be contacted"))
+    consent_on = LocalDateField(_l("Consent given on"), validators=[Optional()])
+    consent_via = SelectField(_l("Consent given how"), choices=_choices(CONSENT_WAYS, CONSENT_LABELS))
+    status = SelectField(_l("Status"), choices=_choices(STATUSES, STATUS_LABELS, blank=False))
+
+    def validate_id_number(self, field):
+        try:
+            field.data = crypto.validate_id_number(field.data)
+        except crypto.InvalidIdNumber as refused:
+            raise ValidationError(MESSAGES[str(refused)]) from None
+
+    def validate_consent_on(self, field):
+        if field.data and field.data > clock.today():
+            raise ValidationError(_l("This date is in the future."))
+
+    def archive(self):
+        """The form's values as customer fields (blanks as None)."""
+        data = {name: self[name].data for name in EDITABLE if name in self}
+        for name, value in data.items():
+            if value == "":
+                data[name] = None
+        data["products_elsewhere"] = data.get("products_elsewhere") or ""
+        data["consent"] = bool(data.get("consent"))
+        return data
+
+
+# What the archive's write path accepts from a form; the ID number is handled apart.
+EDITABLE = ("kind", "name", "phone", "township", "village", "group_name", "street", "house_no",
+            "category", "scale_mu", "livestock_head", "annual_turnover_wan", "assets_wan",
+            "debts_wan", "net_income_wan", "credit_rating", "products_elsewhere", "consent",
+            "consent_on", "consent_via", "status")
+
+# crypto's refusals are English msgids; these make them translatable here.
+MESSAGES = {
+    "An ID number has 18 digits (the last may be X).": _l("An ID number has 18 digits (the last may be X)."),
+    "The check digit of this ID number is wrong.": _l("The check digit of this ID number is wrong."),
+    "The birth date in this ID number does not exist.": _l("The birth date in this ID number does not exist."),
+    "The birth date in this ID number is in the future.": _l("The birth date in this ID number is in the future."),
+}
+
+
+TIER_LABELS = {"gold": _l("Gold"), "mass": _l("Mass"), "potential": _l("Potential")}
+
+
+def describe_rule(code):
+    """A tier rule code (`gold:50:AAA:`) in the reader's words; other text as it is."""
+    parts = (code or "").split(":")
+    if len(parts) != 4 or parts[0] not in TIER_LABELS:
+        return code or "—"
+    tier, volume, rating, scale = parts
+    if tier == "potential":
+        return _l("no gold or mass rule matched")
+    conditions = []
+    if volume:
+        conditions.append(str(_l("business volume ≥ %(n)s (10k yuan)", n=volume)))
+    if rating:
+        conditions.append(str(_l("credit rating %(r)s or better", r=rating)))
+    if scale:
+        conditions.append(str(_l("land ≥ %(n)s mu", n=scale)))
+    return _l("%(tier)s rule: %(conditions)s", tier=TIER_LABELS[tier], conditions=" · ".join(conditions))

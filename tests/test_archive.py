@@ -1,0 +1,244 @@
+"""Customer archives: ID numbers kept safe, masked everywhere, edited with a history."""
+import datetime as dt
+import json
+
+import pytest
+
+from app import clock, crypto
+from app.db import database
+from app.models import AuditLog, Customer, CustomerChange
+from tests.conftest import csrf_token, login, soup
+
+# A valid ID number (GB 11643 check digit) and its masked form.
+ID = "52032119800101" + "123"
+ID = ID + crypto.check_digit(ID)
+PHONE = "13812345678"
+
+
+def with_db(app):
+    return app.app_context(), database.obj.connection_context()
+
+
+def seed_archive(app, county, key="c_v1", id_number=ID, phone=PHONE):
+    with app.app_context(), database.obj.connection_context():
+        customer = Customer.get_by_id(county.customers[key].id)
+        customer.set_id_number(id_number)
+        customer.phone = phone
+        customer.save()
+        return customer
+
+
+def form_data(client, path, **overrides):
+    """What the edit form posts as it stands, with some fields changed."""
+    page = soup(client.get(path))
+    data = {}
+    for field in page.select("form.archive-form input, form.archive-form select"):
+        name = field.get("name")
+        if field.name == "select":
+            chosen = field.select_one("option[selected]") or field.select_one("option")
+            data[name] = chosen.get("value", "") if chosen else ""
+        elif field.get("type") == "checkbox":
+            if field.has_attr("checked"):
+                data[name] = "y"
+        else:
+            data[name] = field.get("value", "")
+    data.update(overrides)
+    return {k: v for k, v in data.items() if v is not None}
+
+
+# --- the check digit ---------------------------------------------------------------
+
+def test_the_gb11643_check_digit():
+    assert crypto.check_digit("11010519491231002") == "X"  # the standard's own example
+    assert crypto.validate_id_number("11010519491231002x") == "11010519491231002X"
+
+
+@pytest.mark.parametrize("number, why", [
+    ("1101051949123100", "18 digits"),
+    ("110105194912310021", "check digit"),
+    ("110105194902300024", "does not exist"),
+])
+def test_bad_id_numbers_are_refused(number, why):
+    if why == "check digit":
+        assert crypto.check_digit(number[:17]) != number[17]
+    if why == "does not exist":
+        number = number[:17] + crypto.check_digit(number[:17])
+    with pytest.raises(crypto.InvalidIdNumber, match=why):
+        crypto.validate_id_number(number, today=dt.date(2026, 1, 1))
+
+
+def test_a_birth_date_in_the_future_is_refused():
+    first = "520321" + "20300101" + "123"
+    with pytest.raises(crypto.InvalidIdNumber, match="future"):
+        crypto.validate_id_number(first + crypto.check_digit(first), today=dt.date(2026, 1, 1))
+
+
+def test_masks():
+    assert crypto.mask_phone("13812345678") == "138****5678"
+    assert crypto.mask_id(ID) == "5203**********" + ID[-4:]
+
+
+# --- encrypted at rest, found through the keyed hash ---------------------------------
+
+def test_the_id_number_is_stored_nowhere_in_clear(app, county):
+    seed_archive(app, county)
+    with app.app_context(), database.obj.connection_context():
+        row = Customer.select().where(Customer.id == county.customers["c_v1"].id).dicts().get()
+        assert ID not in json.dumps(row, default=str)
+        assert ID[-8:] not in json.dumps(row, default=str)
+        assert Customer.get_by_id(row["id"]).id_number == ID
+        assert row["id_number_hash"] == crypto.hash_id(ID) != crypto.hash_id(ID[:-1] + "0")
+
+
+def test_duplicates_by_phone_and_by_id_number(app, county):
+    seed_archive(app, county, phone="13700000001")
+    with app.app_context(), database.obj.connection_context():
+        mgr2 = county.users["mgr2"]
+        target = county.customers["c_v1"].id
+        by_id = list(Customer.duplicates(mgr2, id_number=ID))
+        by_phone = list(Customer.duplicates(mgr2, phone="13700000001"))
+        assert [c.id for c in by_id] == [target] == [c.id for c in by_phone]
+        # another bank never matches
+        assert list(Customer.duplicates(county.users["mgr_b"], id_number=ID)) == []
+
+
+def test_a_new_archive_with_a_known_id_number_offers_the_existing_one(app, client, county):
+    seed_archive(app, county)
+    login(client, "mgr1")
+    data = form_data(client, "/customers/new", name="周大福二", phone="13900000009",
+                     id_number=ID, territory=str(county.territories["V1"].id))
+    data["csrf_token"] = csrf_token(client, "/customers/new")
+    response = client.post("/customers/new", data=data)
+    assert response.status_code == 409
+    link = soup(response).select_one(".warn a.row")
+    assert link["href"] == f"/customers/{county.customers['c_v1'].id}"
+    with app.app_context(), database.obj.connection_context():
+        assert Customer.select().where(Customer.name == "周大福二").count() == 0
+    data["create_anyway"] = "y"
+    assert client.post("/customers/new", data=data).status_code == 302
+    with app.app_context(), database.obj.connection_context():
+        created = Customer.get(Customer.name == "周大福二")
+        assert created.territory_id == county.territories["V1"].id
+        assert CustomerChange.select().where(CustomerChange.customer == created).count() == 1
+
+
+# --- the full view is audited ---------------------------------------------------------
+
+def test_the_page_masks_and_the_full_view_is_audited(app, client, county):
+    seed_archive(app, county)
+    cid = county.customers["c_v1"].id
+    login(client, "mgr1")
+    page = soup(client.get(f"/customers/{cid}"))
+    assert page.select_one("dd.phone").text.strip() == "138****5678"
+    assert page.select_one("dd.id-number").text.strip() == crypto.mask_id(ID)
+    token = csrf_token(client, f"/customers/{cid}")
+    full = soup(client.post(f"/customers/{cid}/full", data={"csrf_token": token}))
+    assert full.select_one("dd.phone").text.strip() == PHONE
+    assert full.select_one("dd.id-number").text.strip() == ID
+    with app.app_context(), database.obj.connection_context():
+        entry = AuditLog.get(AuditLog.action == "view_full")
+        assert (entry.entity, entry.entity_id, entry.user_id) == ("customer", cid, county.users["mgr1"].id)
+
+
+# --- masking everywhere a manager can reach ----------------------------------------------
+
+def test_no_list_or_fragment_shows_a_full_phone_or_id_number(app, client, county):
+    seed_archive(app, county)
+    login(client, "mgr1")
+    cid = county.customers["c_v1"].id
+    pages = ["/today", "/map", "/customers/", "/customers/?q=5678", "/customers/?q=周",
+             "/leads/", "/me", f"/customers/{cid}", f"/customers/{cid}/edit", "/customers/new"]
+    for path in pages:
+        for headers in ({}, {"HX-Request": "true"}):
+            response = client.get(path, headers=headers)
+            assert response.status_code == 200, path
+            html = response.get_data(as_text=True)
+            assert PHONE not in html and ID not in html and ID[-8:] not in html, path
+
+
+# --- editing: scope, roles, bad input, history -------------------------------------------
+
+def test_management_reads_but_never_edits(client, county):
+    login(client, "mgmt")
+    cid = county.customers["c_v1"].id
+    assert client.get(f"/customers/{cid}").status_code == 200
+    response = client.post(f"/customers/{cid}/edit",
+                           data={"csrf_token": csrf_token(client, "/me"), "name": "x"})
+    assert response.status_code == 403
+
+
+def test_a_forged_post_outside_the_territories_is_404_and_writes_nothing(app, client, county):
+    login(client, "mgr1")
+    other = county.customers["c_v2"]
+    response = client.post(f"/customers/{other.id}/edit", data={
+        "csrf_token": csrf_token(client, "/me"), "kind": "household", "name": "改名",
+        "status": "active"})
+    assert response.status_code == 404
+    assert other.name not in response.get_data(as_text=True)
+    with app.app_context(), database.obj.connection_context():
+        assert Customer.get_by_id(other.id).name == other.name
+        assert CustomerChange.select().count() == 0
+
+
+BAD_INPUT = {
+    "a 10-digit phone": ("phone", "1381234567", "手机号为以 1 开头的 11 位数字。"),
+    "a wrong check digit": ("id_number", ID[:-1] + ("0" if ID[-1] != "0" else "1"), "身份证号校验位错误。"),
+    "a birth date in the future": ("id_number", "future", "身份证号中的出生日期在未来。"),
+    "negative land area": ("scale_mu", "-3", "不能为负数。"),
+    "assets as text": ("assets_wan", "十万", "请输入数字，例如 12.5。"),
+    "a consent date in the future": ("consent_on", "2999-01-01", "该日期在未来。"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_INPUT))
+def test_bad_input_is_refused_beside_its_field(case, app, client, county):
+    field, value, message = BAD_INPUT[case]
+    if value == "future":
+        first = "520321" + (clock.today() + dt.timedelta(days=400)).strftime("%Y%m%d") + "123"
+        value = first + crypto.check_digit(first)
+    cid = county.customers["c_v1"].id
+    login(client, "mgr1")
+    data = form_data(client, f"/customers/{cid}/edit", **{field: value, "name": "不该保存"})
+    data["csrf_token"] = csrf_token(client, f"/customers/{cid}/edit")
+    response = client.post(f"/customers/{cid}/edit", data=data)
+    assert response.status_code == 400
+    error = soup(response).select_one(f"#{field}-error")
+    assert error is not None and error.text.strip() == message
+    with app.app_context(), database.obj.connection_context():
+        assert Customer.get_by_id(cid).name == "周大福"
+        assert CustomerChange.select().count() == 0
+
+
+def test_edits_are_kept_in_the_history_and_shown(app, client, county):
+    seed_archive(app, county)
+    cid = county.customers["c_v1"].id
+    login(client, "mgr1")
+    data = form_data(client, f"/customers/{cid}/edit", village="新茶园村", assets_wan="12.5",
+                     credit_rating="AA")
+    data["csrf_token"] = csrf_token(client, f"/customers/{cid}/edit")
+    response = client.post(f"/customers/{cid}/edit", data=data)
+    assert response.status_code == 302
+    with app.app_context(), database.obj.connection_context():
+        changes = {c.field: (c.old, c.new, c.user_id) for c in CustomerChange.of(cid)}
+        customer = Customer.get_by_id(cid)
+        assert customer.id_number == ID  # a blank ID field keeps the one on file
+    mgr1 = county.users["mgr1"].id
+    assert changes == {"village": ("茶园村", "新茶园村", mgr1), "assets_wan": (None, "12.5", mgr1),
+                       "credit_rating": (None, "AA", mgr1)}
+    history = soup(client.get(f"/customers/{cid}")).select(".history li")
+    assert len(history) == 3 and any("新茶园村" in li.text for li in history)
+
+
+def test_a_changed_id_number_is_kept_masked_in_the_history(app, client, county):
+    seed_archive(app, county)
+    cid = county.customers["c_v1"].id
+    first = "52032119900202" + "456"
+    new_id = first + crypto.check_digit(first)
+    login(client, "team_lead" and "lead1")
+    data = form_data(client, f"/customers/{cid}/edit", id_number=new_id)
+    data["csrf_token"] = csrf_token(client, f"/customers/{cid}/edit")
+    assert client.post(f"/customers/{cid}/edit", data=data).status_code == 302
+    with app.app_context(), database.obj.connection_context():
+        change = CustomerChange.get(CustomerChange.field == "id_number")
+        assert (change.old, change.new) == (crypto.mask_id(ID), crypto.mask_id(new_id))
+        assert Customer.get_by_id(cid).id_number_hash == crypto.hash_id(new_id)
