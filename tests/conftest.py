@@ -39,7 +39,7 @@ def _postgres_base_url():
 def postgres_url(worker_id):
     """A database of this test worker's own in the throwaway cluster."""
     base = _postgres_base_url()
-    name = f"zrt_{worker_id}"
+    name = f"zrt_{worker_id}_{os.getpid()}"  # two runs on one cluster never drop each other's database
     admin = psycopg2.connect(base)
     admin.autocommit = True
     with admin.cursor() as cur:
