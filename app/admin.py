@@ -123,7 +123,7 @@ def settings():
 # ---------------------------------------------------------------- users
 
 def _branch_choices():
-    return [SelectChoice(str(b.id), ("· " * (len(b.ancestors_path_ids()) - 1)) + b.name)
+    return [SelectChoice(str(b.id), ("· " * _depth(b)) + b.name)
             for b in Branch.select().where(branch_scope(current_user) & Branch.closed_on.is_null())
             .order_by(Branch.path)]
 
@@ -141,6 +141,11 @@ class UserForm(FlaskForm):
     branch = SelectField(_l("Branch"), validate_choice=False)
     business_line = SelectField(_l("Business line"), choices=[SelectChoice("", "—")] + [
         SelectChoice(line, LINE_NAMES[line]) for line in BUSINESS_LINES], validate_choice=False)
+
+    def validate_username(self, field):
+        # Checked here, beside the other fields, so every mistake shows at once.
+        if User.select().where(fn.LOWER(User.username) == field.data.strip().lower()).exists():
+            raise ValidationError(_l("This username is taken."))
 
     def validate_role(self, field):
         if field.data not in ROLES:
@@ -197,25 +202,22 @@ def user_new():
     """Add a person; they sign in first with a temporary password they must change."""
     form = UserForm()
     form.branch.choices = _branch_choices()
-    temporary = None
     if form.validate_on_submit():
         username = form.username.data.strip()
-        if User.select().where(fn.LOWER(User.username) == username.lower()).exists():
+        user = User(username=username, must_change_password=True)
+        _apply(form, user)
+        temporary = _temporary_password()
+        user.set_password(temporary)
+        try:
+            with database.obj.atomic():
+                user.save()
+                AuditLog.record(current_user, "create", "user", user.id, ip=request.remote_addr,
+                                username=username, role=user.role, branch=user.branch_id)
+        except IntegrityError:
+            # The form checked the name is free; the unique index settles a race with another admin.
             form.username.errors = [_l("This username is taken.")]
         else:
-            user = User(username=username, must_change_password=True)
-            _apply(form, user)
-            temporary = _temporary_password()
-            user.set_password(temporary)
-            try:
-                with database.obj.atomic():
-                    user.save()
-                    AuditLog.record(current_user, "create", "user", user.id, ip=request.remote_addr,
-                                    username=username, role=user.role, branch=user.branch_id)
-            except IntegrityError:
-                form.username.errors = [_l("This username is taken.")]
-            else:
-                return render("admin/user_password.html", user=user, temporary=temporary), 201
+            return render("admin/user_password.html", user=user, temporary=temporary), 201
     status = 422 if form.errors else 200
     return render("admin/user_form.html", form=form, user=None), status
 
