@@ -403,7 +403,8 @@ def product_edit(product_id):
 
 # ---------------------------------------------------------------- branches
 
-BRANCH_KIND_NAMES = {"union": _l("Provincial union"), "bank": _l("Bank"), "branch": _l("Branch"),
+# "Sub-branch", not "Branch": that msgid is already 机构 (any unit), and the kind is 支行.
+BRANCH_KIND_NAMES = {"union": _l("Provincial union"), "bank": _l("Bank"), "branch": _l("Sub-branch"),
                      "outlet": _l("Outlet")}
 
 
