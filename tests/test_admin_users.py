@@ -177,3 +177,12 @@ def test_admins_manage_only_their_subtree(admin, target, status, login_as, clien
     response = client.post(f"/admin/users/{uid}/active", data={"active": "0", "csrf_token": token})
     assert response.status_code == (status if status == 404 else 302)
     assert _user(target).active is (status == 404)
+
+
+def test_every_mistake_shows_at_once(login_as, client, county):
+    login_as("admin")
+    response = _form(client, "/admin/users/new", username="mgr1", name="周经理", phone="1380000",
+                     role="manager", branch=str(county.branches["A1"].id), business_line="")
+    assert response.status_code == 422
+    assert _field_error(response, "username") == "该用户名已被使用。"
+    assert _field_error(response, "phone") == "请输入 11 位手机号码。"
