@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 export FLASK_APP := app
 HOST ?= 127.0.0.1
 PORT ?= 5000
-PYTEST_ARGS ?=
+PYTEST_ARGS ?= -n 2
 MO := app/translations/zh_Hans_CN/LC_MESSAGES/messages.mo app/translations/en/LC_MESSAGES/messages.mo
 
 .PHONY: setup system run demo-db test bench lint messages clean

@@ -39,10 +39,12 @@ def _kinds_text(value):
 
 # key → (default, parse text to value (raises ValueError with a message), value to text, meaning)
 DEFINITIONS = {
-    "check_in_radius_m": (100, _int_between(10, 1000), str,
-                          _l("A check-in counts as verified when the phone is within this many metres of the customer.")),
-    "check_in_radius_cap_m": (300, _int_between(50, 5000), str,
-                              _l("A GPS fix less accurate than this many metres is never verified, whatever the radius.")),
+    "check_in_radius_m": (
+        100, _int_between(10, 1000), str,
+        _l("A check-in counts as verified when the phone is within this many metres of the customer.")),
+    "check_in_radius_cap_m": (
+        300, _int_between(50, 5000), str,
+        _l("A GPS fix less accurate than this many metres is never verified, whatever the radius.")),
     "coverage_kinds": (["household", "merchant"], _kinds, _kinds_text,
                        _l("Which kinds of customer the coverage rate counts.")),
     "stale_lead_days": (7, _int_between(1, 365), str,
