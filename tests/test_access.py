@@ -24,6 +24,7 @@ MATRIX = {
     "admin.index": ("GET", "/admin/", {"admin": 200}, 403),
     "territories.map": ("GET", "/map", {role: 200 for role in ALL}, None),
     "territories.import_file": ("GET", "/territories/import", {"admin": 200, "team_lead": 200}, 403),
+    "territories.assign": ("GET", "/territories/{t_V1}/assign", {"admin": 200, "team_lead": 200}, 403),
     "territories.unplaced": ("GET", "/territories/unplaced", {"admin": 200, "team_lead": 200}, 403),
     "customers.index": ("GET", "/customers/", {role: 200 for role in ALL}, None),
     "customers.detail": ("GET", "/customers/{c_v1}", {role: 200 for role in ALL}, None),
@@ -46,7 +47,9 @@ CUSTOMER_SCOPE = {
 
 
 def _path(template, county):
-    return template.format(**{k: v.id for k, v in county.customers.items()})
+    ids = {k: v.id for k, v in county.customers.items()}
+    ids.update({f"t_{k}": v.id for k, v in county.territories.items()})
+    return template.format(**ids)
 
 
 def _request(client, method, path):

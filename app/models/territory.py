@@ -1,4 +1,5 @@
 """Territories (片区 / 村 / 街道 / 组 / 商圈) and who is responsible for them (责任田)."""
+import datetime
 import json
 from dataclasses import dataclass, field
 
@@ -15,6 +16,7 @@ from app.models.org import BUSINESS_LINES, Branch, User
 TERRITORY_KINDS = ("zone", "village", "street", "group", "market")
 TIERS = ("gold", "mass", "potential")
 SQ_M_PER_MU = 10000 / 15
+OPEN_LEAD_STATUSES = ("new", "contacted", "qualified")
 
 
 class Territory(BaseModel):
@@ -92,6 +94,65 @@ class Assignment(BaseModel):
             (("user", "ends_on"), False),
             (("territory", "ends_on"), False),
         )
+
+    @classmethod
+    def history(cls, territory):
+        """Every assignment of the territory, newest first: who kept it, for which line, when."""
+        return cls.select().where(cls.territory == territory).order_by(cls.starts_on.desc(), cls.id.desc())
+
+    @classmethod
+    def assign(cls, territory, managers, business_line, starts_on, by=None):
+        """Make managers responsible for the territory's business line from starts_on.
+
+        Those responsible until then and not among managers end the day before, so
+        the history stays; an assignment that had not started yet is simply dropped.
+        Returns the users whose assignment ended.
+        """
+        keep = {m.id for m in managers}
+        ended = []
+        with database.atomic():
+            running = cls.select().where(
+                (cls.territory == territory) & (cls.business_line == business_line)
+                & (cls.ends_on.is_null() | (cls.ends_on >= starts_on)))
+            held = set()
+            for assignment in running:
+                if assignment.user_id in keep:
+                    held.add(assignment.user_id)
+                elif assignment.starts_on >= starts_on:
+                    assignment.delete_instance()
+                else:
+                    assignment.ends_on = starts_on - datetime.timedelta(days=1)
+                    assignment.save(only=[cls.ends_on])
+                    ended.append(assignment.user)
+            for manager in managers:
+                if manager.id not in held:
+                    cls.create(territory=territory, user=manager, business_line=business_line,
+                               starts_on=starts_on, assigned_by=by)
+        return ended
+
+    @staticmethod
+    def hand_over(territory, from_users, to_user):
+        """Move open follow-ups and open leads of the territory's customers to to_user.
+
+        Returns (follow-ups moved, leads moved).
+        """
+        from app.models.customer import Customer
+        from app.models.lead import Lead
+        from app.models.visit import FollowUp
+
+        customers = (Customer.select(Customer.id).join(Territory)
+                     .where(Territory.path.startswith(territory.path)))
+        old = [u.id for u in from_users if u.id != to_user.id]
+        if not old:
+            return 0, 0
+        with database.atomic():
+            follow_ups = (FollowUp.update(user=to_user)
+                          .where(FollowUp.customer.in_(customers), FollowUp.user.in_(old),
+                                 FollowUp.done_at.is_null()).execute())
+            leads = (Lead.update(owner=to_user, updated_at=clock.now())
+                     .where(Lead.customer.in_(customers), Lead.owner.in_(old),
+                            Lead.status.in_(OPEN_LEAD_STATUSES)).execute())
+        return follow_ups, leads
 
     @classmethod
     def current(cls, day=None):
