@@ -58,6 +58,48 @@ class Territory(BaseModel):
                 t.save(only=[Territory.path])
             self.path = new_path
 
+    def rename(self, name):
+        """A new name; history (visits, assignments) follows the row, not the name."""
+        self.name = name.strip()
+        self.save(only=[Territory.name])
+
+    def move(self, parent):
+        """Move under another parent (None for the top) after the same checks as an import.
+
+        Returns the problems (geo.Problem); nothing is written when there is one.
+        """
+        if parent is not None and parent.path.startswith(self.path):
+            return [ImportProblem("parent_cycle", {"parent": parent.name})]
+        shape = geo.loads(self.geometry)
+        if shape is not None:
+            siblings = (Territory.select().where(
+                Territory.branch == self.branch, Territory.id != self.id, Territory.retired_on.is_null(),
+                Territory.parent.is_null() if parent is None else Territory.parent == parent))
+            problems = geo.check_against(
+                shape, (parent.name, geo.loads(parent.geometry)) if parent is not None else None,
+                [(t.name, geo.loads(t.geometry)) for t in siblings if t.geometry])
+            if problems:
+                return problems
+        with database.atomic():
+            self.move_under(parent)
+            place_customers(self.branch)
+        return []
+
+    def retire(self, day=None):
+        """Retire the territory and everything below it from day; rows and history stay.
+
+        Assignments end that day and its customers go to the nearest live territory.
+        """
+        day = day or clock.today()
+        with database.atomic():
+            subtree = Territory.select(Territory.id).where(Territory.path.startswith(self.path))
+            Territory.update(retired_on=day).where(Territory.id.in_(subtree), Territory.retired_on.is_null()).execute()
+            (Assignment.update(ends_on=day)
+             .where(Assignment.territory.in_(subtree), Assignment.ends_on.is_null() | (Assignment.ends_on > day))
+             .execute())
+            place_customers(self.branch)
+        self.retired_on = day
+
     @property
     def area_mu(self):
         return None if self.area_m2 is None else self.area_m2 / SQ_M_PER_MU
