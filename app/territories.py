@@ -134,3 +134,33 @@ def assign(territory_id):
     history = list(Assignment.history(territory))
     return render("territories/assign.html", territory=territory, managers=managers, form=form,
                   history=history, error=error, business_lines=BUSINESS_LINES), status
+
+
+@bp.route("/territories/<int:territory_id>/edit", methods=["GET", "POST"])
+@roles_required("admin", "team_lead")
+def edit(territory_id):
+    """Rename a territory, move it under another parent (checked again), or retire it."""
+    territory = get_visible_or_404(Territory, territory_id)
+    parents = [t for t in Territory.visible_to(current_user).where(Territory.retired_on.is_null(),
+                                                                   Territory.branch == territory.branch)
+               .order_by(Territory.path) if not t.path.startswith(territory.path)]
+    problems, status = [], 200
+    if request.method == "POST":
+        action = request.form.get("action")
+        if action == "rename" and request.form.get("name", "").strip():
+            territory.rename(request.form["name"])
+        elif action == "move":
+            parent_id = request.form.get("parent", "")
+            parent = next((t for t in parents if str(t.id) == parent_id), None)
+            if parent_id and parent is None:
+                abort(404)
+            problems = [str(p) for p in territory.move(parent)]
+        elif action == "retire" and territory.retired_on is None:
+            territory.retire()
+        else:
+            abort(400)
+        if not problems:
+            flash(_l("Saved."))
+            return redirect(url_for("territories.edit", territory_id=territory.id))
+        status = 422
+    return render("territories/edit.html", territory=territory, parents=parents, problems=problems), status

@@ -25,6 +25,7 @@ MATRIX = {
     "territories.map": ("GET", "/map", {role: 200 for role in ALL}, None),
     "territories.import_file": ("GET", "/territories/import", {"admin": 200, "team_lead": 200}, 403),
     "territories.assign": ("GET", "/territories/{t_V1}/assign", {"admin": 200, "team_lead": 200}, 403),
+    "territories.edit": ("GET", "/territories/{t_V1}/edit", {"admin": 200, "team_lead": 200}, 403),
     "territories.unplaced": ("GET", "/territories/unplaced", {"admin": 200, "team_lead": 200}, 403),
     "customers.index": ("GET", "/customers/", {role: 200 for role in ALL}, None),
     "customers.detail": ("GET", "/customers/{c_v1}", {role: 200 for role in ALL}, None),

@@ -50,3 +50,19 @@ def test_retiring_a_village_retires_its_groups_and_ends_assignments(app, county)
         # Its customers fall back to the zone; the rows and the history stay.
         assert Customer.get_by_id(county.customers["c_v1"].id).territory_id == z1.id
         assert Territory.get_by_id(v1.id).name == "茶园村"
+
+
+def test_the_edit_page_refuses_a_bad_move_and_names_the_problem(app, county, login_as):
+    from tests.conftest import csrf_token, soup
+
+    client = login_as("lead1")
+    g1, v2 = county.territories["G1"], county.territories["V2"]
+    url = f"/territories/{g1.id}/edit"
+    response = client.post(url, data={"csrf_token": csrf_token(client, url), "action": "move",
+                                      "parent": str(v2.id)})
+    assert response.status_code == 422
+    assert "超出上级区域“石板村”" in soup(response).select_one("p.error").get_text()
+    renamed = client.post(url, data={"csrf_token": csrf_token(client, url), "action": "rename", "name": "一组"})
+    assert renamed.status_code == 302
+    with app.app_context(), database.obj.connection_context():
+        assert Territory.get_by_id(g1.id).name == "一组"
