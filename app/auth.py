@@ -7,13 +7,14 @@ from flask import Blueprint, flash, redirect, request, session, url_for
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required, login_user, logout_user
 from flask_wtf import FlaskForm
+from peewee import JOIN, fn
 from werkzeug.security import check_password_hash, generate_password_hash
 from wtforms import PasswordField, RadioField, StringField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, EqualTo, Length, ValidationError
 
 from app import clock
-from app.models import AuditLog, Territory, User
+from app.models import AuditLog, Customer, Territory, User
 from app.web import home_url, render
 
 bp = Blueprint("auth", __name__)
@@ -138,8 +139,13 @@ def logout():
 @bp.route("/me")
 def me():
     """The user's own page: who they are, their branch and their 责任田."""
-    territories = (Territory.visible_to(current_user).order_by(Territory.path)
-                   if current_user.role == "manager" else None)
+    territories = None
+    if current_user.role == "manager":
+        territories = (Territory.visible_to(current_user)
+                       .select(Territory, fn.COUNT(Customer.id).alias("customer_count"))
+                       .join(Customer, JOIN.LEFT_OUTER, on=(Customer.territory == Territory.id))
+                       .where(Territory.retired_on.is_null())
+                       .group_by(Territory.id).order_by(Territory.path))
     locale_form = LocaleForm(locale=current_user.locale)
     return render("auth/me.html", territories=territories, locale_form=locale_form)
 

@@ -1,4 +1,5 @@
 """Territories (片区 / 村 / 街道): the 地图 tab, GeoJSON import, customers to fix."""
+import datetime
 import uuid
 from pathlib import Path
 
@@ -7,10 +8,12 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from peewee import JOIN, fn
 
-from app.models import Branch, Customer, Territory
-from app.models.scope import branch_scope
+from app import clock
+from app.models import Assignment, Branch, Customer, Territory, User
+from app.models.org import BUSINESS_LINES
+from app.models.scope import branch_scope, user_scope
 from app.models.territory import MAX_IMPORT_BYTES, import_territories
-from app.web import render, roles_required
+from app.web import get_visible_or_404, render, roles_required
 
 bp = Blueprint("territories", __name__)
 
@@ -94,3 +97,70 @@ def unplaced():
                  .where(Customer.status == "active")
                  .order_by(Customer.name).limit(500))
     return render("territories/unplaced.html", customers=customers)
+
+
+@bp.route("/territories/<int:territory_id>/assign", methods=["GET", "POST"])
+@roles_required("admin", "team_lead")
+def assign(territory_id):
+    """Assign managers to a territory for a business line from a date; history stays."""
+    territory = get_visible_or_404(Territory, territory_id)
+    managers = list(User.select().where(user_scope(current_user), User.role == "manager", User.active)
+                    .order_by(User.name))
+    form = {"business_line": "retail", "starts_on": clock.today().isoformat(), "users": [], "hand_over": False}
+    error, status = None, 200
+    if request.method == "POST":
+        form = {"business_line": request.form.get("business_line", ""),
+                "starts_on": request.form.get("starts_on", ""),
+                "users": request.form.getlist("users"),
+                "hand_over": request.form.get("hand_over") == "1"}
+        chosen = [m for m in managers if str(m.id) in form["users"]]
+        try:
+            starts_on = datetime.date.fromisoformat(form["starts_on"])
+        except ValueError:
+            starts_on = None
+        if form["business_line"] not in BUSINESS_LINES or starts_on is None:
+            error = _l("Choose a business line and a start date.")
+        elif len(chosen) != len(form["users"]) or not chosen:
+            error = _l("Choose at least one account manager of your team.")
+        else:
+            ended = Assignment.assign(territory, chosen, form["business_line"], starts_on, by=current_user)
+            moved = (0, 0)
+            if form["hand_over"] and ended:
+                moved = Assignment.hand_over(territory, ended, chosen[0])
+            flash(_l("Assigned from %(day)s; %(f)s follow-ups and %(l)s leads handed over.",
+                     day=starts_on.isoformat(), f=moved[0], l=moved[1]))
+            return redirect(url_for("territories.assign", territory_id=territory.id))
+        status = 422
+    history = list(Assignment.history(territory))
+    return render("territories/assign.html", territory=territory, managers=managers, form=form,
+                  history=history, error=error, business_lines=BUSINESS_LINES), status
+
+
+@bp.route("/territories/<int:territory_id>/edit", methods=["GET", "POST"])
+@roles_required("admin", "team_lead")
+def edit(territory_id):
+    """Rename a territory, move it under another parent (checked again), or retire it."""
+    territory = get_visible_or_404(Territory, territory_id)
+    parents = [t for t in Territory.visible_to(current_user).where(Territory.retired_on.is_null(),
+                                                                   Territory.branch == territory.branch)
+               .order_by(Territory.path) if not t.path.startswith(territory.path)]
+    problems, status = [], 200
+    if request.method == "POST":
+        action = request.form.get("action")
+        if action == "rename" and request.form.get("name", "").strip():
+            territory.rename(request.form["name"])
+        elif action == "move":
+            parent_id = request.form.get("parent", "")
+            parent = next((t for t in parents if str(t.id) == parent_id), None)
+            if parent_id and parent is None:
+                abort(404)
+            problems = [str(p) for p in territory.move(parent)]
+        elif action == "retire" and territory.retired_on is None:
+            territory.retire()
+        else:
+            abort(400)
+        if not problems:
+            flash(_l("Saved."))
+            return redirect(url_for("territories.edit", territory_id=territory.id))
+        status = 422
+    return render("territories/edit.html", territory=territory, parents=parents, problems=problems), status

@@ -40,6 +40,8 @@ MATRIX = {
     "admin.user_reset": ("POST", "/admin/users/{u_mgr1}/reset", {"admin": 200}, 403),
     "territories.map": ("GET", "/map", {role: 200 for role in ALL}, None),
     "territories.import_file": ("GET", "/territories/import", {"admin": 200, "team_lead": 200}, 403),
+    "territories.assign": ("GET", "/territories/{t_V1}/assign", {"admin": 200, "team_lead": 200}, 403),
+    "territories.edit": ("GET", "/territories/{t_V1}/edit", {"admin": 200, "team_lead": 200}, 403),
     "territories.unplaced": ("GET", "/territories/unplaced", {"admin": 200, "team_lead": 200}, 403),
     "customers.index": ("GET", "/customers/", {role: 200 for role in ALL}, None),
     "customers.detail": ("GET", "/customers/{c_v1}", {role: 200 for role in ALL}, None),
@@ -70,6 +72,7 @@ def _path(template, county):
     ids.update({f"u_{k}": v.id for k, v in county.users.items()})
     ids.update({f"b_{k}": v.id for k, v in county.branches.items()})
     ids.update({f"p_{k}": v.id for k, v in county.products.items()})
+    ids.update({f"t_{k}": v.id for k, v in county.territories.items()})
     return template.format(**ids)
 
 

@@ -1,11 +1,12 @@
 """Territories (片区 / 村 / 街道 / 组 / 商圈) and who is responsible for them (责任田)."""
+import datetime
 import json
 from dataclasses import dataclass, field
 
 import numpy as np
 import shapely
 from flask_babel import lazy_gettext as _l
-from peewee import DateField, DoubleField, ForeignKeyField, TextField
+from peewee import DateField, DoubleField, ForeignKeyField, PostgresqlDatabase, TextField
 
 from app import clock, geo
 from app.db import database
@@ -15,6 +16,7 @@ from app.models.org import BUSINESS_LINES, Branch, User
 TERRITORY_KINDS = ("zone", "village", "street", "group", "market")
 TIERS = ("gold", "mass", "potential")
 SQ_M_PER_MU = 10000 / 15
+OPEN_LEAD_STATUSES = ("new", "contacted", "qualified")
 
 
 class Territory(BaseModel):
@@ -56,6 +58,48 @@ class Territory(BaseModel):
                 t.save(only=[Territory.path])
             self.path = new_path
 
+    def rename(self, name):
+        """A new name; history (visits, assignments) follows the row, not the name."""
+        self.name = name.strip()
+        self.save(only=[Territory.name])
+
+    def move(self, parent):
+        """Move under another parent (None for the top) after the same checks as an import.
+
+        Returns the problems (geo.Problem); nothing is written when there is one.
+        """
+        if parent is not None and parent.path.startswith(self.path):
+            return [ImportProblem("parent_cycle", {"parent": parent.name})]
+        shape = geo.loads(self.geometry)
+        if shape is not None:
+            siblings = (Territory.select().where(
+                Territory.branch == self.branch, Territory.id != self.id, Territory.retired_on.is_null(),
+                Territory.parent.is_null() if parent is None else Territory.parent == parent))
+            problems = geo.check_against(
+                shape, (parent.name, geo.loads(parent.geometry)) if parent is not None else None,
+                [(t.name, geo.loads(t.geometry)) for t in siblings if t.geometry])
+            if problems:
+                return problems
+        with database.atomic():
+            self.move_under(parent)
+            place_customers(self.branch)
+        return []
+
+    def retire(self, day=None):
+        """Retire the territory and everything below it from day; rows and history stay.
+
+        Assignments end that day and its customers go to the nearest live territory.
+        """
+        day = day or clock.today()
+        with database.atomic():
+            subtree = Territory.select(Territory.id).where(Territory.path.startswith(self.path))
+            Territory.update(retired_on=day).where(Territory.id.in_(subtree), Territory.retired_on.is_null()).execute()
+            (Assignment.update(ends_on=day)
+             .where(Assignment.territory.in_(subtree), Assignment.ends_on.is_null() | (Assignment.ends_on > day))
+             .execute())
+            place_customers(self.branch)
+        self.retired_on = day
+
     @property
     def area_mu(self):
         return None if self.area_m2 is None else self.area_m2 / SQ_M_PER_MU
@@ -92,6 +136,65 @@ class Assignment(BaseModel):
             (("user", "ends_on"), False),
             (("territory", "ends_on"), False),
         )
+
+    @classmethod
+    def history(cls, territory):
+        """Every assignment of the territory, newest first: who kept it, for which line, when."""
+        return cls.select().where(cls.territory == territory).order_by(cls.starts_on.desc(), cls.id.desc())
+
+    @classmethod
+    def assign(cls, territory, managers, business_line, starts_on, by=None):
+        """Make managers responsible for the territory's business line from starts_on.
+
+        Those responsible until then and not among managers end the day before, so
+        the history stays; an assignment that had not started yet is simply dropped.
+        Returns the users whose assignment ended.
+        """
+        keep = {m.id for m in managers}
+        ended = []
+        with database.atomic():
+            running = cls.select().where(
+                (cls.territory == territory) & (cls.business_line == business_line)
+                & (cls.ends_on.is_null() | (cls.ends_on >= starts_on)))
+            held = set()
+            for assignment in running:
+                if assignment.user_id in keep:
+                    held.add(assignment.user_id)
+                elif assignment.starts_on >= starts_on:
+                    assignment.delete_instance()
+                else:
+                    assignment.ends_on = starts_on - datetime.timedelta(days=1)
+                    assignment.save(only=[cls.ends_on])
+                    ended.append(assignment.user)
+            for manager in managers:
+                if manager.id not in held:
+                    cls.create(territory=territory, user=manager, business_line=business_line,
+                               starts_on=starts_on, assigned_by=by)
+        return ended
+
+    @staticmethod
+    def hand_over(territory, from_users, to_user):
+        """Move open follow-ups and open leads of the territory's customers to to_user.
+
+        Returns (follow-ups moved, leads moved).
+        """
+        from app.models.customer import Customer
+        from app.models.lead import Lead
+        from app.models.visit import FollowUp
+
+        customers = (Customer.select(Customer.id).join(Territory)
+                     .where(Territory.path.startswith(territory.path)))
+        old = [u.id for u in from_users if u.id != to_user.id]
+        if not old:
+            return 0, 0
+        with database.atomic():
+            follow_ups = (FollowUp.update(user=to_user)
+                          .where(FollowUp.customer.in_(customers), FollowUp.user.in_(old),
+                                 FollowUp.done_at.is_null()).execute())
+            leads = (Lead.update(owner=to_user, updated_at=clock.now())
+                     .where(Lead.customer.in_(customers), Lead.owner.in_(old),
+                            Lead.status.in_(OPEN_LEAD_STATUSES)).execute())
+        return follow_ups, leads
 
     @classmethod
     def current(cls, day=None):
@@ -389,7 +492,7 @@ def _shape_fields(shape):
 
 
 # --- Placement ------------------------------------------------------------------------------
-PLACE_CHUNK = 5000  # ids per UPDATE … IN (…): below SQLite's variable limit, few round trips
+PLACE_CHUNK = 5000  # rows per PostgreSQL UPDATE … FROM (VALUES …)
 
 
 def bank_of(branch):
@@ -410,39 +513,48 @@ def placer_for(branch):
 def place_customers(branch, placer=None):
     """Place every customer of the branch's bank in its deepest territory, in bulk.
 
-    Only changed rows are written, grouped by territory. Returns how many changed.
-    Call inside the caller's transaction when it changed the shapes.
+    Only changed rows are written. Returns how many changed. Call inside the caller's
+    transaction when it changed the shapes. Reads and writes go straight to the driver:
+    building 100,000 peewee rows or expressions costs more than the placing itself.
     """
     from app.models.customer import Customer
 
     root = bank_of(branch)
     placer = placer or placer_for(root)
-    rows = (Customer.select(Customer.id, Customer.lng, Customer.lat, Customer.territory)
-            .join(Branch).where(Branch.path.startswith(root.path)).tuples())
-    ids, lngs, lats, current = [], [], [], []
-    for cid, lng, lat, territory_id in rows:
-        ids.append(cid)
-        lngs.append(np.nan if lng is None else lng)
-        lats.append(np.nan if lat is None else lat)
-        current.append(territory_id or 0)
-    if not ids:
+    query = (Customer.select(Customer.id, Customer.lng, Customer.lat, Customer.territory)
+             .join(Branch).where(Branch.path.startswith(root.path)))
+    sql, params = query.sql()
+    rows = database.execute_sql(sql, params).fetchall()
+    if not rows:
         return 0
-    ids, current = np.array(ids), np.array(current)
-    lngs, lats = np.array(lngs, dtype=float), np.array(lats, dtype=float)
+    table = np.array([[cid, np.nan if lng is None else lng, np.nan if lat is None else lat, tid or 0]
+                      for cid, lng, lat, tid in rows], dtype=float)
+    ids, lngs, lats, current = table[:, 0].astype(np.int64), table[:, 1], table[:, 2], table[:, 3].astype(np.int64)
     known = ~(np.isnan(lngs) | np.isnan(lats))
-    placed = np.zeros(len(ids), dtype=np.int64)
+    placed = current.copy()  # a customer without a position keeps the territory given by hand
     placed[known] = placer.place(lngs[known], lats[known])
-    # A customer without a position keeps the territory someone gave it by hand.
-    placed[~known] = current[~known]
     changed = placed != current
+    # In id order, so the writes walk the table's B-tree once instead of hopping about it.
+    order = np.argsort(ids[changed], kind="stable")
+    pairs = [(int(t) or None, int(c)) for t, c in zip(placed[changed][order], ids[changed][order])]
     with database.atomic():
-        for territory_id in np.unique(placed[changed]):
-            members = ids[changed & (placed == territory_id)].tolist()
-            for start in range(0, len(members), PLACE_CHUNK):
-                chunk = members[start:start + PLACE_CHUNK]
-                (Customer.update(territory=int(territory_id) or None)
-                 .where(Customer.id.in_(chunk)).execute())
-    return int(changed.sum())
+        _write_territories(pairs)
+    return len(pairs)
+
+
+def _write_territories(pairs):
+    """UPDATE customer.territory_id for (territory id, customer id) pairs, in few round trips."""
+    if not pairs:
+        return
+    cursor = database.cursor()
+    if isinstance(database.obj, PostgresqlDatabase):
+        from psycopg2.extras import execute_values
+
+        execute_values(cursor, 'UPDATE "customer" AS c SET "territory_id" = v.t '
+                               'FROM (VALUES %s) AS v (t, id) WHERE c."id" = v.id',
+                       pairs, template="(%s::integer, %s::integer)", page_size=PLACE_CHUNK)
+    else:
+        cursor.executemany('UPDATE "customer" SET "territory_id" = ? WHERE "id" = ?', pairs)
 
 
 def place_customer(customer, placer=None):

@@ -1,0 +1,71 @@
+"""Assignment (分片 分线): history kept, the 责任田 page, and the hand-over on reassigning."""
+import datetime as dt
+
+from app import clock
+from app.db import database
+from app.models import Assignment, FollowUp, Lead
+from tests.conftest import csrf_token, soup
+
+
+def test_reassigning_ends_the_previous_assignment_and_keeps_history(app, county):
+    with app.app_context(), database.obj.connection_context():
+        v1, users = county.territories["V1"], county.users
+        today = clock.today()
+        ended = Assignment.assign(v1, [users["mgr2"]], "retail", today, by=users["lead1"])
+        assert [u.username for u in ended] == ["mgr1"]
+        history = [(a.user.username, a.starts_on, a.ends_on) for a in Assignment.history(v1)]
+        assert history == [("mgr2", today, None),
+                           ("mgr1", today - dt.timedelta(days=30), today - dt.timedelta(days=1))]
+        # Assigning the same manager again changes nothing; another line is separate.
+        assert Assignment.assign(v1, [users["mgr2"]], "retail", today) == []
+        assert Assignment.assign(v1, [users["mgr1"]], "agri", today) == []
+        assert Assignment.current().where(Assignment.territory == v1).count() == 2
+
+
+def test_the_hand_over_moves_open_follow_ups_and_leads_only(app, county):
+    with app.app_context(), database.obj.connection_context():
+        v1, users, c_v1 = county.territories["V1"], county.users, county.customers["c_v1"]
+        c_g1 = county.customers["c_g1"]
+        today = clock.today()
+        open_fu = FollowUp.create(customer=c_g1, user=users["mgr1"], due_on=today)  # G1 lies under V1
+        done_fu = FollowUp.create(customer=c_v1, user=users["mgr1"], due_on=today, done_at=clock.now())
+        won = Lead.create(client_uuid="20000000-0000-4000-8000-000000000001", branch=c_v1.branch,
+                          customer=c_v1, name="周大福", product=county.products["a"], source="visit",
+                          status="won", owner=users["mgr1"], created_by=users["mgr1"])
+        ended = Assignment.assign(v1, [users["mgr2"]], "retail", today)
+        assert Assignment.hand_over(v1, ended, users["mgr2"]) == (1, 1)
+        assert FollowUp.get_by_id(open_fu.id).user_id == users["mgr2"].id
+        assert FollowUp.get_by_id(done_fu.id).user_id == users["mgr1"].id
+        assert Lead.get_by_id(county.leads["l_mgr1"].id).owner_id == users["mgr2"].id
+        assert Lead.get_by_id(won.id).owner_id == users["mgr1"].id
+
+
+def test_a_team_lead_reassigns_through_the_page_with_the_hand_over(app, county, login_as):
+    client = login_as("lead1")
+    v1 = county.territories["V1"]
+    page = soup(client.get(f"/territories/{v1.id}/assign"))
+    assert [r.get_text(strip=True) for r in page.select("#history td:first-child")] == ["张经理"]
+    response = client.post(f"/territories/{v1.id}/assign", data={
+        "csrf_token": csrf_token(client, f"/territories/{v1.id}/assign"), "users": [str(county.users["mgr2"].id)],
+        "business_line": "retail", "starts_on": clock.today().isoformat(), "hand_over": "1"})
+    assert response.status_code == 302
+    with app.app_context(), database.obj.connection_context():
+        assert Lead.get_by_id(county.leads["l_mgr1"].id).owner_id == county.users["mgr2"].id
+    names = [r.get_text(strip=True) for r in soup(client.get(response.location)).select("#history td:first-child")]
+    assert names == ["李经理", "张经理"]
+
+
+def test_a_team_lead_cannot_assign_another_teams_territory_or_manager(app, county, login_as):
+    client = login_as("lead2")
+    assert client.get(f"/territories/{county.territories['V1'].id}/assign").status_code == 404
+    v3 = county.territories["V3"]
+    response = client.post(f"/territories/{v3.id}/assign", data={
+        "csrf_token": csrf_token(client, f"/territories/{v3.id}/assign"), "users": [str(county.users["mgr1"].id)],
+        "business_line": "retail", "starts_on": clock.today().isoformat()})
+    assert response.status_code == 422
+
+
+def test_the_managers_page_lists_territories_with_customer_counts(app, county, login_as):
+    client = login_as("mgr1")
+    items = [li.get_text(" ", strip=True) for li in soup(client.get("/me")).select("ul.plain li")]
+    assert items == ["茶园村 · 1 户", "茶园村一组 · 1 户"]
