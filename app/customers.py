@@ -8,6 +8,7 @@ from wtforms.fields.choices import SelectChoice
 from app.customer_forms import (CATEGORY_LABELS, CONSENT_LABELS, KIND_LABELS, POSITION_LABELS,
                                 STATUS_LABELS, TIER_LABELS, CustomerForm, describe_rule)
 from app.models import AuditLog, Customer, CustomerChange, Territory
+from app.models.merge import merge_customers
 from app.web import get_visible_or_404, render, roles_required
 
 EDITORS = ("manager", "team_lead", "admin")  # management reads, never edits customer data
@@ -122,3 +123,19 @@ def new():
                .where(Customer.id.in_([d.id for d in duplicates]))} if duplicates else set()
     status = 409 if duplicates else (400 if form.errors else 200)
     return render("customers/new.html", form=form, duplicates=duplicates, visible=visible), status
+
+
+@bp.route("/<int:customer_id>/merge", methods=["GET", "POST"])
+@roles_required("admin")
+def merge(customer_id):
+    """Merge another archive of the same customer into this one (admin), keeping all its records."""
+    keep = get_visible_or_404(Customer, customer_id)
+    other_id = request.values.get("other", type=int)
+    gone = get_visible_or_404(Customer, other_id) if other_id else None
+    if gone is not None and (gone.id == keep.id or gone.branch.bank != keep.branch.bank):
+        abort(404)
+    if request.method == "POST" and gone is not None:
+        merge_customers(current_user, keep, gone, ip=request.remote_addr)
+        flash(_("Archive #%(gone)d merged into this one.", gone=gone.id))
+        return redirect(url_for("customers.detail", customer_id=keep.id))
+    return render("customers/merge.html", keep=keep, gone=gone)

@@ -28,6 +28,7 @@ MATRIX = {
     "customers.full": ("POST", "/customers/{c_v1}/full", {role: 200 for role in ALL}, None),
     "customers.edit": ("GET", "/customers/{c_v1}/edit", {"manager": 200, "team_lead": 200, "admin": 200}, 403),
     "customers.new": ("GET", "/customers/new", {"manager": 200, "team_lead": 200, "admin": 200}, 403),
+    "customers.merge": ("GET", "/customers/{c_v1}/merge", {"admin": 200}, 403),
     "tiers.index": ("GET", "/admin/tiers/", {"admin": 200}, 403),
     "leads.index": ("GET", "/leads/", {"manager": 200, "team_lead": 200, "management": 200}, 403),
 }
