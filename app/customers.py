@@ -7,7 +7,7 @@ from wtforms.fields.choices import SelectChoice
 
 from app.customer_forms import (CATEGORY_LABELS, CONSENT_LABELS, KIND_LABELS, POSITION_LABELS,
                                 STATUS_LABELS, TIER_LABELS, CustomerForm, describe_rule)
-from app.models import AuditLog, Customer, CustomerChange, Territory
+from app.models import AuditLog, Customer, CustomerChange, Product, Territory
 from app.models.merge import merge_customers
 from app.web import get_visible_or_404, render, roles_required
 
@@ -68,7 +68,8 @@ def _detail(customer, full):
     """The archive page; the full view differs only in showing phone and ID number in clear."""
     form = CustomerForm(meta={"csrf": False})
     labels = {name: form[name].label.text for name in form._fields}
-    labels.update(id_number=form.id_number.label.text, created=_("Archive created"))
+    labels.update(id_number=form.id_number.label.text, created=_("Archive created"),
+                  merged=_("Archive merged in"))
     return render("customers/detail.html", customer=customer, full=full,
                   changes=list(CustomerChange.of(customer).limit(50)), FIELD_LABELS=labels,
                   KIND_LABELS=KIND_LABELS, STATUS_LABELS=STATUS_LABELS, CATEGORY_LABELS=CATEGORY_LABELS,
@@ -82,7 +83,9 @@ def edit(customer_id):
     """Edit an archive in scope; every changed field goes into the customer's history."""
     customer = get_visible_or_404(Customer, customer_id)
     form = CustomerForm(obj=customer)
+    form.products.choices = _product_choices()
     if request.method == "GET":
+        form.products.data = [h.product_id for h in customer.holdings]
         # Phone and ID number never go into a page in clear (a cached page or a
         # screen glimpsed in a village); blank keeps what is on file.
         form.id_number.data = form.phone.data = ""
@@ -90,10 +93,17 @@ def edit(customer_id):
         fields = form.archive()
         if not fields["phone"]:
             fields.pop("phone")
-        changes = customer.update_archive(current_user, fields, form.id_number.data or None)
+        changes = customer.update_archive(current_user, fields, form.id_number.data or None,
+                                          products=form.products.data or [])
         flash(_("Saved %(n)d change(s).", n=len(changes)))
         return redirect(url_for("customers.detail", customer_id=customer.id))
     return render("customers/edit.html", form=form, customer=customer), (400 if form.errors else 200)
+
+
+def _product_choices():
+    """The user's bank's active catalogue: the only products an archive may hold."""
+    bank = current_user.branch.bank
+    return [SelectChoice(p.id, p.name) for p in Product.offered_by(bank)] if bank else []
 
 
 class NewCustomerForm(CustomerForm):
@@ -108,6 +118,7 @@ def new():
     territories = list(Territory.visible_to(current_user).order_by(Territory.path))
     form = NewCustomerForm()
     form.territory.choices = [SelectChoice(t.id, t.name) for t in territories]
+    form.products.choices = _product_choices()
     duplicates = []
     if form.validate_on_submit():
         territory = next((t for t in territories if t.id == form.territory.data), None)
@@ -117,7 +128,7 @@ def new():
                                               id_number=form.id_number.data))
         if not duplicates or form.create_anyway.data:
             customer = Customer.add_archive(current_user, territory, form.archive(),
-                                            form.id_number.data or None)
+                                            form.id_number.data or None, products=form.products.data)
             return redirect(url_for("customers.detail", customer_id=customer.id))
     visible = {c.id for c in Customer.visible_to(current_user)
                .where(Customer.id.in_([d.id for d in duplicates]))} if duplicates else set()

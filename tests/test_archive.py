@@ -34,7 +34,9 @@ def form_data(client, path, **overrides):
     data = {}
     for field in page.select("form.archive-form input, form.archive-form select"):
         name = field.get("name")
-        if field.name == "select":
+        if field.name == "select" and field.has_attr("multiple"):
+            data[name] = [o["value"] for o in field.select("option[selected]")]
+        elif field.name == "select":
             chosen = field.select_one("option[selected]") or field.select_one("option")
             data[name] = chosen.get("value", "") if chosen else ""
         elif field.get("type") == "checkbox":
@@ -186,6 +188,7 @@ BAD_INPUT = {
     "a birth date in the future": ("id_number", "future", "身份证号中的出生日期在未来。"),
     "negative land area": ("scale_mu", "-3", "不能为负数。"),
     "assets as text": ("assets_wan", "十万", "请输入数字，例如 12.5。"),
+    "an unknown product": ("products", "999999", "请从本行产品目录中选择产品。"),
     "a consent date in the future": ("consent_on", "2999-01-01", "该日期在未来。"),
 }
 
@@ -242,3 +245,21 @@ def test_a_changed_id_number_is_kept_masked_in_the_history(app, client, county):
         change = CustomerChange.get(CustomerChange.field == "id_number")
         assert (change.old, change.new) == (crypto.mask_id(ID), crypto.mask_id(new_id))
         assert Customer.get_by_id(cid).id_number_hash == crypto.hash_id(new_id)
+
+
+def test_products_held_are_edited_and_kept_in_the_history(app, client, county):
+    cid = county.customers["c_v1"].id
+    product = county.products["a"]
+    login(client, "mgr1")
+    data = form_data(client, f"/customers/{cid}/edit", products=[str(product.id)])
+    data["csrf_token"] = csrf_token(client, f"/customers/{cid}/edit")
+    assert client.post(f"/customers/{cid}/edit", data=data).status_code == 302
+    with app.app_context(), database.obj.connection_context():
+        from app.models import Holding
+        assert [h.product_id for h in Holding.select().where(Holding.customer == cid)] == [product.id]
+        change = CustomerChange.get(CustomerChange.field == "products")
+        assert (change.old, change.new) == (None, "节节高")
+    # another bank's product is not in the catalogue
+    data["products"] = [str(county.products["b"].id)]
+    response = client.post(f"/customers/{cid}/edit", data=data)
+    assert response.status_code == 400 and soup(response).select_one("#products-error")
