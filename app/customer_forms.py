@@ -160,3 +160,11 @@ def describe_rule(code):
     if scale:
         conditions.append(str(_l("land ≥ %(n)s mu", n=scale)))
     return _l("%(tier)s rule: %(conditions)s", tier=TIER_LABELS[tier], conditions=" · ".join(conditions))
+
+
+class MemberForm(FlaskForm):
+    relation = StringField(_l("Relation"), validators=[
+        DataRequired(message=_l("Enter the relation, e.g. spouse.")), Length(max=20)])
+    member_name = StringField(_l("Name"), validators=[
+        DataRequired(message=_l("Enter a name.")), Length(max=40)])
+    occupation = StringField(_l("Occupation"), validators=[Optional(), Length(max=40)])

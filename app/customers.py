@@ -6,7 +6,7 @@ from wtforms import BooleanField, SelectField
 from wtforms.fields.choices import SelectChoice
 
 from app.customer_forms import (CATEGORY_LABELS, CONSENT_LABELS, KIND_LABELS, POSITION_LABELS,
-                                STATUS_LABELS, TIER_LABELS, CustomerForm, describe_rule)
+                                STATUS_LABELS, TIER_LABELS, CustomerForm, MemberForm, describe_rule)
 from app.models import AuditLog, Customer, CustomerChange, Product, Territory
 from app.models.merge import merge_customers
 from app.web import get_visible_or_404, render, roles_required
@@ -64,17 +64,18 @@ def full(customer_id):
     return _detail(customer, full=True)
 
 
-def _detail(customer, full):
+def _detail(customer, full, member_form=None):
     """The archive page; the full view differs only in showing phone and ID number in clear."""
     form = CustomerForm(meta={"csrf": False})
     labels = {name: form[name].label.text for name in form._fields}
-    labels.update(id_number=form.id_number.label.text, created=_("Archive created"),
+    labels.update(member=_("Family members"), id_number=form.id_number.label.text, created=_("Archive created"),
                   merged=_("Archive merged in"))
     return render("customers/detail.html", customer=customer, full=full,
                   changes=list(CustomerChange.of(customer).limit(50)), FIELD_LABELS=labels,
                   KIND_LABELS=KIND_LABELS, STATUS_LABELS=STATUS_LABELS, CATEGORY_LABELS=CATEGORY_LABELS,
                   CONSENT_LABELS=CONSENT_LABELS, POSITION_LABELS=POSITION_LABELS,
-                  describe_rule=describe_rule)
+                  describe_rule=describe_rule, member_form=member_form or MemberForm(formdata=None),
+                  can_edit=current_user.role in EDITORS)
 
 
 @bp.route("/<int:customer_id>/edit", methods=["GET", "POST"])
@@ -150,3 +151,26 @@ def merge(customer_id):
         flash(_("Archive #%(gone)d merged into this one.", gone=gone.id))
         return redirect(url_for("customers.detail", customer_id=keep.id))
     return render("customers/merge.html", keep=keep, gone=gone)
+
+
+@bp.route("/<int:customer_id>/members", methods=["POST"])
+@roles_required(*EDITORS)
+def add_member(customer_id):
+    """Add a family member to an archive in scope."""
+    customer = get_visible_or_404(Customer, customer_id)
+    form = MemberForm()
+    if not form.validate_on_submit():
+        return _detail(customer, full=False, member_form=form), 400
+    customer.add_member(current_user, form.relation.data.strip(), form.member_name.data.strip(),
+                        (form.occupation.data or "").strip())
+    return redirect(url_for("customers.detail", customer_id=customer.id))
+
+
+@bp.route("/<int:customer_id>/members/<int:member_id>/delete", methods=["POST"])
+@roles_required(*EDITORS)
+def remove_member(customer_id, member_id):
+    """Remove a family member from an archive in scope (the history keeps them)."""
+    customer = get_visible_or_404(Customer, customer_id)
+    if not customer.remove_member(current_user, member_id):
+        abort(404)
+    return redirect(url_for("customers.detail", customer_id=customer.id))

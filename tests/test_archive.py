@@ -263,3 +263,28 @@ def test_products_held_are_edited_and_kept_in_the_history(app, client, county):
     data["products"] = [str(county.products["b"].id)]
     response = client.post(f"/customers/{cid}/edit", data=data)
     assert response.status_code == 400 and soup(response).select_one("#products-error")
+
+
+def test_family_members_are_added_and_removed_with_history(app, client, county):
+    cid = county.customers["c_v1"].id
+    login(client, "mgr1")
+    token = csrf_token(client, f"/customers/{cid}")
+    refused = client.post(f"/customers/{cid}/members", data={"csrf_token": token, "relation": "配偶"})
+    assert refused.status_code == 400
+    assert soup(refused).select_one("#member_name-error").text == "请输入姓名。"
+    assert client.post(f"/customers/{cid}/members", data={
+        "csrf_token": token, "relation": "配偶", "member_name": "李秀英", "occupation": "务农"}).status_code == 302
+    page = soup(client.get(f"/customers/{cid}"))
+    assert "李秀英" in page.select_one(".members").text
+    with app.app_context(), database.obj.connection_context():
+        from app.models import CustomerMember
+        member = CustomerMember.get(CustomerMember.name == "李秀英")
+    assert client.post(f"/customers/{cid}/members/{member.id}/delete",
+                       data={"csrf_token": token}).status_code == 302
+    with app.app_context(), database.obj.connection_context():
+        history = [(c.old, c.new) for c in CustomerChange.of(cid)]
+    assert history == [("配偶 李秀英", None), (None, "配偶 李秀英")]
+    # a manager cannot touch another territory's archive
+    other = county.customers["c_v2"].id
+    assert client.post(f"/customers/{other}/members", data={
+        "csrf_token": token, "relation": "子", "member_name": "x"}).status_code == 404

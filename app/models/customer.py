@@ -202,6 +202,30 @@ class Customer(BaseModel):
                      for f, o, n in changes]).execute()
             return changes
 
+    def add_member(self, user, relation, name, occupation=None):
+        """A family member, recorded in the customer's history."""
+        from app.db import database
+
+        with database.atomic():
+            member = CustomerMember.create(customer=self.id, relation=relation, name=name,
+                                           occupation=occupation or None)
+            CustomerChange.create(customer=self.id, user=user.id, field="member",
+                                  new=f"{relation} {name}")
+            return member
+
+    def remove_member(self, user, member_id):
+        from app.db import database
+
+        with database.atomic():
+            member = CustomerMember.get_or_none((CustomerMember.id == member_id)
+                                                & (CustomerMember.customer == self.id))
+            if member is None:
+                return False
+            member.delete_instance()
+            CustomerChange.create(customer=self.id, user=user.id, field="member",
+                                  old=f"{member.relation} {member.name}")
+            return True
+
     def _set_products(self, product_ids):
         """Holdings for exactly these products (of the customer's bank); (field, old, new) or None."""
         bank = Branch.get_by_id(self.branch_id).bank
