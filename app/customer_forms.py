@@ -2,7 +2,8 @@
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms.fields.choices import SelectChoice
-from wtforms import BooleanField, DateField, FloatField, IntegerField, SelectField, StringField
+from wtforms import (BooleanField, DateField, FloatField, IntegerField, SelectField,
+                     SelectMultipleField, StringField)
 from wtforms.validators import DataRequired, Length, NumberRange, Optional, Regexp, ValidationError
 
 from app import clock, crypto
@@ -51,6 +52,22 @@ class LocalDateField(DateField):
             raise ValueError(_l("Enter a date as YYYY-MM-DD.")) from None
 
 
+class ProductsField(SelectMultipleField):
+    """Products held with us: only the bank's catalogue, refused in our words otherwise."""
+
+    def process_formdata(self, valuelist):
+        try:
+            self.data = [int(v) for v in valuelist]
+        except ValueError:
+            self.data = None
+            raise ValueError(_l("Choose products from the bank's catalogue.")) from None
+
+    def pre_validate(self, form):
+        known = {choice.value for choice in self.choices}
+        if any(value not in known for value in self.data or []):
+            raise ValidationError(_l("Choose products from the bank's catalogue."))
+
+
 def _choices(values, labels, blank=True):
     return ([SelectChoice("", "—")] if blank else []) + [SelectChoice(v, labels.get(v, v)) for v in values]
 
@@ -80,6 +97,7 @@ class CustomerForm(FlaskForm):
     debts_wan = _amount(_l("Debts (10k yuan)"))
     net_income_wan = NumberField(_l("Annual net income (10k yuan)"), validators=[Optional()])
     credit_rating = SelectField(_l("Credit rating"), choices=_choices(CREDIT_RATINGS, {}))
+    products = ProductsField(_l("Products with us"), coerce=int)
     products_elsewhere = StringField(_l("Products with other banks"), validators=[
         Optional(), Length(max=200)])
     consent = BooleanField(_l("Agrees to be contacted"))
@@ -99,7 +117,7 @@ class CustomerForm(FlaskForm):
 
     def archive(self):
         """The form's values as customer fields (blanks as None)."""
-        data = {name: self[name].data for name in EDITABLE if name in self}
+        data = {name: self[name].data for name in EDITABLE if name in self}  # products apart
         for name, value in data.items():
             if value == "":
                 data[name] = None
@@ -142,3 +160,11 @@ def describe_rule(code):
     if scale:
         conditions.append(str(_l("land ≥ %(n)s mu", n=scale)))
     return _l("%(tier)s rule: %(conditions)s", tier=TIER_LABELS[tier], conditions=" · ".join(conditions))
+
+
+class MemberForm(FlaskForm):
+    relation = StringField(_l("Relation"), validators=[
+        DataRequired(message=_l("Enter the relation, e.g. spouse.")), Length(max=20)])
+    member_name = StringField(_l("Name"), validators=[
+        DataRequired(message=_l("Enter a name.")), Length(max=40)])
+    occupation = StringField(_l("Occupation"), validators=[Optional(), Length(max=40)])

@@ -6,8 +6,9 @@ from wtforms import BooleanField, SelectField
 from wtforms.fields.choices import SelectChoice
 
 from app.customer_forms import (CATEGORY_LABELS, CONSENT_LABELS, KIND_LABELS, POSITION_LABELS,
-                                STATUS_LABELS, TIER_LABELS, CustomerForm, describe_rule)
-from app.models import AuditLog, Customer, CustomerChange, Territory
+                                STATUS_LABELS, TIER_LABELS, CustomerForm, MemberForm, describe_rule)
+from app.models import AuditLog, Customer, CustomerChange, Product, Territory
+from app.models.merge import merge_customers
 from app.web import get_visible_or_404, render, roles_required
 
 EDITORS = ("manager", "team_lead", "admin")  # management reads, never edits customer data
@@ -63,16 +64,18 @@ def full(customer_id):
     return _detail(customer, full=True)
 
 
-def _detail(customer, full):
+def _detail(customer, full, member_form=None):
     """The archive page; the full view differs only in showing phone and ID number in clear."""
     form = CustomerForm(meta={"csrf": False})
     labels = {name: form[name].label.text for name in form._fields}
-    labels.update(id_number=form.id_number.label.text, created=_("Archive created"))
+    labels.update(member=_("Family members"), id_number=form.id_number.label.text, created=_("Archive created"),
+                  merged=_("Archive merged in"))
     return render("customers/detail.html", customer=customer, full=full,
                   changes=list(CustomerChange.of(customer).limit(50)), FIELD_LABELS=labels,
                   KIND_LABELS=KIND_LABELS, STATUS_LABELS=STATUS_LABELS, CATEGORY_LABELS=CATEGORY_LABELS,
                   CONSENT_LABELS=CONSENT_LABELS, POSITION_LABELS=POSITION_LABELS,
-                  describe_rule=describe_rule)
+                  describe_rule=describe_rule, member_form=member_form or MemberForm(formdata=None),
+                  can_edit=current_user.role in EDITORS)
 
 
 @bp.route("/<int:customer_id>/edit", methods=["GET", "POST"])
@@ -81,7 +84,9 @@ def edit(customer_id):
     """Edit an archive in scope; every changed field goes into the customer's history."""
     customer = get_visible_or_404(Customer, customer_id)
     form = CustomerForm(obj=customer)
+    form.products.choices = _product_choices()
     if request.method == "GET":
+        form.products.data = [h.product_id for h in customer.holdings]
         # Phone and ID number never go into a page in clear (a cached page or a
         # screen glimpsed in a village); blank keeps what is on file.
         form.id_number.data = form.phone.data = ""
@@ -89,10 +94,17 @@ def edit(customer_id):
         fields = form.archive()
         if not fields["phone"]:
             fields.pop("phone")
-        changes = customer.update_archive(current_user, fields, form.id_number.data or None)
+        changes = customer.update_archive(current_user, fields, form.id_number.data or None,
+                                          products=form.products.data or [])
         flash(_("Saved %(n)d change(s).", n=len(changes)))
         return redirect(url_for("customers.detail", customer_id=customer.id))
     return render("customers/edit.html", form=form, customer=customer), (400 if form.errors else 200)
+
+
+def _product_choices():
+    """The user's bank's active catalogue: the only products an archive may hold."""
+    bank = current_user.branch.bank
+    return [SelectChoice(p.id, p.name) for p in Product.offered_by(bank)] if bank else []
 
 
 class NewCustomerForm(CustomerForm):
@@ -107,6 +119,7 @@ def new():
     territories = list(Territory.visible_to(current_user).order_by(Territory.path))
     form = NewCustomerForm()
     form.territory.choices = [SelectChoice(t.id, t.name) for t in territories]
+    form.products.choices = _product_choices()
     duplicates = []
     if form.validate_on_submit():
         territory = next((t for t in territories if t.id == form.territory.data), None)
@@ -116,9 +129,48 @@ def new():
                                               id_number=form.id_number.data))
         if not duplicates or form.create_anyway.data:
             customer = Customer.add_archive(current_user, territory, form.archive(),
-                                            form.id_number.data or None)
+                                            form.id_number.data or None, products=form.products.data)
             return redirect(url_for("customers.detail", customer_id=customer.id))
     visible = {c.id for c in Customer.visible_to(current_user)
                .where(Customer.id.in_([d.id for d in duplicates]))} if duplicates else set()
     status = 409 if duplicates else (400 if form.errors else 200)
     return render("customers/new.html", form=form, duplicates=duplicates, visible=visible), status
+
+
+@bp.route("/<int:customer_id>/merge", methods=["GET", "POST"])
+@roles_required("admin")
+def merge(customer_id):
+    """Merge another archive of the same customer into this one (admin), keeping all its records."""
+    keep = get_visible_or_404(Customer, customer_id)
+    other_id = request.values.get("other", type=int)
+    gone = get_visible_or_404(Customer, other_id) if other_id else None
+    if gone is not None and (gone.id == keep.id or gone.branch.bank != keep.branch.bank):
+        abort(404)
+    if request.method == "POST" and gone is not None:
+        merge_customers(current_user, keep, gone, ip=request.remote_addr)
+        flash(_("Archive #%(gone)d merged into this one.", gone=gone.id))
+        return redirect(url_for("customers.detail", customer_id=keep.id))
+    return render("customers/merge.html", keep=keep, gone=gone)
+
+
+@bp.route("/<int:customer_id>/members", methods=["POST"])
+@roles_required(*EDITORS)
+def add_member(customer_id):
+    """Add a family member to an archive in scope."""
+    customer = get_visible_or_404(Customer, customer_id)
+    form = MemberForm()
+    if not form.validate_on_submit():
+        return _detail(customer, full=False, member_form=form), 400
+    customer.add_member(current_user, form.relation.data.strip(), form.member_name.data.strip(),
+                        (form.occupation.data or "").strip())
+    return redirect(url_for("customers.detail", customer_id=customer.id))
+
+
+@bp.route("/<int:customer_id>/members/<int:member_id>/delete", methods=["POST"])
+@roles_required(*EDITORS)
+def remove_member(customer_id, member_id):
+    """Remove a family member from an archive in scope (the history keeps them)."""
+    customer = get_visible_or_404(Customer, customer_id)
+    if not customer.remove_member(current_user, member_id):
+        abort(404)
+    return redirect(url_for("customers.detail", customer_id=customer.id))

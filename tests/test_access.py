@@ -48,6 +48,12 @@ MATRIX = {
     "customers.full": ("POST", "/customers/{c_v1}/full", {role: 200 for role in ALL}, None),
     "customers.edit": ("GET", "/customers/{c_v1}/edit", {"manager": 200, "team_lead": 200, "admin": 200}, 403),
     "customers.new": ("GET", "/customers/new", {"manager": 200, "team_lead": 200, "admin": 200}, 403),
+    "customers.merge": ("GET", "/customers/{c_v1}/merge", {"admin": 200}, 403),
+    # an empty form is refused (400); a missing member is 404; management never edits (403)
+    "customers.add_member": ("POST", "/customers/{c_v1}/members",
+                             {"manager": 400, "team_lead": 400, "admin": 400}, 403),
+    "customers.remove_member": ("POST", "/customers/{c_v1}/members/999999/delete",
+                                {"manager": 404, "team_lead": 404, "admin": 404}, 403),
     "tiers.index": ("GET", "/admin/tiers/", {"admin": 200}, 403),
     "leads.index": ("GET", "/leads/", {"manager": 200, "team_lead": 200, "management": 200}, 403),
 }

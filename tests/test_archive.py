@@ -34,7 +34,9 @@ def form_data(client, path, **overrides):
     data = {}
     for field in page.select("form.archive-form input, form.archive-form select"):
         name = field.get("name")
-        if field.name == "select":
+        if field.name == "select" and field.has_attr("multiple"):
+            data[name] = [o["value"] for o in field.select("option[selected]")]
+        elif field.name == "select":
             chosen = field.select_one("option[selected]") or field.select_one("option")
             data[name] = chosen.get("value", "") if chosen else ""
         elif field.get("type") == "checkbox":
@@ -186,6 +188,7 @@ BAD_INPUT = {
     "a birth date in the future": ("id_number", "future", "身份证号中的出生日期在未来。"),
     "negative land area": ("scale_mu", "-3", "不能为负数。"),
     "assets as text": ("assets_wan", "十万", "请输入数字，例如 12.5。"),
+    "an unknown product": ("products", "999999", "请从本行产品目录中选择产品。"),
     "a consent date in the future": ("consent_on", "2999-01-01", "该日期在未来。"),
 }
 
@@ -242,3 +245,46 @@ def test_a_changed_id_number_is_kept_masked_in_the_history(app, client, county):
         change = CustomerChange.get(CustomerChange.field == "id_number")
         assert (change.old, change.new) == (crypto.mask_id(ID), crypto.mask_id(new_id))
         assert Customer.get_by_id(cid).id_number_hash == crypto.hash_id(new_id)
+
+
+def test_products_held_are_edited_and_kept_in_the_history(app, client, county):
+    cid = county.customers["c_v1"].id
+    product = county.products["a"]
+    login(client, "mgr1")
+    data = form_data(client, f"/customers/{cid}/edit", products=[str(product.id)])
+    data["csrf_token"] = csrf_token(client, f"/customers/{cid}/edit")
+    assert client.post(f"/customers/{cid}/edit", data=data).status_code == 302
+    with app.app_context(), database.obj.connection_context():
+        from app.models import Holding
+        assert [h.product_id for h in Holding.select().where(Holding.customer == cid)] == [product.id]
+        change = CustomerChange.get(CustomerChange.field == "products")
+        assert (change.old, change.new) == (None, "节节高")
+    # another bank's product is not in the catalogue
+    data["products"] = [str(county.products["b"].id)]
+    response = client.post(f"/customers/{cid}/edit", data=data)
+    assert response.status_code == 400 and soup(response).select_one("#products-error")
+
+
+def test_family_members_are_added_and_removed_with_history(app, client, county):
+    cid = county.customers["c_v1"].id
+    login(client, "mgr1")
+    token = csrf_token(client, f"/customers/{cid}")
+    refused = client.post(f"/customers/{cid}/members", data={"csrf_token": token, "relation": "配偶"})
+    assert refused.status_code == 400
+    assert soup(refused).select_one("#member_name-error").text == "请输入姓名。"
+    assert client.post(f"/customers/{cid}/members", data={
+        "csrf_token": token, "relation": "配偶", "member_name": "李秀英", "occupation": "务农"}).status_code == 302
+    page = soup(client.get(f"/customers/{cid}"))
+    assert "李秀英" in page.select_one(".members").text
+    with app.app_context(), database.obj.connection_context():
+        from app.models import CustomerMember
+        member = CustomerMember.get(CustomerMember.name == "李秀英")
+    assert client.post(f"/customers/{cid}/members/{member.id}/delete",
+                       data={"csrf_token": token}).status_code == 302
+    with app.app_context(), database.obj.connection_context():
+        history = [(c.old, c.new) for c in CustomerChange.of(cid)]
+    assert history == [("配偶 李秀英", None), (None, "配偶 李秀英")]
+    # a manager cannot touch another territory's archive
+    other = county.customers["c_v2"].id
+    assert client.post(f"/customers/{other}/members", data={
+        "csrf_token": token, "relation": "子", "member_name": "x"}).status_code == 404

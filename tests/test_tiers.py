@@ -71,3 +71,10 @@ def test_bad_rules_are_refused_and_nothing_changes(app, client, county):
 def test_only_admins_set_rules(client, county):
     login(client, "lead1")
     assert _rules_post(client, [{"tier": "gold", "min_volume_wan": "1"}]).status_code == 403
+
+
+def test_the_admin_home_links_to_the_tier_rules(client, county):
+    login(client, "admin")
+    page = soup(client.get("/admin/"))
+    assert page.select_one("title").text.startswith("管理")
+    assert page.select_one("main a[href='/admin/tiers/']") is not None

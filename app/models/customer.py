@@ -186,7 +186,7 @@ class Customer(BaseModel):
         else:
             self.id_number_cipher = self.id_number_hash = None
 
-    def update_archive(self, user, fields, id_number=None):
+    def update_archive(self, user, fields, id_number=None, products=None):
         """The one write path for editing an archive: each changed field kept in the history.
 
         A blank id_number leaves the stored one as it is; changes to it are recorded
@@ -205,6 +205,10 @@ class Customer(BaseModel):
                 old = self.masked_id or None
                 self.set_id_number(id_number)
                 changes.append(("id_number", old, self.masked_id))
+            if products is not None:
+                change = self._set_products(products)
+                if change:
+                    changes.append(change)
             if changes:
                 self.tier, self.tier_rule = compute_tier(self, bank_rules(self.branch_id))
                 self.updated_at = clock.now()
@@ -214,8 +218,48 @@ class Customer(BaseModel):
                      for f, o, n in changes]).execute()
             return changes
 
+    def add_member(self, user, relation, name, occupation=None):
+        """A family member, recorded in the customer's history."""
+        from app.db import database
+
+        with database.atomic():
+            member = CustomerMember.create(customer=self.id, relation=relation, name=name,
+                                           occupation=occupation or None)
+            CustomerChange.create(customer=self.id, user=user.id, field="member",
+                                  new=f"{relation} {name}")
+            return member
+
+    def remove_member(self, user, member_id):
+        from app.db import database
+
+        with database.atomic():
+            member = CustomerMember.get_or_none((CustomerMember.id == member_id)
+                                                & (CustomerMember.customer == self.id))
+            if member is None:
+                return False
+            member.delete_instance()
+            CustomerChange.create(customer=self.id, user=user.id, field="member",
+                                  old=f"{member.relation} {member.name}")
+            return True
+
+    def _set_products(self, product_ids):
+        """Holdings for exactly these products (of the customer's bank); (field, old, new) or None."""
+        bank = Branch.get_by_id(self.branch_id).bank
+        wanted = {p.id: p for p in Product.select().where(Product.id.in_(list(product_ids)),
+                                                            Product.bank == (bank.id if bank else None))}
+        held = {h.product_id: h for h in Holding.select(Holding, Product).join(Product)
+                .where(Holding.customer == self.id)}
+        if set(wanted) == set(held):
+            return None
+        old = "、".join(sorted(h.product.name for h in held.values())) or None
+        Holding.delete().where((Holding.customer == self.id)
+                               & Holding.product.not_in(list(wanted) or [0])).execute()
+        for product_id in set(wanted) - set(held):
+            Holding.create(customer=self.id, product=product_id)
+        return ("products", old, "、".join(sorted(p.name for p in wanted.values())) or None)
+
     @classmethod
-    def add_archive(cls, user, territory, fields, id_number=None):
+    def add_archive(cls, user, territory, fields, id_number=None, products=None):
         """The one write path for a new archive, placed in one of the user's territories."""
         from app.db import database
 
@@ -225,6 +269,8 @@ class Customer(BaseModel):
             customer.set_id_number(id_number)
             customer.tier, customer.tier_rule = compute_tier(customer, bank_rules(customer.branch_id))
             customer.save()
+            if products:
+                customer._set_products(products)
             CustomerChange.create(customer=customer.id, user=user.id, field="created", new=customer.name)
             return customer
 

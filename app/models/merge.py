@@ -1,0 +1,61 @@
+"""Merging two archives of one customer: everything the second holds moves to the first."""
+from app import clock
+from app.db import database
+from app.models.audit import AuditLog
+from app.models.customer import CustomerChange, CustomerMember, Holding, _shown
+from app.models.lead import Lead
+from app.models.visit import FollowUp, Visit
+
+# Archive fields the kept customer takes from the merged one when it has none of its own.
+FILLABLE = ("phone", "township", "village", "group_name", "street", "house_no", "category",
+            "scale_mu", "livestock_head", "annual_turnover_wan", "assets_wan", "debts_wan",
+            "net_income_wan", "credit_rating", "consent_on", "consent_via", "lat", "lng",
+            "position_source")
+
+
+def merge_customers(user, keep, gone, ip=None):
+    """Move every visit, lead, follow-up, holding, member and history entry of gone to keep,
+    fill keep's blanks from gone, then delete gone; one transaction."""
+    if keep.id == gone.id or keep.branch.bank != gone.branch.bank:
+        raise ValueError("only two different archives of one bank can be merged")
+    with database.atomic():
+        moved = {
+            "visits": Visit.update(customer=keep.id).where(Visit.customer == gone.id).execute(),
+            "leads": Lead.update(customer=keep.id).where(Lead.customer == gone.id).execute(),
+            "follow_ups": FollowUp.update(customer=keep.id).where(FollowUp.customer == gone.id).execute(),
+            "members": CustomerMember.update(customer=keep.id)
+            .where(CustomerMember.customer == gone.id).execute(),
+        }
+        # A product both hold is one holding: amounts add up, the kept reference stays.
+        held = {h.product_id: h for h in Holding.select().where(Holding.customer == keep.id)}
+        for holding in Holding.select().where(Holding.customer == gone.id):
+            mine = held.get(holding.product_id)
+            if mine is None:
+                holding.customer = keep.id
+                holding.save()
+            else:
+                if holding.amount_wan is not None:
+                    mine.amount_wan = (mine.amount_wan or 0) + holding.amount_wan
+                mine.reference = mine.reference or holding.reference
+                mine.since = min(d for d in (mine.since, holding.since) if d) if (mine.since or holding.since) else None
+                mine.save()
+                holding.delete_instance()
+        CustomerChange.update(customer=keep.id).where(CustomerChange.customer == gone.id).execute()
+        changes = []
+        for name in FILLABLE:
+            if _shown(getattr(keep, name)) is None and _shown(getattr(gone, name)) is not None:
+                setattr(keep, name, getattr(gone, name))
+                changes.append((name, None, _shown(getattr(gone, name))))
+        if not keep.id_number_cipher and gone.id_number_cipher:
+            keep.id_number_cipher, keep.id_number_hash = gone.id_number_cipher, gone.id_number_hash
+            changes.append(("id_number", None, keep.masked_id))
+        if gone.products_elsewhere and gone.products_elsewhere not in keep.products_elsewhere:
+            keep.products_elsewhere = "、".join(p for p in (keep.products_elsewhere, gone.products_elsewhere) if p)
+        keep.updated_at = clock.now()
+        keep.save()
+        changes.append(("merged", f"#{gone.id} {gone.name}", f"#{keep.id}"))
+        CustomerChange.insert_many([{"customer": keep.id, "user": user.id, "field": f, "old": o, "new": n}
+                                    for f, o, n in changes]).execute()
+        AuditLog.record(user.id, "merge", "customer", keep.id, ip=ip, merged=gone.id, **moved)
+        gone.delete_instance()
+    return moved
