@@ -37,6 +37,7 @@ from app.models import (
     User,
     compute_tier,
 )
+from app.models.territory import import_territories
 
 PASSWORD = "zrt-demo-2026"
 BANK_NAME = "黔北县农村商业银行"
@@ -585,17 +586,35 @@ def _branches():
                   for name, code, _ in BRANCHES]
 
 
-def _territory(name, kind, branch, parent, code, geom):
+def _feature(features, name, kind, branch, parent_code, code, geom):
+    """Add a territory to its branch's FeatureCollection; the shape as it will read back."""
     stored = _stored(geom)
-    centre = stored.centroid
-    row = Territory.add(name, kind, branch, parent=parent, code=code, geometry=geojson(stored),
-                        area_m2=round(area_m2(stored), 1), centroid_lat=round(centre.y, 6),
-                        centroid_lng=round(centre.x, 6))
-    return row, stored
+    features.setdefault(branch.id, (branch, []))[1].append({
+        "type": "Feature", "geometry": json.loads(geojson(stored)),
+        "properties": {"name": name, "kind": kind, "code": code, "parent": parent_code}})
+    return code, stored
+
+
+def _import(features):
+    """Write the territories through the same import as `flask import-territories`.
+
+    One WGS-84 FeatureCollection per branch; the checks an admin's file goes through
+    (inside the parent, no overlapping siblings) hold for the demo too, so a problem is
+    a bug in the layout and stops the build. Returns the rows by code.
+    """
+    rows = {}
+    for branch, collection in features.values():
+        data = json.dumps({"type": "FeatureCollection", "datum": "wgs84", "features": collection},
+                          ensure_ascii=False)
+        result = import_territories(data, branch)
+        if not result.ok:
+            raise ValueError(f"demo territories refused by the import: {result.messages()[:5]}")
+        rows.update({t.code: t for t in Territory.select().where(Territory.branch == branch)})
+    return rows
 
 
 def _territories(layout, branches):
-    """Write zones, villages, streets, groups and the market.
+    """Write zones, villages, streets, groups and the market, through the territory import.
 
     Returns the villages and streets as dicts holding the row, the shape as
     stored, the zone's facts and the children (groups or the market) with their
@@ -606,13 +625,13 @@ def _territories(layout, branches):
     # The street holding the county seat and the market is 人民路, as in most county towns.
     street_names = [n for n in STREET_NAMES if n != STREET_NAMES[0]]
     market_host, market_rect = layout.market
-    units, written = [], 0
-    for (branch_index, zone_index, members), zone_shape in zip(layout.zones, layout.zone_shapes):
+    units, features = [], {}
+    for order, ((branch_index, zone_index, members), zone_shape) in enumerate(
+            zip(layout.zones, layout.zone_shapes)):
         branch = branches[branch_index]
         zone_name, township, stem = BRANCHES[branch_index][2][zone_index]
-        zone, zone_stored = _territory(zone_name, "zone", branch, None,
-                                       f"{branch.code}-Z{zone_index + 1}", zone_shape)
-        written += 1
+        zone, zone_stored = _feature(features, zone_name, "zone", branch, None,
+                                     f"{branch.code}-Z{zone_index + 1}", zone_shape)
         # The village nearest the zone's centre is the township seat and carries its name.
         centre = (zone_stored.centroid.x, zone_stored.centroid.y)
         members = sorted(members, key=lambda u: _metres_between(
@@ -627,21 +646,27 @@ def _territories(layout, branches):
                 name = f"{stem}村"
             else:
                 name = village_names.pop(0)
-            code = f"{zone.code}-{j + 1:02d}"
-            row, stored = _territory(name, "street" if is_street else "village", branch, zone,
-                                     code, layout.shapes[unit])
+            code = f"{zone}-{j + 1:02d}"
+            row, stored = _feature(features, name, "street" if is_street else "village", branch, zone,
+                                   code, layout.shapes[unit])
             groups, market = [], None
             for g, shape in enumerate(layout.groups.get(unit, []), start=1):
-                child, child_shape = _territory(f"{name}{g}组", "group", branch, row,
-                                                f"{code}-G{g}", shape)
+                child, child_shape = _feature(features, f"{name}{g}组", "group", branch, row,
+                                              f"{code}-G{g}", shape)
                 groups.append((child, child_shape, f"{g}组"))
             if unit == market_host:
-                market = _territory(MARKET_NAME, "market", branch, row, f"{code}-SQ", market_rect)
-            written += 1 + len(groups) + (market is not None)
+                market = _feature(features, MARKET_NAME, "market", branch, row, f"{code}-SQ", market_rect)
+            # Zones in the order the layout made them, then round each zone's centre.
             units.append({"row": row, "shape": stored, "township": township, "branch": branch,
                           "street": is_street, "groups": groups, "market": market,
-                          "walk": (zone.id, _angle((stored.centroid.x, stored.centroid.y), centre))})
-    return units, written
+                          "walk": (order, _angle((stored.centroid.x, stored.centroid.y), centre))})
+    rows = _import(features)
+    for unit in units:
+        unit["row"] = rows[unit["row"]]
+        unit["groups"] = [(rows[code], shape, label) for code, shape, label in unit["groups"]]
+        if unit["market"]:
+            unit["market"] = (rows[unit["market"][0]], unit["market"][1])
+    return units, sum(len(collection) for _, collection in features.values())
 
 
 def _products(bank):

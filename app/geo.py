@@ -242,6 +242,9 @@ def check_geometry(geometry):
             elif ring[0][:2] != ring[-1][:2]:
                 problems.append(Problem("not_closed", {"where": where}))
             for i, (lng, lat, *_) in enumerate(ring, 1):
+                if -180 <= lng <= 180 and -90 <= lat <= 90 and _in_china(lng, lat):
+                    continue
+                # Only a bad point is named: formatting the place of every point doubled the time.
                 at = WHERE_POINT % {"index": i, "ring": where}
                 if not (-180 <= lng <= 180 and -90 <= lat <= 90):
                     if _in_china(lat, lng):

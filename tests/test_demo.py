@@ -146,3 +146,35 @@ def test_tiers_follow_the_rules_and_include_all_three(demo):
 
 def test_archives_are_left_without_identity_numbers(demo):
     assert all(c.id_number_cipher is None and c.id_number_hash is None for c in demo.customers)
+
+
+def test_territories_came_through_the_import_and_read_back_as_a_clean_file():
+    """The demo's territories are written by import_territories, as `flask import-territories`
+    writes an admin's file: areas are the import's, and the same shapes exported as a
+    FeatureCollection pass a dry run as updates of every code, with no problem."""
+    from app import geo
+    from app.models import Branch
+    from app.models.territory import import_territories
+
+    db = open_database("sqlite:///:memory:")
+    database.initialize(db)
+    db.connect()
+    apply_schema(db)
+    try:
+        build_demo(customers=50, password_method=FAST_HASH)
+        for branch in Branch.select().where(Branch.kind == "branch"):
+            rows = list(Territory.select().where(Territory.branch == branch))
+            assert rows
+            by_id = {t.id: t for t in rows}
+            for t in rows:
+                assert t.area_m2 == round(geo.area_m2(geo.loads(t.geometry)), 1)
+            features = [{"type": "Feature", "geometry": json.loads(t.geometry),
+                         "properties": {"name": t.name, "kind": t.kind, "code": t.code,
+                                        "parent": by_id[t.parent_id].code if t.parent_id else None}}
+                        for t in rows]
+            result = import_territories(json.dumps({"type": "FeatureCollection", "datum": "wgs84",
+                                                    "features": features}), branch, dry_run=True)
+            assert result.ok, result.messages()[:3]
+            assert {row.action for row in result.rows} == {"update"}
+    finally:
+        db.close()

@@ -521,13 +521,13 @@ def place_customers(branch, placer=None):
     from app.models.customer import Customer
 
     root = bank_of(branch)
-    placer = placer or placer_for(root)
     query = (Customer.select(Customer.id, Customer.lng, Customer.lat, Customer.territory)
              .join(Branch).where(Branch.path.startswith(root.path)))
     sql, params = query.sql()
     rows = database.execute_sql(sql, params).fetchall()
     if not rows:
-        return 0
+        return 0  # a new bank's first import: no shapes to load
+    placer = placer or placer_for(root)
     table = np.array(rows, dtype=float)  # NULL (None) becomes NaN
     ids, lngs, lats = table[:, 0].astype(np.int64), table[:, 1], table[:, 2]
     current = np.nan_to_num(table[:, 3], nan=0).astype(np.int64)
