@@ -1,5 +1,6 @@
 """Territories (片区 / 村 / 街道): the 地图 tab, GeoJSON import, customers to fix."""
 import datetime
+import os
 import uuid
 from pathlib import Path
 
@@ -12,7 +13,7 @@ from app import clock
 from app.models import Assignment, Branch, Customer, Territory, User
 from app.models.org import BUSINESS_LINES
 from app.models.scope import branch_scope, user_scope
-from app.models.territory import MAX_IMPORT_BYTES, import_territories
+from app.models.territory import MAX_IMPORT_BYTES, TERRITORY_KIND_LABELS, import_territories
 from app.web import get_visible_or_404, render, roles_required
 
 bp = Blueprint("territories", __name__)
@@ -30,10 +31,29 @@ def map():
     return render("territories/map.html", territories=territories)
 
 
+PREVIEW_KEPT = datetime.timedelta(days=1)
+
+
 def _upload_dir():
-    folder = Path(current_app.instance_path) / "imports"
+    # IMPORT_FOLDER lets a test keep its previews to itself.
+    folder = Path(current_app.config.get("IMPORT_FOLDER") or Path(current_app.instance_path) / "imports")
     folder.mkdir(parents=True, exist_ok=True)
     return folder
+
+
+def _forget_old_previews():
+    """Delete files previewed more than a day ago and never confirmed.
+
+    Called whenever a preview is kept or confirmed, so abandoned uploads (which may
+    hold a whole county's boundaries) do not pile up in instance/imports.
+    """
+    oldest = (clock.now() - PREVIEW_KEPT).replace(tzinfo=datetime.UTC).timestamp()
+    for path in _upload_dir().glob("*.json"):
+        try:
+            if path.stat().st_mtime < oldest:
+                path.unlink()
+        except FileNotFoundError:
+            pass  # another request removed it first
 
 
 def _held_file(token):
@@ -75,17 +95,23 @@ def import_file():
         result = import_territories(data, branch, datum=form["datum"] or None, dry_run=not confirm)
         if result.written:
             path.unlink(missing_ok=True)
+            _forget_old_previews()
             flash(_l("%(n)s territories imported; %(placed)s customers placed again.",
                      n=len(result.rows), placed=result.placed))
             return redirect(url_for("territories.map"))
         if result.ok:
             token = uuid.uuid4().hex if path is None else path.stem
             if path is None:
-                (_upload_dir() / f"{token}.json").write_bytes(data)
+                _forget_old_previews()
+                held = _upload_dir() / f"{token}.json"
+                held.write_bytes(data)
+                # Stamped by the app's clock, which the age check reads too.
+                stamp = clock.now().replace(tzinfo=datetime.UTC).timestamp()
+                os.utime(held, (stamp, stamp))
         else:
             status = 422
     return render("territories/import.html", branches=branches, form=form, result=result,
-                  token=token), status
+                  token=token, KIND_LABELS=TERRITORY_KIND_LABELS), status
 
 
 @bp.route("/territories/unplaced")

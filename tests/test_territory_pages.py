@@ -1,9 +1,10 @@
 """The import page, the import command and the list of customers to place."""
+import datetime
 import io
 
 from app.db import database
 from app.models import Customer, Territory
-from tests.conftest import csrf_token, soup
+from tests.conftest import csrf_token, login, soup
 from tests.test_territory_import import collection, new_zone_features
 
 
@@ -27,6 +28,8 @@ def test_a_team_lead_previews_then_confirms_an_import(app, county, login_as):
     assert preview.status_code == 200
     page = soup(preview)
     assert [td.get_text() for td in page.select("#preview tbody tr td:nth-of-type(2)")] == ["新区", "新甲村", "新乙村"]
+    # The kind reads in Chinese, not as the file's code.
+    assert [td.get_text() for td in page.select("#preview tbody tr td:nth-of-type(3)")] == ["片区", "村", "村"]
     assert count_territories(app) == before  # a preview writes nothing
     confirm = page.select_one("#preview form")
     data = {field["name"]: field["value"] for field in confirm.select("input")}
@@ -35,6 +38,52 @@ def test_a_team_lead_previews_then_confirms_an_import(app, county, login_as):
     assert count_territories(app) == before + 3
     # The token was used up: confirming twice cannot write twice.
     assert client.post(confirm["action"], data=data).status_code == 400
+
+
+def fresh_sign_in(app, username="lead1"):
+    client = app.test_client()
+    assert login(client, username).status_code == 302
+    return client
+
+
+def test_unconfirmed_previews_are_deleted_after_a_day(app, county, login_as, tmp_path):
+    """A file checked and never confirmed is kept a day for its confirmation, then deleted
+    the next time anyone previews or confirms a file; a fresh one stays."""
+    from app import clock
+
+    client = login_as("lead1")
+    a1 = str(county.branches["A1"].id)
+    folder = tmp_path / "imports"
+    app.config["IMPORT_FOLDER"] = str(folder)
+
+    def token_of(response):
+        return soup(response).select_one("#preview input[name=token]")["value"]
+
+    abandoned = token_of(upload(client, collection(new_zone_features()), branch=a1))
+    assert (folder / f"{abandoned}.json").exists()
+    clock.travel(datetime.timedelta(hours=23))
+    client = fresh_sign_in(app)  # an idle session has expired meanwhile
+    recent = token_of(upload(client, collection(new_zone_features()), branch=a1))
+    assert (folder / f"{abandoned}.json").exists()  # under a day: still confirmable
+    clock.travel(datetime.timedelta(hours=2))
+    client = fresh_sign_in(app)
+    latest = token_of(upload(client, collection(new_zone_features()), branch=a1))
+    assert not (folder / f"{abandoned}.json").exists()
+    assert (folder / f"{recent}.json").exists() and (folder / f"{latest}.json").exists()
+    # The abandoned preview can no longer be confirmed; nothing is written by trying.
+    before = count_territories(app)
+    stale = client.post("/territories/import", data={
+        "csrf_token": csrf_token(client, "/territories/import"), "token": abandoned,
+        "branch": a1, "datum": "", "confirm": "1"})
+    assert stale.status_code == 400 and count_territories(app) == before
+    # Confirming clears what has grown old meanwhile too.
+    clock.travel(datetime.timedelta(hours=23))
+    client = fresh_sign_in(app)  # an idle session has expired meanwhile
+    done = client.post("/territories/import", data={
+        "csrf_token": csrf_token(client, "/territories/import"), "token": latest,
+        "branch": a1, "datum": "", "confirm": "1"})
+    assert done.status_code == 302
+    assert not list(folder.glob("*.json"))
 
 
 def test_a_bad_file_shows_its_problems_in_chinese_and_offers_no_confirmation(app, county, login_as):

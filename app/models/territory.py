@@ -14,6 +14,8 @@ from app.models.base import BaseModel, created_at_field, one_of
 from app.models.org import BUSINESS_LINES, Branch, User
 
 TERRITORY_KINDS = ("zone", "village", "street", "group", "market")
+TERRITORY_KIND_LABELS = {"zone": _l("Zone"), "village": _l("Village"), "street": _l("Street"),
+                         "group": _l("Group"), "market": _l("Market area")}
 TIERS = ("gold", "mass", "potential")
 SQ_M_PER_MU = 10000 / 15
 OPEN_LEAD_STATUSES = ("new", "contacted", "qualified")
