@@ -81,26 +81,32 @@ class SettingsForm(FlaskForm):
         return ok
 
 
-def _admin_bank():
-    """The bank whose settings or products this admin changes: their own, or one chosen below them."""
+def _admin_bank(change=False):
+    """The bank whose settings or products this admin sees: their own, or one chosen below them.
+
+    Returns (bank, banks to pick from, whether this admin may change them). A sub-branch's
+    admin reads their bank's values (the home page links here) but bank-wide values belong
+    to the bank's admin: change=True (a form that writes) is refused with 403.
+    """
     banks = list(Branch.select().where(branch_scope(current_user) & (Branch.kind == "bank"))
                  .order_by(Branch.name))
     own = current_user.branch.bank
-    if own is not None and own.kind == "bank" and current_user.branch.kind == "bank":
-        return own, [own]
+    if own is not None and current_user.branch.kind == "bank":
+        return own, [own], True
     if not banks:
-        # A branch's admin manages its people, but bank-wide values belong to the bank's admin.
-        abort(403)
+        if own is None or change:
+            abort(403)
+        return own, [own], False
     chosen = request.args.get("bank", type=int)
     bank = next((b for b in banks if b.id == chosen), banks[0])
-    return bank, banks
+    return bank, banks, True
 
 
 @bp.route("/settings", methods=["GET", "POST"])
 @roles_required("admin")
 def settings():
     """The bank's configurable values, each with its meaning; every change is audited."""
-    bank, banks = _admin_bank()
+    bank, banks, editable = _admin_bank(change=request.method == "POST")
     current = Setting.all_for(bank)
     form = SettingsForm(data={k: (v if k == "coverage_kinds" else str(v)) for k, v in current.items()})
     if form.validate_on_submit():
@@ -117,7 +123,8 @@ def settings():
         return redirect(url_for("admin.settings", bank=bank.id if len(banks) > 1 else None))
     status = 422 if form.errors else 200
     meanings = {key: meaning for key, (_, _, _, meaning) in DEFINITIONS.items()}
-    return render("admin/settings.html", form=form, bank=bank, banks=banks, meanings=meanings), status
+    return render("admin/settings.html", form=form, bank=bank, banks=banks, meanings=meanings,
+                  editable=editable, current=current, kind_names=KIND_NAMES), status
 
 
 # ---------------------------------------------------------------- users
@@ -334,6 +341,10 @@ def _product_in_scope(product_id):
     banks = Branch.select(Branch.id).where(branch_scope(current_user) & (Branch.kind == "bank"))
     product = Product.select().where((Product.id == product_id) & Product.bank.in_(banks)).first()
     if product is None:
+        own = current_user.branch.bank
+        if own is not None and Product.select().where(
+                (Product.id == product_id) & (Product.bank == own)).exists():
+            abort(403)  # their own bank's product: readable in the list, changed by the bank's admin
         abort(404)
     return product
 
@@ -342,11 +353,11 @@ def _product_in_scope(product_id):
 @roles_required("admin")
 def products():
     """The bank's product catalogue, offered ones first; retired ones stay for old visits."""
-    bank, banks = _admin_bank()
+    bank, banks, editable = _admin_bank()
     rows = (Product.select().where(Product.bank == bank)
             .order_by(Product.active.desc(), Product.kind, Product.name))
     return render("admin/products.html", products=rows, bank=bank, banks=banks,
-                  kind_names=PRODUCT_KIND_NAMES)
+                  kind_names=PRODUCT_KIND_NAMES, editable=editable)
 
 
 def _save_product(form, product, action):
@@ -376,7 +387,7 @@ def _save_product(form, product, action):
 @roles_required("admin")
 def product_new():
     """Add a product to the bank's catalogue."""
-    bank, banks = _admin_bank()
+    bank, banks, _ = _admin_bank(change=True)
     form = ProductForm()
     if form.validate_on_submit() and _save_product(form, Product(bank=bank), "create"):
         flash(_l("Saved."))

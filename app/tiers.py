@@ -53,6 +53,10 @@ def _bank():
 def index():
     """The bank's tier rules; saving them re-tiers every customer of the bank in one transaction."""
     bank = _bank()
+    # A sub-branch's admin reads the bank's rules; changing them is the bank admin's.
+    editable = current_user.branch.kind == "bank"
+    if request.method == "POST" and not editable:
+        abort(403)
     current = TierRule.for_bank(bank.id)
     form = TierRulesForm()
     if request.method == "GET":
@@ -73,4 +77,4 @@ def index():
         flash(_("Rules saved; %(n)d customer(s) changed tier.", n=changed))
         return redirect(url_for("tiers.index"))
     return render("admin/tiers.html", form=form, bank=bank, describe_rule=describe_rule,
-                  codes=[rule_code(r) for r in current]), (400 if form.errors else 200)
+                  codes=[rule_code(r) for r in current], editable=editable), (400 if form.errors else 200)

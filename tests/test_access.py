@@ -156,3 +156,40 @@ def test_an_inactive_user_is_signed_out(app, client, county):
         User.update(active=False).where(User.username == "mgr1").execute()
     response = client.get("/customers/")
     assert response.status_code == 302 and response.location.startswith("/login")
+
+
+def test_a_sub_branch_admin_reads_the_bank_pages_the_home_links_to_but_changes_nothing(app, client, county):
+    """A sub-branch's admin follows every link of the admin home without a 403; the bank's
+    settings, products and tier rules read as they are, and any change is refused."""
+    from bs4 import BeautifulSoup
+
+    from app.db import database
+    from app.models import Setting, TierRule
+    from tests.county import _user
+
+    with app.app_context(), database.obj.connection_context():
+        _user("admin_a1", "admin", county.branches["A1"], "支行管理")
+        radius_before = Setting.get(county.branches["A"], "check_in_radius_m")
+        rules_before = TierRule.select().count()
+    login(client, "admin_a1")
+    home = BeautifulSoup(client.get("/admin/").get_data(as_text=True), "html.parser")
+    links = [a["href"] for a in home.select("nav a.row")]
+    assert "/admin/settings" in links and "/admin/products" in links and "/admin/tiers/" in links
+    for href in links:
+        assert client.get(href).status_code == 200, href
+    for path in ("/admin/settings", "/admin/products", "/admin/tiers/"):
+        page = BeautifulSoup(client.get(path).get_data(as_text=True), "html.parser")
+        assert page.select_one("#read-only") is not None, path
+        assert page.select_one("main form[method=post]") is None, path
+    products = BeautifulSoup(client.get("/admin/products").get_data(as_text=True), "html.parser")
+    assert county.products["a"].name in products.get_text()
+    assert not products.select("a[href^='/admin/products/']")  # no way into an edit form
+    token = csrf_token(client, "/me")
+    assert client.post("/admin/settings", data={"csrf_token": token, "check_in_radius_m": "999",
+                                                "check_in_radius_cap_m": "999"}).status_code == 403
+    assert client.get("/admin/products/new").status_code == 403
+    assert client.get(f"/admin/products/{county.products['a'].id}").status_code == 403
+    assert client.post("/admin/tiers/", data={"csrf_token": token}).status_code == 403
+    with app.app_context(), database.obj.connection_context():
+        assert Setting.get(county.branches["A"], "check_in_radius_m") == radius_before
+        assert TierRule.select().count() == rules_before
