@@ -148,6 +148,8 @@ def assign(territory_id):
             error = _l("Choose a business line and a start date.")
         elif len(chosen) != len(form["users"]) or not chosen:
             error = _l("Choose at least one account manager of your team.")
+        elif Assignment.refusal(territory, chosen) is not None:
+            error = Assignment.refusal(territory, chosen)
         else:
             ended = Assignment.assign(territory, chosen, form["business_line"], starts_on, by=current_user)
             moved = (0, 0)

@@ -69,3 +69,48 @@ def test_the_managers_page_lists_territories_with_customer_counts(app, county, l
     client = login_as("mgr1")
     items = [li.get_text(" ", strip=True) for li in soup(client.get("/me")).select("ul.plain li")]
     assert items == ["茶园村 · 1 户", "茶园村一组 · 1 户"]
+
+
+def test_a_closed_branch_takes_no_new_assignment_for_its_territories_or_its_people(app, county, login_as):
+    """The admin closes 河坝支行: its village cannot be given to anyone, and its manager
+    cannot be given another branch's village; both are refused in Chinese, nothing written."""
+    from app.models import Branch, User
+    from tests.county import _user
+
+    with app.app_context(), database.obj.connection_context():
+        mgr3 = _user("mgr3", "manager", county.branches["A2"], "孙经理")
+    client = login_as("admin")
+    a2 = county.branches["A2"]
+    closed = client.post(f"/admin/branches/{a2.id}/close", data={
+        "csrf_token": csrf_token(client, f"/admin/branches/{a2.id}"), "closed": "1"})
+    assert closed.status_code == 302
+    with app.app_context(), database.obj.connection_context():
+        before = Assignment.select().count()
+
+    def assign(territory, user):
+        path = f"/territories/{territory.id}/assign"
+        return client.post(path, data={"csrf_token": csrf_token(client, path), "users": [str(user.id)],
+                                       "business_line": "retail", "starts_on": clock.today().isoformat()})
+
+    refused = assign(county.territories["V3"], county.users["mgr1"])
+    assert refused.status_code == 422
+    assert "河坝支行已关闭，其区域不再接受新的分配" in soup(refused).select_one("p.error").get_text()
+    refused = assign(county.territories["V1"], mgr3)
+    assert refused.status_code == 422
+    assert "孙经理所在的河坝支行已关闭" in soup(refused).select_one("p.error").get_text()
+    with app.app_context(), database.obj.connection_context():
+        assert Assignment.select().count() == before
+        # The model refuses too, whatever calls it.
+        try:
+            Assignment.assign(county.territories["V1"], [User.get_by_id(mgr3.id)], "retail", clock.today())
+        except ValueError:
+            pass
+        else:
+            raise AssertionError("a manager of a closed branch was assigned")
+        assert Assignment.select().count() == before
+    # Reopened, the same assignment goes through.
+    client.post(f"/admin/branches/{a2.id}/close", data={
+        "csrf_token": csrf_token(client, f"/admin/branches/{a2.id}"), "closed": "0"})
+    assert assign(county.territories["V1"], mgr3).status_code == 302
+    with app.app_context(), database.obj.connection_context():
+        assert Branch.get_by_id(a2.id).closed_on is None

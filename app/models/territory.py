@@ -144,14 +144,35 @@ class Assignment(BaseModel):
         """Every assignment of the territory, newest first: who kept it, for which line, when."""
         return cls.select().where(cls.territory == territory).order_by(cls.starts_on.desc(), cls.id.desc())
 
+    @staticmethod
+    def refusal(territory, managers):
+        """Why the territory cannot be given to managers now (a message), or None.
+
+        A closed branch (or one under a closed branch) keeps its history but takes no
+        new assignment, neither for its territories nor for its people.
+        """
+        closed = closed_branch(territory.branch)
+        if closed is not None:
+            return _l("%(branch)s is closed: its territories take no new assignments.", branch=closed.name)
+        for manager in managers:
+            closed = closed_branch(manager.branch)
+            if closed is not None:
+                return _l("%(name)s works at %(branch)s, which is closed: choose a manager of an open branch.",
+                          name=manager.name, branch=closed.name)
+        return None
+
     @classmethod
     def assign(cls, territory, managers, business_line, starts_on, by=None):
         """Make managers responsible for the territory's business line from starts_on.
 
         Those responsible until then and not among managers end the day before, so
         the history stays; an assignment that had not started yet is simply dropped.
-        Returns the users whose assignment ended.
+        Returns the users whose assignment ended. Raises ValueError with the reason
+        when the territory's or a manager's branch is closed (see refusal).
         """
+        refused = cls.refusal(territory, managers)
+        if refused is not None:
+            raise ValueError(refused)
         keep = {m.id for m in managers}
         ended = []
         with database.atomic():
@@ -496,6 +517,12 @@ def _shape_fields(shape):
 # --- Placement ------------------------------------------------------------------------------
 PLACE_CHUNK = 5000  # rows per PostgreSQL UPDATE … FROM (VALUES …)
 REBUILD_INDEXES_FROM = 20_000  # SQLite: changed rows above which the territory indexes are rebuilt
+
+
+def closed_branch(branch):
+    """The closed branch among branch and those above it, or None when all are open."""
+    return (Branch.select().where(Branch.id.in_(branch.ancestors_path_ids()), Branch.closed_on.is_null(False))
+            .order_by(Branch.path).first())
 
 
 def bank_of(branch):
