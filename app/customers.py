@@ -78,27 +78,57 @@ def _detail(customer, full, member_form=None):
                   can_edit=current_user.role in EDITORS)
 
 
+class EditCustomerForm(CustomerForm):
+    clear_phone = BooleanField(_l("Remove the phone number on file"))
+    save_anyway = BooleanField(_l("This is a different person: save anyway"))
+
+
 @bp.route("/<int:customer_id>/edit", methods=["GET", "POST"])
 @roles_required(*EDITORS)
 def edit(customer_id):
-    """Edit an archive in scope; every changed field goes into the customer's history."""
+    """Edit an archive in scope; every changed field goes into the customer's history.
+
+    A new phone or ID number is looked up in the bank's archives as on creation: an ID
+    number on another archive is refused (one person, one archive); a phone on another
+    archive is shown and saved only once the user confirms it is a different person.
+    """
     customer = get_visible_or_404(Customer, customer_id)
-    form = CustomerForm(obj=customer)
+    form = EditCustomerForm(obj=customer)
     form.products.choices = _product_choices()
     if request.method == "GET":
         form.products.data = [h.product_id for h in customer.holdings]
         # Phone and ID number never go into a page in clear (a cached page or a
         # screen glimpsed in a village); blank keeps what is on file.
         form.id_number.data = form.phone.data = ""
+        form.clear_phone.data = form.save_anyway.data = False
+    duplicates, id_taken, status = [], False, 200
     if form.validate_on_submit():
         fields = form.archive()
-        if not fields["phone"]:
+        if form.clear_phone.data and fields["phone"]:
+            form.clear_phone.errors = [_l("Enter a new phone or remove the one on file, not both.")]
+        elif not fields["phone"] and not form.clear_phone.data:
             fields.pop("phone")
-        changes = customer.update_archive(current_user, fields, form.id_number.data or None,
-                                          products=form.products.data or [])
-        flash(_("Saved %(n)d change(s).", n=len(changes)))
-        return redirect(url_for("customers.detail", customer_id=customer.id))
-    return render("customers/edit.html", form=form, customer=customer), (400 if form.errors else 200)
+        new_id = form.id_number.data or None
+        if new_id and new_id != customer.id_number:
+            duplicates = list(Customer.duplicates(current_user, id_number=new_id, exclude=customer.id))
+            id_taken = bool(duplicates)
+        if not id_taken and fields.get("phone") and fields["phone"] != customer.phone:
+            duplicates = list(Customer.duplicates(current_user, phone=fields["phone"], exclude=customer.id))
+            if form.save_anyway.data:
+                duplicates = []
+        if not duplicates and not form.errors:
+            changes = customer.update_archive(current_user, fields, new_id,
+                                              products=form.products.data or [])
+            flash(_("Saved %(n)d change(s).", n=len(changes)))
+            return redirect(url_for("customers.detail", customer_id=customer.id))
+    visible = {c.id for c in Customer.visible_to(current_user)
+               .where(Customer.id.in_([d.id for d in duplicates]))} if duplicates else set()
+    if duplicates:
+        status = 409
+    elif form.errors:
+        status = 400
+    return render("customers/edit.html", form=form, customer=customer, duplicates=duplicates,
+                  visible=visible, id_taken=id_taken), status
 
 
 def _product_choices():

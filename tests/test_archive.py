@@ -288,3 +288,74 @@ def test_family_members_are_added_and_removed_with_history(app, client, county):
     other = county.customers["c_v2"].id
     assert client.post(f"/customers/{other}/members", data={
         "csrf_token": token, "relation": "子", "member_name": "x"}).status_code == 404
+
+
+# --- duplicates on edit; clearing a phone -----------------------------------------------
+
+def _edit(client, customer, **overrides):
+    path = f"/customers/{customer.id}/edit"
+    data = form_data(client, path, **overrides)
+    data["csrf_token"] = csrf_token(client, path)
+    return client.post(path, data=data)
+
+
+def test_an_edit_to_a_phone_on_another_archive_shows_it_and_saves_only_when_confirmed(app, client, county):
+    seed_archive(app, county)  # 周大福 (c_v1) holds PHONE
+    login(client, "mgr2")       # mgr2 keeps c_v2, not c_v1
+    c_v2 = county.customers["c_v2"]
+    response = _edit(client, c_v2, phone=PHONE)
+    assert response.status_code == 409
+    page = soup(response)
+    assert "该手机号或身份证号已在本行建档" in page.select_one("#duplicates h2").get_text()
+    # Outside mgr2's territories: the match is named as such, without a link or a name.
+    assert page.select_one("#duplicates a.row") is None
+    assert county.customers["c_v1"].name not in page.select_one("#duplicates").get_text()
+    assert page.select_one("input[name=save_anyway]") is not None
+    with with_db(app)[0], with_db(app)[1]:
+        assert Customer.get_by_id(c_v2.id).phone != PHONE
+    confirmed = _edit(client, c_v2, phone=PHONE, save_anyway="y")
+    assert confirmed.status_code == 302
+    with app.app_context(), database.obj.connection_context():
+        assert Customer.get_by_id(c_v2.id).phone == PHONE
+        change = CustomerChange.get((CustomerChange.customer == c_v2.id) & (CustomerChange.field == "phone"))
+        assert change.new == "138****5678"  # the history keeps phones masked
+
+
+def test_an_edit_to_an_id_number_on_another_archive_is_refused(app, client, county):
+    seed_archive(app, county)
+    login(client, "lead1")  # lead1 sees both c_v1 and c_v2
+    c_v2 = county.customers["c_v2"]
+    response = _edit(client, c_v2, id_number=ID)
+    assert response.status_code == 409
+    page = soup(response)
+    assert "该身份证号已登记在本行另一份档案中" in page.select_one("#duplicates").get_text()
+    assert page.select_one("#duplicates a.row")["href"] == f"/customers/{county.customers['c_v1'].id}"
+    assert page.select_one("input[name=save_anyway]") is None  # no way past it
+    assert _edit(client, c_v2, id_number=ID, save_anyway="y").status_code == 409
+    with app.app_context(), database.obj.connection_context():
+        assert Customer.get_by_id(c_v2.id).id_number_hash is None
+        assert not CustomerChange.select().where(CustomerChange.customer == c_v2.id).exists()
+    # The archive's own ID number typed again is no duplicate.
+    assert _edit(client, county.customers["c_v1"], id_number=ID, name="周大福").status_code == 302
+
+
+def test_a_phone_can_be_cleared_from_the_edit_form_and_the_history_says_so(app, client, county):
+    seed_archive(app, county)
+    login(client, "mgr1")
+    c_v1 = county.customers["c_v1"]
+    page = soup(client.get(f"/customers/{c_v1.id}/edit"))
+    assert page.select_one("input[name=clear_phone]") is not None
+    both = _edit(client, c_v1, phone="13900000001", clear_phone="y")
+    assert both.status_code == 400
+    assert "二者选其一" in soup(both).get_text()
+    # Blank still keeps the phone on file.
+    assert _edit(client, c_v1, name="周大福").status_code == 302
+    with app.app_context(), database.obj.connection_context():
+        assert Customer.get_by_id(c_v1.id).phone == PHONE
+    assert _edit(client, c_v1, clear_phone="y").status_code == 302
+    with app.app_context(), database.obj.connection_context():
+        assert Customer.get_by_id(c_v1.id).phone is None
+    history = soup(client.get(f"/customers/{c_v1.id}")).select_one("ul.history").get_text()
+    assert "电话: 138****5678 → —" in history
+    # Nothing left to clear: the box is gone.
+    assert soup(client.get(f"/customers/{c_v1.id}/edit")).select_one("input[name=clear_phone]") is None

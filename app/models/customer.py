@@ -189,8 +189,8 @@ class Customer(BaseModel):
     def update_archive(self, user, fields, id_number=None, products=None):
         """The one write path for editing an archive: each changed field kept in the history.
 
-        A blank id_number leaves the stored one as it is; changes to it are recorded
-        masked, so the history never holds an ID number in clear.
+        A blank id_number leaves the stored one as it is; changes to it and to the phone
+        are recorded masked, so the history never holds either in clear.
         """
         from app.db import database
 
@@ -199,7 +199,10 @@ class Customer(BaseModel):
             for name, new in fields.items():
                 old = getattr(self, name)
                 if _shown(old) != _shown(new):
-                    changes.append((name, _shown(old), _shown(new)))
+                    if name == "phone":  # the history is read by many: masked, as the ID number
+                        changes.append((name, mask_phone(old) or None, mask_phone(new) or None))
+                    else:
+                        changes.append((name, _shown(old), _shown(new)))
                     setattr(self, name, new)
             if id_number and id_number != self.id_number:
                 old = self.masked_id or None
