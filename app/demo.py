@@ -24,7 +24,7 @@ import numpy as np
 import shapely
 import shapely.affinity
 
-from app import clock
+from app import clock, crypto
 from app.db import database
 from app.models import (
     Assignment,
@@ -38,6 +38,7 @@ from app.models import (
     compute_tier,
 )
 from app.models.territory import import_territories
+from app.models.tier import TierRule
 
 PASSWORD = "zrt-demo-2026"
 BANK_NAME = "黔北县农村商业银行"
@@ -575,7 +576,10 @@ def build_demo(customers=6000, seed=20261129, password_method=None):
         products = _products(bank)
         users, logins = _users(bank, branches, random.Random(f"{seed}:staff"), password_method)
         _assignments(units, users, today - dt.timedelta(days=120))
-        count = Archive(units, products, random.Random(f"{seed}:people"), today).write(customers)
+        rules = _tier_rules(bank)
+        archive = Archive(units, products, random.Random(f"{seed}:people"), today, rules=rules)
+        count = archive.write(customers)
+        _id_numbers(archive, random.Random(f"{seed}:ids"), today)
     return {"logins": logins, "branches": 1 + len(branches), "territories": territories,
             "customers": count, "users": len(users)}
 
@@ -669,6 +673,60 @@ def _territories(layout, branches):
     return units, sum(len(collection) for _, collection in features.values())
 
 
+# The county bank's own tier rules (分层): a little stricter on rating and gentler on land
+# than the defaults, as a mountain county with small plots would set them.
+BANK_TIER_RULES = [
+    ("gold", 50, None, None),
+    ("gold", 20, "AAA", None),
+    ("mass", 5, None, None),
+    ("mass", None, "AA", None),
+    ("mass", None, None, 15),
+]
+
+
+def _tier_rules(bank):
+    """Write the bank's tier rules; return them in the order they are tried."""
+    for position, (tier, volume, rating, scale) in enumerate(BANK_TIER_RULES, start=1):
+        TierRule.create(bank=bank, position=position, tier=tier, min_volume_wan=volume,
+                        min_rating=rating, min_scale_mu=scale)
+    return TierRule.for_bank(bank.id)
+
+
+# Where the heads of households were registered: the county itself mostly, some from
+# the prefecture's other counties, a few from Chongqing across the border.
+ID_REGIONS = Weighted({"520321": 80, "520302": 6, "520381": 5, "520324": 4, "500110": 3, "500101": 2})
+ID_SHARE = 0.85  # households whose ID number is on file; the rest were archived without it
+
+
+def _id_number(rng, male, today):
+    """A GB 11643 number: region, birth date (25–80 years ago), sequence odd for men, check digit."""
+    born = today - dt.timedelta(days=rng.randint(25 * 365, 80 * 365))
+    sequence = rng.randrange(0, 999, 2) + (1 if male else 0)
+    first = f"{ID_REGIONS.pick(rng)}{born:%Y%m%d}{sequence:03d}"
+    return first + crypto.check_digit(first)
+
+
+def _id_numbers(archive, rng, today):
+    """Give most households an ID number, encrypted and hashed as the archive form keeps it.
+
+    Needs the app's ID_NUMBER_KEY (an app context). Numbers are unique: two archives
+    with one number would be the duplicates the app refuses.
+    """
+    seen, rows = set(), []
+    for customer_id, row in archive.written:
+        if row["kind"] != "household" or rng.random() >= ID_SHARE:
+            continue
+        number = _id_number(rng, row["_male"], today)
+        while number in seen:
+            number = _id_number(rng, row["_male"], today)
+        seen.add(number)
+        rows.append((crypto.encrypt_id(number), crypto.hash_id(number), customer_id))
+    database.cursor().executemany(
+        'UPDATE "customer" SET "id_number_cipher" = %s, "id_number_hash" = %s WHERE "id" = %s'
+        .replace("%s", database.param), rows)
+    return len(rows)
+
+
 def _products(bank):
     return {name: Product.create(bank=bank, name=name, kind=kind, description=text,
                                  amount_limit_wan=limit)
@@ -749,10 +807,12 @@ CUSTOMER_FIELDS = [
 class Archive:
     """The customers (建档) of the county with their members and holdings."""
 
-    def __init__(self, units, products, rng, today):
+    def __init__(self, units, products, rng, today, rules=None):
         self.units, self.products, self.rng, self.today = units, products, rng, today
+        self.rules = rules  # the bank's tier rules, in order (None: the defaults)
         self.people = People(rng)
         self.contracts = 0
+        self.written = []  # (customer id, row) once written
 
     def write(self, total):
         jobs = [(unit, in_market) for unit, (plain, stalls) in zip(self.units, self._allocate(total))
@@ -783,6 +843,7 @@ class Archive:
         _bulk_insert(Holding, [Holding.customer, Holding.product, Holding.since, Holding.amount_wan,
                                Holding.reference],
                      [(cid, *h) for cid, hs in zip(ids, holdings) for h in hs])
+        self.written = list(zip(ids, rows))
         return len(rows)
 
     def _allocate(self, total):
@@ -869,7 +930,7 @@ class Archive:
             row["consent_via"] = CONSENT_WAYS.pick(rng)
         else:
             row["consent"] = False
-        row["tier"], row["tier_rule"] = compute_tier(_Archive(**row))
+        row["tier"], row["tier_rule"] = compute_tier(_Archive(**row), self.rules)
         return row
 
     def _kind(self, territory_kind, rare):

@@ -6,33 +6,48 @@ from types import SimpleNamespace
 import pytest
 import shapely
 
-from app import clock
+from app import clock, crypto
 from app.db import apply_schema, database, open_database
 from app.demo import build_demo
 from app.models import Assignment, Customer, Territory, User, compute_tier
 from app.models.org import ROLES
+from app.models.tier import DEFAULT_RULES, TierRule, ordered, rule_code
+from tests.conftest import make_app
 
 CUSTOMERS = 300
 FAST_HASH = "pbkdf2:sha256:1000"  # the demo's own password hashing is not under test
 
 
+def key_context():
+    """What `flask demo` has around it: the app (its ID-number key, its translations).
+
+    Call before binding the demo's own database: making the app binds its URL.
+    """
+    return make_app("sqlite:///:memory:").app_context()
+
+
 def build(seed=20261129):
     """A small demo in a fresh in-memory database, read back as plain data."""
+    context = key_context()
     db = open_database("sqlite:///:memory:")
     database.initialize(db)
     db.connect()
     apply_schema(db)
     try:
-        result = build_demo(customers=CUSTOMERS, seed=seed, password_method=FAST_HASH)
-        territories = list(Territory.select().order_by(Territory.id))
-        return SimpleNamespace(
-            result=result,
-            territories=territories,
-            shapes={t.id: shapely.from_geojson(t.geometry) for t in territories},
-            customers=list(Customer.select().order_by(Customer.id)),
-            users=list(User.select().order_by(User.id)),
-            assignments=list(Assignment.current()),
-        )
+        with context:
+            result = build_demo(customers=CUSTOMERS, seed=seed, password_method=FAST_HASH)
+            customers = list(Customer.select().order_by(Customer.id))
+            territories = list(Territory.select().order_by(Territory.id))
+            return SimpleNamespace(
+                result=result,
+                territories=territories,
+                shapes={t.id: shapely.from_geojson(t.geometry) for t in territories},
+                customers=customers,
+                id_numbers={c.id: c.id_number for c in customers},
+                rules=TierRule.for_bank(customers[0].branch.bank.id),
+                users=list(User.select().order_by(User.id)),
+                assignments=list(Assignment.current()),
+            )
     finally:
         db.close()
 
@@ -138,14 +153,30 @@ def test_some_name_needs_a_character_outside_the_bmp(demo):
     assert any(ord(ch) > 0xFFFF for c in demo.customers for ch in c.name)
 
 
-def test_tiers_follow_the_rules_and_include_all_three(demo):
+def test_tiers_follow_the_banks_own_rules_and_include_all_three(demo):
+    """The demo bank has tier rules of its own (not the defaults) and every tier comes from them."""
+    assert [rule_code(r) for r in demo.rules] != [rule_code(r) for r in ordered(DEFAULT_RULES)]
     assert {c.tier for c in demo.customers} == {"gold", "mass", "potential"}
     for c in demo.customers:
-        assert (c.tier, c.tier_rule) == compute_tier(c)
+        assert (c.tier, c.tier_rule) == compute_tier(c, demo.rules)
+    own = {rule_code(r) for r in demo.rules} - {rule_code(r) for r in DEFAULT_RULES}
+    assert any(c.tier_rule in own for c in demo.customers)
 
 
-def test_archives_are_left_without_identity_numbers(demo):
-    assert all(c.id_number_cipher is None and c.id_number_hash is None for c in demo.customers)
+def test_most_households_have_a_valid_unique_id_number_kept_encrypted(demo):
+    households = [c for c in demo.customers if c.kind == "household"]
+    numbers = [demo.id_numbers[c.id] for c in households if c.id_number_cipher]
+    assert 0.75 <= len(numbers) / len(households) <= 0.95
+    assert len(set(numbers)) == len(numbers)  # no archive would be another's duplicate
+    for c in households:
+        if c.id_number_cipher:
+            number = demo.id_numbers[c.id]
+            assert crypto.validate_id_number(number) == number  # check digit, real birth date
+            assert number not in c.id_number_cipher
+            assert c.id_number_hash is not None
+        else:
+            assert c.id_number_hash is None
+    assert not any(c.id_number_cipher for c in demo.customers if c.kind != "household")
 
 
 def test_territories_came_through_the_import_and_read_back_as_a_clean_file():
@@ -156,25 +187,27 @@ def test_territories_came_through_the_import_and_read_back_as_a_clean_file():
     from app.models import Branch
     from app.models.territory import import_territories
 
+    context = key_context()
     db = open_database("sqlite:///:memory:")
     database.initialize(db)
     db.connect()
     apply_schema(db)
     try:
-        build_demo(customers=50, password_method=FAST_HASH)
-        for branch in Branch.select().where(Branch.kind == "branch"):
-            rows = list(Territory.select().where(Territory.branch == branch))
-            assert rows
-            by_id = {t.id: t for t in rows}
-            for t in rows:
-                assert t.area_m2 == round(geo.area_m2(geo.loads(t.geometry)), 1)
-            features = [{"type": "Feature", "geometry": json.loads(t.geometry),
-                         "properties": {"name": t.name, "kind": t.kind, "code": t.code,
-                                        "parent": by_id[t.parent_id].code if t.parent_id else None}}
-                        for t in rows]
-            result = import_territories(json.dumps({"type": "FeatureCollection", "datum": "wgs84",
-                                                    "features": features}), branch, dry_run=True)
-            assert result.ok, result.messages()[:3]
-            assert {row.action for row in result.rows} == {"update"}
+        with context:
+            build_demo(customers=50, password_method=FAST_HASH)
+            for branch in Branch.select().where(Branch.kind == "branch"):
+                rows = list(Territory.select().where(Territory.branch == branch))
+                assert rows
+                by_id = {t.id: t for t in rows}
+                for t in rows:
+                    assert t.area_m2 == round(geo.area_m2(geo.loads(t.geometry)), 1)
+                features = [{"type": "Feature", "geometry": json.loads(t.geometry),
+                             "properties": {"name": t.name, "kind": t.kind, "code": t.code,
+                                            "parent": by_id[t.parent_id].code if t.parent_id else None}}
+                            for t in rows]
+                result = import_territories(json.dumps({"type": "FeatureCollection", "datum": "wgs84",
+                                                        "features": features}), branch, dry_run=True)
+                assert result.ok, result.messages()[:3]
+                assert {row.action for row in result.rows} == {"update"}
     finally:
         db.close()
