@@ -2,7 +2,7 @@
 from flask import Blueprint
 from flask_login import current_user
 
-from app.models import Assignment, Customer, Territory, User, Visit
+from app.models import Assignment, Territory, User, Visit
 from app.models.scope import user_scope
 from app.web import render, roles_required
 
@@ -13,16 +13,25 @@ bp = Blueprint("coverage", __name__)
 @roles_required("team_lead")
 def team():
     """The team lead's home: each manager's territories, customers and coverage this week."""
-    managers = (User.select().where(user_scope(current_user), User.role == "manager", User.active)
-                .order_by(User.username))
+    managers = list(User.select().where(user_scope(current_user), User.role == "manager", User.active)
+                    .order_by(User.username))
+    # A fixed number of queries whatever the team's size: coverage grouped by manager,
+    # and every manager's territory names at once.
+    coverage = Visit.coverage_by_manager(managers)
+    names, seen = {}, set()
+    for user_id, territory_id, name in (
+            Territory.select(Assignment.user, Territory.id, Territory.name)
+            .join(Assignment, on=(Assignment.territory == Territory.id))
+            .where(Assignment.id.in_(Assignment.current().select(Assignment.id)),
+                   Assignment.user.in_([m.id for m in managers]))
+            .order_by(Territory.name, Territory.id).tuples()):
+        if (user_id, territory_id) not in seen:  # two business lines: one territory, named once
+            seen.add((user_id, territory_id))
+            names.setdefault(user_id, []).append(name)
     rows = []
     for manager in managers:
-        visited, total, ratio = Visit.coverage(Customer.visible_to(manager))
-        territories = (Territory.select(Territory.name)
-                       .where(Territory.id.in_(Assignment.current().select(Assignment.territory)
-                                               .where(Assignment.user == manager)))
-                       .order_by(Territory.name))
-        rows.append({"user": manager, "territories": [t.name for t in territories],
+        visited, total, ratio = coverage[manager.id]
+        rows.append({"user": manager, "territories": names.get(manager.id, []),
                      "visited": visited, "total": total, "coverage": ratio})
     assigned_ids = Assignment.current().select(Assignment.territory)
     unassigned = (Territory.visible_to(current_user)

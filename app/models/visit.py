@@ -66,6 +66,40 @@ class Visit(BaseModel):
         return visited, total, (visited / total if total else None)
 
     @classmethod
+    def coverage_by_manager(cls, managers, day=None):
+        """Visit.coverage of each manager's 责任田 in one grouped query: {user id: (visited, total, ratio)}.
+
+        The same figures as coverage(Customer.visible_to(manager)) for each manager (the
+        manager scope of scope.py: territories assigned on day, with their subtrees), but
+        one query for the whole team instead of two per manager. DISTINCT because one
+        customer may sit under two of a manager's assignments (two business lines, or a
+        village and its group).
+        """
+        from peewee import Case, fn
+
+        from app.models.territory import Assignment, Territory
+
+        day = day or clock.today()
+        ids = [m.id for m in managers]
+        if not ids:
+            return {}
+        assigned = Territory.alias("assigned")
+        visited = Case(None, [(Customer.id.in_(cls.this_week_customer_ids(verified_only=True, day=day)),
+                               Customer.id)], None)
+        rows = (Assignment
+                .select(Assignment.user, fn.COUNT(fn.DISTINCT(Customer.id)), fn.COUNT(fn.DISTINCT(visited)))
+                .join(assigned, on=(Assignment.territory == assigned.id))
+                .join(Territory, on=(fn.substr(Territory.path, 1, fn.length(assigned.path)) == assigned.path))
+                .join(Customer, on=(Customer.territory == Territory.id))
+                .where(Assignment.user.in_(ids), Assignment.starts_on <= day,
+                       Assignment.ends_on.is_null() | (Assignment.ends_on >= day),
+                       Customer.kind.in_(COUNTED_KINDS), Customer.status == "active", Customer.consent)
+                .group_by(Assignment.user)
+                .tuples())
+        figures = {user_id: (seen, total, seen / total if total else None) for user_id, total, seen in rows}
+        return {i: figures.get(i, (0, 0, None)) for i in ids}
+
+    @classmethod
     def day_counters(cls, user):
         """What the Today page counts: visits made today and this week's coverage of the 责任田."""
         start = clock.local_day_start_utc(clock.today())

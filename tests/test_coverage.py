@@ -1,0 +1,69 @@
+"""The team lead's home: each manager's coverage this week, in a fixed number of queries."""
+import datetime as dt
+
+from app import clock
+from app.db import database
+from app.models import Assignment, Customer, User, Visit
+from tests.conftest import soup
+from tests.county import _user
+
+
+def team_rows(client):
+    page = soup(client.get("/team"))
+    return [(" ".join(li.select_one(".row-main").get_text().split()),
+             " ".join(li.select_one(".row-sub").get_text().split())) for li in page.select("li.row")]
+
+
+def test_the_team_page_shows_each_managers_figures_on_the_county(app, county, login_as):
+    client = login_as("lead1")
+    # mgr1 keeps 茶园村 (c_v1 visited, c_g1 in its group not yet); mgr2 keeps 石板村 (c_v2 visited);
+    # 河坝村 ended for mgr2 yesterday, so 孙大山 is no longer counted.
+    assert team_rows(client) == [
+        ("张经理 50%", "茶园村 · 已走访 1 / 2 户"),
+        ("李经理 100%", "石板村 · 已走访 1 / 1 户"),
+    ]
+
+
+def test_grouped_coverage_equals_the_per_manager_figures(app, county):
+    """Overlapping assignments (two business lines, a village and its own group) count a
+    customer once, as the manager's scope does."""
+    with app.app_context(), database.obj.connection_context():
+        users = county.users
+        since = clock.today() - dt.timedelta(days=3)
+        Assignment.create(territory=county.territories["V1"], user=users["mgr1"], business_line="agri",
+                          starts_on=since)
+        Assignment.create(territory=county.territories["G1"], user=users["mgr1"], business_line="micro",
+                          starts_on=since)
+        Assignment.create(territory=county.territories["V1"], user=users["mgr2"], business_line="micro",
+                          starts_on=since)
+        idle = _user("mgr9", "manager", county.branches["A1"], "闲经理")
+        managers = [User.get_by_id(u.id) for u in (users["mgr1"], users["mgr2"], idle)]
+        grouped = Visit.coverage_by_manager(managers)
+        for manager in managers:
+            assert grouped[manager.id] == Visit.coverage(Customer.visible_to(manager)), manager.username
+        assert grouped[users["mgr2"].id] == (2, 3, 2 / 3)
+        assert grouped[idle.id] == (0, 0, None)
+
+
+def test_the_team_page_costs_the_same_queries_for_a_bigger_team(app, county, login_as, monkeypatch):
+    client = login_as("lead1")
+    client.get("/team")
+    counted = []
+    real = database.obj.execute_sql
+
+    def counting(sql, params=None, *args, **kwargs):
+        counted.append(sql)
+        return real(sql, params, *args, **kwargs)
+
+    monkeypatch.setattr(database.obj, "execute_sql", counting)
+    client.get("/team")
+    small = len(counted)
+    with app.app_context(), database.obj.connection_context():
+        for n in range(5):
+            extra = _user(f"mgr{n + 10}", "manager", county.branches["A1"], f"新经理{n}")
+            Assignment.create(territory=county.territories["V2"], user=extra, business_line="agri",
+                              starts_on=clock.today())
+    counted.clear()
+    rows = team_rows(client)
+    assert len(rows) == 7
+    assert len(counted) == small
