@@ -64,10 +64,10 @@ def create_app(test_config=None):
     db.init_app(app)
     web.init_app(app)
 
-    from app import admin, auth, coverage, customers, leads, reports, territories, tiers, visits
+    from app import admin, auth, coverage, customers, imports, leads, reports, territories, tiers, visits
 
     for blueprint in (auth.bp, visits.bp, coverage.bp, reports.bp, admin.bp, territories.bp,
-                      customers.bp, leads.bp, tiers.bp):
+                      customers.bp, leads.bp, tiers.bp, imports.bp):
         app.register_blueprint(blueprint)
 
     from app import cli
