@@ -49,6 +49,8 @@ def create_app(test_config=None):
         SESSION_COOKIE_SAMESITE="Lax",
         WTF_CSRF_TIME_LIMIT=None,  # a page left open all day in a village must still post
         PAGE_SIZE=30,
+        IMPORT_MAX_BYTES=64 * 1024 * 1024,  # customer imports: a 200,000-row list is ~25 MB as CSV
+        IMPORT_DIR=None,  # where uploads wait for confirmation; None: instance/imports/customers
     )
     if test_config is None:
         app.config.from_pyfile("config.py", silent=True)

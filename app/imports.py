@@ -33,7 +33,7 @@ def _branches():
 
 def _save_upload(upload, path):
     """Copy the upload to disk in blocks; False when it passes the size limit (the file is removed)."""
-    limit = current_app.config.get("IMPORT_MAX_BYTES", MAX_BYTES)
+    limit = (current_app.config.get("IMPORT_MAX_BYTES") or MAX_BYTES)
     size = 0
     with open(path, "wb") as out:
         for block in iter(lambda: upload.stream.read(1 << 20), b""):
@@ -69,7 +69,7 @@ def index():
             token = uuid.uuid4().hex
             path = importer.upload_dir() / token
             if not _save_upload(upload, path):
-                limit = current_app.config.get("IMPORT_MAX_BYTES", MAX_BYTES) // (1024 * 1024)
+                limit = max(1, (current_app.config.get("IMPORT_MAX_BYTES") or MAX_BYTES) // (1024 * 1024))
                 error = _("The file is larger than %(n)s MB: split it into several files and import them one "
                           "after the other.", n=limit)
             else:

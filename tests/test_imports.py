@@ -157,7 +157,7 @@ def test_dry_run_matches_counts_and_writes_only_on_confirm(app, lead, county):
     page = soup(lead.get(f"/imports/{job_id}"))
     refused = {tr.select("td")[0].get_text(): tr.select("td")[-1].get_text() for tr in
                page.select("section:has(h2:-soup-contains('未通过的行')) tbody tr")}
-    assert "校验码" in refused["6"]
+    assert "校验位" in refused["6"]
     assert "11 位" in refused["7"]
     assert "不能为负数" in refused["8"]
     assert "第 2 行" in refused["9"]
