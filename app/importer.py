@@ -255,10 +255,12 @@ class NamePlacer:
                 .tuples())
         self.branch_path = branch.path
         self.by_name = defaultdict(list)
+        self.names = {}  # territory id → name, for the preview
         self.groups_under = defaultdict(list)  # territory id → the groups anywhere below it
         for tid, name, kind, path, branch_path in rows:
             t = SimpleNamespace(id=tid, name=_norm(name), kind=kind, path=path,
                                 ours=branch_path.startswith(branch.path))
+            self.names[tid] = name
             if kind == "group":
                 for ancestor in path.strip("/").split("/")[:-1]:
                     self.groups_under[int(ancestor)].append(t)
@@ -658,7 +660,8 @@ class _State:
                  "core_no": v.get("core_no", ""),
                  "reasons": row.reasons or row.notes,
                  "customer": row.customer.id if row.customer else None,
-                 "changes": [[c[0], _shown(c[0], c[1]), _shown(c[0], c[2])] for c in row.changes]}
+                 "changes": [[c[0], _shown(c[0], c[1]), _shown(c[0], c[2])] if c[0] != "territory" else
+                             [c[0], None, self.names.names.get(c[2]) if self.names else None] for c in row.changes]}
         self.preview[bucket].append(entry)
 
     # -- writing -----------------------------------------------------------------------------

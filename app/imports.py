@@ -120,9 +120,9 @@ def _masked(value, field):
 def mapping(job_id):
     """Each column of the file mapped to an archive field (guessed, adjustable, remembered)."""
     job = get_visible_or_404(ImportJob, job_id)
-    if job.status not in ("mapping", "checked", "failed") or importer.interrupted(job):
-        if not importer.interrupted(job):
-            return redirect(url_for("imports.job", job_id=job.id))
+    # A running or written job has nothing to map; an interrupted one may be checked again.
+    if job.status == "done" or (job.running and not importer.interrupted(job)):
+        return redirect(url_for("imports.job", job_id=job.id))
     path = importer.job_file(job)
     if not path.exists():
         flash(_("The uploaded file was deleted after %(days)s days: upload it again.", days=importer.KEEP_DAYS))

@@ -155,7 +155,7 @@ def test_dry_run_matches_counts_and_writes_only_on_confirm(app, lead, county):
     assert counts(job_id) == {"new": 2, "updated": 2, "unchanged": 1, "refused": 5, "unplaced": 1}
     assert len(customers()) == before  # a dry run writes nothing
     page = soup(lead.get(f"/imports/{job_id}"))
-    refused = {tr.select("td")[0].get_text(): tr.select("td")[-1].get_text() for tr in
+    refused = {tr.select("td")[0].get_text(): tr.select_one("td.why").get_text() for tr in
                page.select("section:has(h2:-soup-contains('未通过的行')) tbody tr")}
     assert "校验位" in refused["6"]
     assert "11 位" in refused["7"]

@@ -130,8 +130,9 @@ def _bench(file_format):
         return [
             {"name": f"importing {ROWS:,} customers from .{file_format} (dry run + write, SQLite)",
              "unit": "s", "samples": totals, "budget": 60,
-             "note": f"file {last['size_mb']:.1f} MB; dry run {checks} s, write {writes} s; {last['placed']:,} placed by "
-                     f"村 / 组 name in 2,000 groups; load average {os.getloadavg()[0]:.1f}"},
+             "note": f"file {last['size_mb']:.1f} MB; dry run {checks} s, write {writes} s; "
+                     f"{last['placed']:,} placed by 村 / 组 name in 2,000 groups; "
+                     f"load average {os.getloadavg()[0]:.1f}"},
             {"name": f"importing {ROWS:,} customers from .{file_format}: peak memory of the process",
              "unit": "MB", "samples": [r["peak_mb"] for r in results], "budget": 500,
              "note": "ru_maxrss of a fresh child process (interpreter, Flask app and libraries included); "
