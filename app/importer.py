@@ -6,6 +6,7 @@ file in chunks of CHUNK rows with one look-up query per chunk, so a 200,000-row 
 never sits in memory and the write re-checks against the archive as it is then.
 """
 import datetime as dt
+import functools
 import json
 import re
 import threading
@@ -16,7 +17,7 @@ from types import SimpleNamespace
 from flask import current_app
 from flask_babel import lazy_gettext as _l
 
-from peewee import SqliteDatabase
+from peewee import DateField, DateTimeField, SqliteDatabase
 
 from app import clock, crypto
 from app.db import database
@@ -111,7 +112,8 @@ def field_rules():
 
     phone = next(v for v in CustomerForm.phone.kwargs["validators"] if isinstance(v, Regexp))
     name = next(v for v in CustomerForm.name.kwargs["validators"] if isinstance(v, DataRequired))
-    return SimpleNamespace(phone_pattern=phone.regex, phone=msgid(phone.message), name=msgid(name.message),
+    return SimpleNamespace(lookup_key=crypto.lookup_key(), phone_pattern=phone.regex,
+                           phone=msgid(phone.message), name=msgid(name.message),
                            negative=msgid(NOT_NEGATIVE), id_messages={k: msgid(v) for k, v in MESSAGES.items()})
 
 
@@ -153,7 +155,7 @@ def parse_row(row, mapping, kind, rules, labels):
                 row.reasons.append(reason("totals"))
                 row.values["_totals"] = True
         if kind_of in ("name", "text", "core_no"):
-            limit = max_length(name)
+            limit = _limit(name)
             if limit and len(text) > limit:
                 row.reasons.append(reason("too_long", field=label, n=limit))
             else:
@@ -161,7 +163,7 @@ def parse_row(row, mapping, kind, rules, labels):
         elif kind_of == "id":
             try:
                 row.id_number = crypto.validate_id_number(text)
-                row.id_hash = crypto.hash_id(row.id_number)
+                row.id_hash = crypto.hash_id(row.id_number, rules.lookup_key)
             except crypto.InvalidIdNumber as refused:
                 row.reasons.append([rules.id_messages[str(refused)], {}])
         elif kind_of == "phone":
@@ -222,6 +224,11 @@ def parse_row(row, mapping, kind, rules, labels):
         row.reasons.append(reason("core_missing"))
 
 
+@functools.cache
+def _limit(name):
+    return max_length(name)
+
+
 def _scientific(raw):
     if isinstance(raw, float):
         return f"{raw:.6G}".replace("E+", "E+")
@@ -236,6 +243,7 @@ def _norm(name):
 SUFFIXES = ("村委会", "居委会", "社区", "街道", "村", "组")
 
 
+@functools.lru_cache(maxsize=4096)
 def _variants(name):
     name = _norm(name)
     out = {name}
@@ -446,7 +454,7 @@ class _State:
         self.kind = job.kind
         self.branch = Branch.get_by_id(job.branch_id)
         self.bank = bank_of(self.branch)
-        self.bank_branches = [b.id for b in Branch.select(Branch.id).where(Branch.path.startswith(self.bank.path))]
+        self.bank_branch_set = {b.id for b in Branch.select(Branch.id).where(Branch.path.startswith(self.bank.path))}
         self.rules = field_rules()
         self.tier_rules = TierRule.for_bank(self.bank.id)
         self.names = NamePlacer(self.branch) if self.kind == "archive" else None
@@ -465,7 +473,12 @@ class _State:
         self.damaged_ids, self.first_damaged = 0, None
         self.today = clock.today()
         self.now = clock.now()
-        self.touched = []  # core refresh: every matched customer gets today's refresh date
+        self.fernet = crypto.id_cipher() if write else None
+        self.blank = {name: None for name in COMPARED}
+        self.blank.update(branch=self.branch.id, deposit_balance_wan=0, loan_balance_wan=0, products_elsewhere="",
+                          id_number_cipher=None, id_number_hash=None, lat=None, lng=None, position_source=None,
+                          position_confirmed=True, consent=False, status="active", created_at=self.now,
+                          updated_at=self.now)
 
     # -- per chunk ---------------------------------------------------------------------------
     def handle(self, rows):
@@ -491,27 +504,23 @@ class _State:
         hashes = [r.id_hash for r in rows if r.id_hash]
         phones = [r.values["phone"] for r in rows if r.values.get("phone")]
         cores = [r.values["core_no"] for r in rows if r.values.get("core_no")]
-        conditions = []
-        if hashes:
-            conditions.append(Customer.id_number_hash.in_(hashes))
-        if phones:
-            conditions.append(Customer.phone.in_(phones))
-        if cores:
-            conditions.append(Customer.core_no.in_(cores))
         found = SimpleNamespace(by_hash={}, by_phone_name={}, by_core={}, holdings=defaultdict(set))
-        if not conditions:
-            return found
-        condition = conditions[0]
-        for c in conditions[1:]:
-            condition = condition | c
-        query = Customer.select().where(Customer.branch.in_(self.bank_branches) & condition).order_by(Customer.id)
-        for c in query:
-            if c.id_number_hash:
-                found.by_hash.setdefault(c.id_number_hash, c)
-            if c.phone:
-                found.by_phone_name.setdefault((c.phone, _norm(c.name)), c)
-            if c.core_no:
-                found.by_core.setdefault(c.core_no, c)
+        # One query per key, each on its own index; the bank is checked here, because with
+        # "branch IN (…)" in the query SQLite walks the whole bank for every chunk.
+        bank = self.bank_branch_set
+        for column, keys in ((Customer.id_number_hash, hashes), (Customer.phone, phones),
+                             (Customer.core_no, cores)):
+            if not keys:
+                continue
+            for c in Customer.select().where(column.in_(list(set(keys)))).order_by(Customer.id):
+                if c.branch_id not in bank:
+                    continue
+                if c.id_number_hash:
+                    found.by_hash.setdefault(c.id_number_hash, c)
+                if c.phone:
+                    found.by_phone_name.setdefault((c.phone, _norm(c.name)), c)
+                if c.core_no:
+                    found.by_core.setdefault(c.core_no, c)
         if self.kind == "core" and found.by_core:
             ids = [c.id for c in found.by_core.values()]
             for customer_id, product_id in (Holding.select(Holding.customer, Holding.product)
@@ -676,20 +685,22 @@ class _State:
         new = [r for r in rows if r.outcome == "new"]
         records = []
         for row in new:
+            # Plain dicts, every one with the same keys, for one multi-row INSERT: building a
+            # peewee model per row costs more than the write.
             v = row.values
-            customer = Customer(branch=self.branch.id, territory=row.territory_id, kind="household")
-            for name in COMPARED:  # every record with the same keys, for one multi-row INSERT
-                if name in v or Customer._meta.fields[name].default is None:
-                    setattr(customer, name, v.get(name))
-            customer.kind = v.get("kind") or "household"
-            customer.id_number_cipher = crypto.encrypt_id(row.id_number) if row.id_number else None
-            customer.id_number_hash = row.id_hash
-            customer.lat = customer.lng = customer.position_source = None
+            record = dict(self.blank)
+            record.update((name, v[name]) for name in COMPARED if name in v)
+            record["kind"] = v.get("kind") or "household"
+            record["territory"] = row.territory_id
+            if row.id_number:
+                record["id_number_cipher"] = crypto.encrypt_id(row.id_number, self.fernet)
+                record["id_number_hash"] = row.id_hash
             if v.get("lat") is not None and v.get("lng") is not None:
-                customer.lat, customer.lng, customer.position_source = v["lat"], v["lng"], "import"
-            customer.tier, customer.tier_rule = compute_tier(customer, self.tier_rules)
-            customer.created_at = customer.updated_at = self.now
-            records.append(customer.__data__)
+                record.update(lat=v["lat"], lng=v["lng"], position_source="import")
+            record["tier"], record["tier_rule"] = compute_tier(SimpleNamespace(
+                business_volume_wan=(record["deposit_balance_wan"] or 0) + (record["loan_balance_wan"] or 0),
+                credit_rating=record["credit_rating"], scale_mu=record["scale_mu"]), self.tier_rules)
+            records.append(record)
         history = []
         for start in range(0, len(records), 400):
             for customer_id in _insert(Customer, records[start:start + 400], returning=True):
@@ -759,7 +770,9 @@ def _insert(model, records, returning=False):
     one = "(" + ", ".join([mark] * len(names)) + ")"
     columns = ", ".join(f'"{f.column_name}"' for f in fields)
     sql = f'INSERT INTO "{model._meta.table_name}" ({columns}) VALUES ' + ", ".join([one] * len(records))
-    params = [f.db_value(r[n]) for r in records for n, f in zip(names, fields)]
+    # Both drivers take str, int, float, bool and None as they are; dates go through peewee.
+    convert = [isinstance(f, (DateField, DateTimeField)) for f in fields]
+    params = [f.db_value(r[n]) if c else r[n] for r in records for n, f, c in zip(names, fields, convert)]
     if returning:
         sql += ' RETURNING "id"'
     cursor = database.execute_sql(sql, params)
