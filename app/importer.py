@@ -120,7 +120,7 @@ def field_rules():
 # --- One row ----------------------------------------------------------------------------------
 class Row:
     __slots__ = ("number", "raw", "values", "reasons", "notes", "outcome", "customer", "changes",
-                 "territory_id", "key", "products", "unknown_products", "id_number", "id_hash")
+                 "territory_id", "key", "products", "unknown_products", "id_number", "id_hash", "parsed", "tier")
 
     def __init__(self, number, raw):
         self.number, self.raw = number, raw
@@ -128,6 +128,8 @@ class Row:
         self.outcome = self.customer = self.territory_id = self.key = None
         self.products = self.unknown_products = None
         self.id_number = self.id_hash = None
+        self.parsed = False
+        self.tier = None  # (tier, rule) after the row is written, when it changes
 
 
 def _number(text):
@@ -385,12 +387,17 @@ def run(job, write=False, user=None, progress=None):
         if merged:
             problems.append(reason("merged", F, ranges=", ".join(merged[:5])))
         state = _State(job, mapping, labels, write, user)
+        parsed = job_file(job, ".parsed.jsonl")
         if write:
+            # The dry run's parsed rows, not the file again: parsing (openpyxl above all) is most
+            # of a check's cost, and the file has not changed. Matching is done afresh.
+            rows = _parsed_rows(parsed) if parsed.exists() else _table_rows(table)
             with database.atomic():
-                _stream(table, state, progress)
-                state.finish_write()
+                _stream(rows, table, state, progress)
         else:
-            _stream(table, state, progress)
+            with open(parsed, "w", encoding="utf-8") as out:
+                state.parsed_out = out
+                _stream(_table_rows(table), table, state, progress)
     except Unreadable as error:
         _finish(job, "failed", problems=problems + [[error.problem.message, error.problem.params]])
         return {}
@@ -400,6 +407,8 @@ def run(job, write=False, user=None, progress=None):
     if state.damaged_ids:
         problems.append(reason("id_damaged", F, n=state.damaged_ids, row=state.first_damaged))
     state.save_refused()
+    if write:
+        job_file(job, ".parsed.jsonl").unlink(missing_ok=True)  # it holds ID numbers in clear
     _finish(job, "done" if write else "checked", counts=state.counts, problems=problems,
             preview=state.preview, total=state.rows_seen)
     return state.counts
@@ -421,10 +430,26 @@ def _finish(job, status, counts=None, problems=None, preview=None, total=None):
     job.save()
 
 
-def _stream(table, state, progress):
-    chunk = []
+def _table_rows(table):
     for number, raw in table.rows():
-        chunk.append(Row(number, raw))
+        yield Row(number, raw)
+
+
+def _parsed_rows(path):
+    with open(path, encoding="utf-8") as f:
+        for line in f:
+            number, raw, values, reasons, id_number, id_hash, products = json.loads(line)
+            row = Row(number, raw)
+            row.values, row.reasons, row.id_number, row.id_hash, row.products = (
+                values, reasons, id_number, id_hash, products)
+            row.parsed = True
+            yield row
+
+
+def _stream(rows, table, state, progress):
+    chunk = []
+    for row in rows:
+        chunk.append(row)
         if len(chunk) >= CHUNK:
             state.handle(chunk)
             chunk = []
@@ -474,6 +499,7 @@ class _State:
         self.today = clock.today()
         self.now = clock.now()
         self.fernet = crypto.id_cipher() if write else None
+        self.parsed_out = None  # the dry run keeps its parsed rows here for the write
         self.blank = {name: None for name in COMPARED}
         self.blank.update(branch=self.branch.id, deposit_balance_wan=0, loan_balance_wan=0, products_elsewhere="",
                           id_number_cipher=None, id_number_hash=None, lat=None, lng=None, position_source=None,
@@ -483,7 +509,12 @@ class _State:
     # -- per chunk ---------------------------------------------------------------------------
     def handle(self, rows):
         for row in rows:
-            parse_row(row, self.mapping, self.kind, self.rules, self.labels)
+            if not row.parsed:
+                parse_row(row, self.mapping, self.kind, self.rules, self.labels)
+                if self.parsed_out is not None:
+                    self.parsed_out.write(json.dumps(
+                        [row.number, [cell_text(v) for v in row.raw], row.values, row.reasons, row.id_number,
+                         row.id_hash, row.products], ensure_ascii=False) + "\n")
             if row.values.get("_id_damaged"):
                 self.damaged_ids += 1
                 self.first_damaged = self.first_damaged or row.number
@@ -627,12 +658,21 @@ class _State:
             row.outcome = "updated" if row.changes else "unchanged"
             self._tier_change(row, customer)
 
-    def _tier_change(self, row, customer):
+    def _tier_after(self, row, customer):
+        """The customer's (tier, rule) once the row's values are written; row.tier when it changes."""
+        v = row.values
         after = SimpleNamespace(
-            business_volume_wan=(row.values.get("deposit_balance_wan", customer.deposit_balance_wan) or 0)
-            + (row.values.get("loan_balance_wan", customer.loan_balance_wan) or 0),
-            credit_rating=customer.credit_rating, scale_mu=customer.scale_mu)
-        tier, _rule = compute_tier(after, self.tier_rules)
+            business_volume_wan=(v.get("deposit_balance_wan", customer.deposit_balance_wan) or 0)
+            + (v.get("loan_balance_wan", customer.loan_balance_wan) or 0),
+            credit_rating=v.get("credit_rating", customer.credit_rating),
+            scale_mu=v.get("scale_mu", customer.scale_mu))
+        outcome = compute_tier(after, self.tier_rules)
+        if outcome != (customer.tier, customer.tier_rule):
+            row.tier = outcome
+        return outcome
+
+    def _tier_change(self, row, customer):
+        tier, _rule = self._tier_after(row, customer)
         if tier != customer.tier:
             self.counts["tier_changes"] += 1
             if len(self.preview["tiers"]) < SHOWN["tiers"]:
@@ -721,6 +761,9 @@ class _State:
                 if name != "territory":
                     history.append({"customer": row.customer.id, "user": user_id, "field": name,
                                     "old": _shown(name, old), "new": _shown(name, new), "at": self.now})
+            self._tier_after(row, row.customer)
+            if row.tier:
+                update["tier"], update["tier_rule"] = row.tier
             update["updated_at"] = self.now
             Customer.update(update).where(Customer.id == row.customer.id).execute()
         for start in range(0, len(history), 500):
@@ -730,6 +773,8 @@ class _State:
         matched = [r for r in rows if r.outcome in ("updated", "unchanged")]
         for row in matched:
             update = {name: new for name, _old, new in row.changes if name != "products"}
+            if row.tier:
+                update["tier"], update["tier_rule"] = row.tier
             if update:
                 Customer.update(update).where(Customer.id == row.customer.id).execute()
             if row.products is not None and any(c[0] == "products" for c in row.changes):
@@ -746,10 +791,6 @@ class _State:
         for start in range(0, len(ids), 500):
             Customer.update(refreshed_on=self.today, updated_at=self.now).where(
                 Customer.id.in_(ids[start:start + 500])).execute()
-
-    def finish_write(self):
-        """After the last row: tiers follow the new balances, for the whole bank at once."""
-        self.counts["tiers_recomputed"] = Customer.recompute_tiers(self.bank, self.tier_rules)
 
     def save_refused(self):
         self.refused_file.close()
@@ -850,4 +891,7 @@ def interrupted(job):
     alive = THREADS.get(job.id)
     if alive is not None and alive.is_alive():
         return False
-    return job.running and clock.now() - job.updated_at > dt.timedelta(minutes=10)
+    # A write's own transaction hides its progress from the row, and a second write started
+    # while another process still writes would read the archive without its rows: wait longer.
+    quiet = dt.timedelta(minutes=10 if job.status == "checking" else 60)
+    return job.running and clock.now() - job.updated_at > quiet

@@ -385,3 +385,19 @@ def test_the_command_checks_then_writes(app, runner, county, tmp_path):
     assert result.exit_code == 0, result.output
     assert customers(name="杨一")[0].territory_id == county.territories["G1"].id
     assert load_workbook(out).active["B2"].value == "坏电话"
+
+
+def test_a_check_whose_thread_died_can_be_run_again(app, lead):
+    from app import clock
+    import datetime as dt
+
+    job_id = job_of(upload(lead, xlsx([["杨一", make_id(50), "13800001111", "茶园村", "一组", 3, 5]])))
+    with database.obj.connection_context():
+        ImportJob.update(status="checking", updated_at=clock.now()).where(ImportJob.id == job_id).execute()
+    assert lead.get(f"/imports/{job_id}/mapping").status_code == 302  # running: nothing to map
+    clock.travel(dt.timedelta(minutes=11))
+    page = soup(lead.get(f"/imports/{job_id}"))
+    assert "中途停止" in page.select_one("p.error").get_text()
+    assert page.select_one("#import-job").get("hx-trigger") is None  # no more polling
+    check(lead, job_id)
+    assert counts(job_id) == {"new": 1}
