@@ -392,6 +392,10 @@ def run(job, write=False, user=None, progress=None):
             # The dry run's parsed rows, not the file again: parsing (openpyxl above all) is most
             # of a check's cost, and the file has not changed. Matching is done afresh.
             rows = _parsed_rows(parsed) if parsed.exists() else _table_rows(table)
+            if isinstance(database.obj, SqliteDatabase):
+                # Index pages of a 100,000-row write stay in memory instead of spilling to the WAL
+                # again and again (this connection is the import thread's own).
+                database.execute_sql("PRAGMA cache_size = -131072")
             with database.atomic():
                 _stream(rows, table, state, progress)
         else:
