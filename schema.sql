@@ -133,6 +133,8 @@ CREATE TABLE "customer" (
     "status" TEXT NOT NULL CHECK (status IN ('active', 'moved', 'closed')) DEFAULT 'active',
     "created_at" TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP,
     "updated_at" TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP,
+    "core_no" TEXT,
+    "refreshed_on" DATE,
     FOREIGN KEY ("branch_id") REFERENCES "branch" ("id") ON DELETE RESTRICT,
     FOREIGN KEY ("territory_id") REFERENCES "territory" ("id") ON DELETE SET NULL
 );
@@ -341,3 +343,47 @@ CREATE TABLE "tier_rule" (
 );
 CREATE INDEX "tier_rule_bank_id" ON "tier_rule" ("bank_id");
 CREATE UNIQUE INDEX "tier_rule_bank_id_position" ON "tier_rule" ("bank_id", "position");
+
+-- Customer imports (issue 7): the core-banking customer number is looked up on every weekly refresh.
+CREATE INDEX "customer_core_no" ON "customer" ("core_no");
+
+CREATE TABLE "import_mapping" (
+    "id" SERIAL NOT NULL PRIMARY KEY,
+    "bank_id" INTEGER NOT NULL,
+    "kind" TEXT NOT NULL CHECK (kind IN ('archive', 'core')),
+    "signature" TEXT NOT NULL,
+    "mapping" TEXT NOT NULL,
+    "updated_at" TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP,
+    FOREIGN KEY ("bank_id") REFERENCES "branch" ("id") ON DELETE CASCADE
+);
+CREATE INDEX "import_mapping_bank_id" ON "import_mapping" ("bank_id");
+CREATE UNIQUE INDEX "import_mapping_bank_id_kind_signature" ON "import_mapping" ("bank_id", "kind", "signature");
+
+CREATE TABLE "import_job" (
+    "id" SERIAL NOT NULL PRIMARY KEY,
+    "token" TEXT NOT NULL,
+    "branch_id" INTEGER NOT NULL,
+    "user_id" INTEGER,
+    "kind" TEXT NOT NULL CHECK (kind IN ('archive', 'core')),
+    "filename" TEXT NOT NULL,
+    "file_format" TEXT NOT NULL CHECK (file_format IN ('xlsx', 'csv')),
+    "encoding" TEXT,
+    "header_row" INTEGER NOT NULL DEFAULT 1,
+    "signature" TEXT NOT NULL DEFAULT '',
+    "mapping" TEXT NOT NULL DEFAULT '{}',
+    "status" TEXT NOT NULL CHECK (status IN ('mapping', 'checking', 'checked', 'writing', 'done', 'failed')) DEFAULT 'mapping',
+    "total_rows" INTEGER,
+    "processed_rows" INTEGER NOT NULL DEFAULT 0,
+    "counts" TEXT NOT NULL DEFAULT '{}',
+    "problems" TEXT NOT NULL DEFAULT '[]',
+    "preview" TEXT NOT NULL DEFAULT '{}',
+    "error" TEXT,
+    "created_at" TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP,
+    "updated_at" TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP,
+    "written_at" TIMESTAMP,
+    FOREIGN KEY ("branch_id") REFERENCES "branch" ("id") ON DELETE CASCADE,
+    FOREIGN KEY ("user_id") REFERENCES "user" ("id") ON DELETE SET NULL
+);
+CREATE UNIQUE INDEX "import_job_token" ON "import_job" ("token");
+CREATE INDEX "import_job_branch_id" ON "import_job" ("branch_id");
+CREATE INDEX "import_job_user_id" ON "import_job" ("user_id");

@@ -49,6 +49,8 @@ def create_app(test_config=None):
         SESSION_COOKIE_SAMESITE="Lax",
         WTF_CSRF_TIME_LIMIT=None,  # a page left open all day in a village must still post
         PAGE_SIZE=30,
+        IMPORT_MAX_BYTES=64 * 1024 * 1024,  # customer imports: a 200,000-row list is ~25 MB as CSV
+        IMPORT_DIR=None,  # where uploads wait for confirmation; None: instance/imports/customers
     )
     if test_config is None:
         app.config.from_pyfile("config.py", silent=True)
@@ -64,10 +66,10 @@ def create_app(test_config=None):
     db.init_app(app)
     web.init_app(app)
 
-    from app import admin, auth, coverage, customers, leads, reports, territories, tiers, visits
+    from app import admin, auth, coverage, customers, imports, leads, reports, territories, tiers, visits
 
     for blueprint in (auth.bp, visits.bp, coverage.bp, reports.bp, admin.bp, territories.bp,
-                      customers.bp, leads.bp, tiers.bp):
+                      customers.bp, leads.bp, tiers.bp, imports.bp):
         app.register_blueprint(blueprint)
 
     from app import cli

@@ -112,7 +112,118 @@ def import_territories_command(file, branch_code, datum, dry_run):
         click.echo(f"{len(result.rows)} territories checked; nothing written (--dry-run).")
 
 
+@click.command("import-customers")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--branch", "branch_code", help="The code of the branch new customers belong to "
+              "(the only bank when there is one).")
+@click.option("--kind", type=click.Choice(["archive", "core"]), default="archive", show_default=True,
+              help="archive: a 建档 customer list; core: the weekly core-banking refresh.")
+@click.option("--encoding", type=click.Choice(["auto", "utf-8", "gbk"]), default="auto", show_default=True,
+              help="Encoding of a CSV file.")
+@click.option("--dry-run", is_flag=True, help="Check every row and report; write nothing.")
+@click.option("--yes", is_flag=True, help="Write without asking once the check passes.")
+@click.option("--refused", "refused_out", type=click.Path(dir_okay=False),
+              help="Also save the refused rows, with their reason, to this .xlsx file.")
+@with_appcontext
+def import_customers_command(file, branch_code, kind, encoding, dry_run, yes, refused_out):
+    """Import customers from an .xlsx or .csv file: dry run first, then one transaction."""
+    import json
+    import shutil
+    import uuid
+
+    from flask_babel import force_locale
+
+    from app import importer
+    from app.imports import _new_job
+    from app.models import Branch
+    from app.models.importing import field_label
+    from app.spreadsheet import Unreadable
+
+    with database.obj.connection_context(), force_locale("zh_CN"):
+        if branch_code:
+            branch = Branch.get_or_none(Branch.code == branch_code)
+        else:
+            banks = list(Branch.select().where(Branch.kind == "bank").limit(2))
+            branch = banks[0] if len(banks) == 1 else None
+        if branch is None:
+            raise click.ClickException("Give --branch CODE: the branch new customers belong to.")
+        importer.clean_old_files()
+        token = uuid.uuid4().hex
+        path = importer.upload_dir() / token
+        shutil.copyfile(file, path)
+        try:
+            job = _new_job(path, token, file.rsplit("/", 1)[-1], branch, kind,
+                           None if encoding == "auto" else encoding, None)
+        except Unreadable as refused:
+            path.unlink(missing_ok=True)
+            raise click.ClickException(importer.render([refused.problem.message, refused.problem.params])) from None
+        from app.spreadsheet import Table
+
+        table = Table(path, job.file_format, job.encoding)
+        header = table.header
+        table.close()
+        mapping = importer.mapping_of(job)
+        click.echo(f"Header on row {job.header_row}; columns:")
+        for index, title in enumerate(header):
+            target = str(field_label(mapping[index])) if index in mapping else "—"
+            click.echo(f"  {title or '(no title)':<16} → {target}")
+        counts = _run_with_bar(importer, job, "Checking", write=False)
+        job = type(job).get_by_id(job.id)
+        _echo_outcome(importer, job, counts)
+        if refused_out and (counts.get("refused") or counts.get("missing")):
+            _save_refused(job, refused_out)
+        if job.data("problems"):
+            raise click.ClickException("Nothing was written.")
+        if dry_run:
+            click.echo("Dry run: nothing written.")
+            return
+        if not yes and not click.confirm("Write these rows?"):
+            click.echo("Nothing written.")
+            return
+        job.status = "writing"
+        job.save()
+        counts = _run_with_bar(importer, job, "Writing", write=True)
+        job = type(job).get_by_id(job.id)
+        if job.status != "done":
+            raise click.ClickException("Nothing was written.")
+        importer.job_file(job).unlink(missing_ok=True)
+        click.echo("Written: " + json.dumps(counts, ensure_ascii=False))
+
+
+def _run_with_bar(importer, job, label, write):
+    with click.progressbar(length=job.total_rows or 1, label=label, show_pos=True) as bar:
+        seen = [0]
+
+        def progress(done, total):
+            bar.length = max(total, 1)
+            bar.update(done - seen[0])
+            seen[0] = done
+        return importer.run(job, write=write, progress=progress)
+
+
+def _echo_outcome(importer, job, counts):
+    labels = {"new": "new", "updated": "updated", "unchanged": "unchanged", "refused": "refused",
+              "missing": "not in the archive", "unplaced": "without a territory", "tier_changes": "tier changes"}
+    click.echo("  ".join(f"{labels[k]}: {counts.get(k, 0):,}" for k in labels if k in counts or k in
+                         ("new", "updated", "unchanged", "refused")))
+    for problem in job.data("problems") or []:
+        click.echo(importer.render(problem), err=True)
+    preview = job.data("preview") or {}
+    for entry in (preview.get("refused") or [])[:20]:
+        reasons = "；".join(importer.render(r) for r in entry["reasons"])
+        click.echo(f"  row {entry['row']:>6}  {entry['name']:<10} {reasons}", err=True)
+
+
+def _save_refused(job, out):
+    from app import imports
+
+    with open(out, "wb") as f:
+        f.write(imports.refused_workbook(job).read())
+    click.echo(f"Refused rows saved to {out}")
+
+
 def init_app(app):
     app.cli.add_command(demo_command)
     app.cli.add_command(create_user_command)
     app.cli.add_command(import_territories_command)
+    app.cli.add_command(import_customers_command)

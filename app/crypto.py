@@ -55,18 +55,31 @@ def _key():
     return current_app.config["ID_NUMBER_KEY"].encode()
 
 
-def encrypt_id(number):
-    return Fernet(_key()).encrypt(number.encode()).decode()
+def encrypt_id(number, fernet=None):
+    """The ID number encrypted; a bulk caller passes its own Fernet (see id_cipher) to build it once."""
+    return (fernet or Fernet(_key())).encrypt(number.encode()).decode()
+
+
+def id_cipher():
+    """A Fernet under the ID number key, for callers encrypting many numbers."""
+    return Fernet(_key())
 
 
 def decrypt_id(cipher):
     return Fernet(_key()).decrypt(cipher.encode()).decode() if cipher else ""
 
 
-def hash_id(number):
-    """A keyed hash of a normalised ID number: equal numbers, equal hashes; no key, no match."""
-    lookup_key = hmac.new(_key(), b"zerentian id-number lookup", hashlib.sha256).digest()
-    return hmac.new(lookup_key, normalise_id(number).encode(), hashlib.sha256).hexdigest()
+def hash_id(number, key=None):
+    """A keyed hash of a normalised ID number: equal numbers, equal hashes; no key, no match.
+
+    A bulk caller passes lookup_key() once instead of deriving it for every number.
+    """
+    return hmac.new(key or lookup_key(), normalise_id(number).encode(), hashlib.sha256).hexdigest()
+
+
+def lookup_key():
+    """The key of the look-up hash, derived from the ID number key."""
+    return hmac.new(_key(), b"zerentian id-number lookup", hashlib.sha256).digest()
 
 
 def mask_phone(phone):

@@ -55,6 +55,12 @@ MATRIX = {
     "customers.remove_member": ("POST", "/customers/{c_v1}/members/999999/delete",
                                 {"manager": 404, "team_lead": 404, "admin": 404}, 403),
     "tiers.index": ("GET", "/admin/tiers/", {"admin": 200}, 403),
+    # imports: team leads and admins only; a job outside the scope (or missing) is 404
+    "imports.index": ("GET", "/imports/", {"admin": 200, "team_lead": 200}, 403),
+    "imports.mapping": ("GET", "/imports/999999/mapping", {"admin": 404, "team_lead": 404}, 403),
+    "imports.job": ("GET", "/imports/999999", {"admin": 404, "team_lead": 404}, 403),
+    "imports.confirm": ("POST", "/imports/999999/confirm", {"admin": 404, "team_lead": 404}, 403),
+    "imports.refused": ("GET", "/imports/999999/refused.xlsx", {"admin": 404, "team_lead": 404}, 403),
     "leads.index": ("GET", "/leads/", {"manager": 200, "team_lead": 200, "management": 200}, 403),
 }
 PUBLIC = {"auth.login", "static", "manifest"}

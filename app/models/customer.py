@@ -55,6 +55,8 @@ class Customer(BaseModel):
     status = TextField(default="active", constraints=[one_of("status", STATUSES), default("'active'")])
     created_at = created_at_field()
     updated_at = DateTimeField(default=clock.now, constraints=[default("CURRENT_TIMESTAMP")])
+    core_no = TextField(null=True, index=True)  # the core-banking system's customer number
+    refreshed_on = DateField(null=True)  # business date of the last core-banking refresh
 
     class Meta:
         indexes = (

@@ -1,0 +1,240 @@
+"""Customer imports (导入客户): upload, map the columns, dry run, confirm; refused rows as Excel."""
+import json
+import io
+import uuid
+
+from flask import (Blueprint, abort, current_app, flash, redirect, request, send_file, url_for)
+from flask_babel import gettext as _, lazy_gettext as _l
+from flask_login import current_user
+from openpyxl import Workbook
+
+from app import clock, crypto, importer
+from app.db import database
+from app.models import Branch, ImportJob, ImportMapping
+from app.models.importing import FIELD_TYPES, field_label, guess_mapping
+from app.models.scope import branch_scope
+from app.models.territory import bank_of
+from app.spreadsheet import Table, Unreadable, cell_text, header_signature, sniff
+from app.web import get_visible_or_404, render, roles_required
+
+bp = Blueprint("imports", __name__, url_prefix="/imports")
+
+MAX_BYTES = 64 * 1024 * 1024  # a 200,000-row 建档 list is about 25 MB as CSV, 15 MB as .xlsx
+KIND_LABELS = {"archive": _l("Customer list (建档)"), "core": _l("Core-banking refresh (balances, products)")}
+ENCODINGS = {"": _l("Automatic"), "utf-8": "UTF-8", "gbk": "GBK / GB18030"}
+STATUS_LABELS = {"mapping": _l("Columns to map"), "checking": _l("Checking"), "checked": _l("Checked"),
+                 "writing": _l("Writing"), "done": _l("Written"), "failed": _l("Stopped")}
+SAMPLE_ROWS = 5
+
+
+def _branches():
+    return list(Branch.select().where(branch_scope(current_user)).order_by(Branch.path))
+
+
+def _save_upload(upload, path):
+    """Copy the upload to disk in blocks; False when it passes the size limit (the file is removed)."""
+    limit = (current_app.config.get("IMPORT_MAX_BYTES") or MAX_BYTES)
+    size = 0
+    with open(path, "wb") as out:
+        for block in iter(lambda: upload.stream.read(1 << 20), b""):
+            size += len(block)
+            if size > limit:
+                break
+            out.write(block)
+    if size > limit:
+        path.unlink(missing_ok=True)
+        return False
+    return True
+
+
+@bp.route("/", methods=["GET", "POST"])
+@roles_required("admin", "team_lead")
+def index():
+    """Upload a 建档 list or a core-banking export; recent imports of the user's branches below."""
+    branches = _branches()
+    form = {"branch": str(current_user.branch_id), "kind": "archive", "encoding": ""}
+    error, status = None, 200
+    if request.method == "POST":
+        form = {k: request.form.get(k, "") for k in form}
+        branch = next((b for b in branches if str(b.id) == form["branch"]), None)
+        if branch is None:
+            abort(404)
+        if form["kind"] not in KIND_LABELS or form["encoding"] not in ENCODINGS:
+            abort(400)
+        upload = request.files.get("file")
+        if upload is None or not upload.filename:
+            error = _("Choose a file first: an Excel .xlsx file or a .csv file.")
+        else:
+            importer.clean_old_files()
+            token = uuid.uuid4().hex
+            path = importer.upload_dir() / token
+            if not _save_upload(upload, path):
+                limit = max(1, (current_app.config.get("IMPORT_MAX_BYTES") or MAX_BYTES) // (1024 * 1024))
+                error = _("The file is larger than %(n)s MB: split it into several files and import them one "
+                          "after the other.", n=limit)
+            else:
+                try:
+                    job = _new_job(path, token, upload.filename, branch, form["kind"], form["encoding"] or None,
+                                   current_user)
+                    return redirect(url_for("imports.mapping", job_id=job.id))
+                except Unreadable as refused:
+                    path.unlink(missing_ok=True)
+                    error = importer.render([refused.problem.message, refused.problem.params])
+        status = 422
+    jobs = list(ImportJob.visible_to(current_user).order_by(ImportJob.id.desc()).limit(10))
+    return render("imports/index.html", branches=branches, form=form, error=error, jobs=jobs,
+                  KIND_LABELS=KIND_LABELS, ENCODINGS=ENCODINGS, STATUS_LABELS=STATUS_LABELS), status
+
+
+def _new_job(path, token, filename, branch, kind, encoding, user):
+    """Read the header, guess (or recall) the mapping, and keep the job; Unreadable if it cannot."""
+    file_format = sniff(path, filename)
+    table = Table(path, file_format, encoding)
+    try:
+        signature = header_signature(table.header)
+        bank = bank_of(branch)
+        saved = ImportMapping.find(bank.id, kind, signature)
+        mapping = saved if saved is not None else guess_mapping(table.header, kind)
+        return ImportJob.create(
+            token=token, branch=branch.id, user=user.id if user else None, kind=kind,
+            filename=filename[-120:], file_format=file_format, encoding=table.encoding,
+            header_row=table.header_row, signature=signature,
+            mapping=json.dumps({str(k): v for k, v in mapping.items()}), status="mapping")
+    finally:
+        table.close()
+
+
+def _masked(value, field):
+    text = cell_text(value)
+    if field == "phone":
+        return crypto.mask_phone(text)
+    if field == "id_number" and text and "E" not in text.upper() and not isinstance(value, float):
+        return crypto.mask_id(text) if len(text) > 8 else "****"
+    if field == "id_number" and isinstance(value, float):
+        return f"{value:.6G}"
+    return text
+
+
+@bp.route("/<int:job_id>/mapping", methods=["GET", "POST"])
+@roles_required("admin", "team_lead")
+def mapping(job_id):
+    """Each column of the file mapped to an archive field (guessed, adjustable, remembered)."""
+    job = get_visible_or_404(ImportJob, job_id)
+    # A running or written job has nothing to map; an interrupted one may be checked again.
+    if job.status == "done" or (job.running and not importer.interrupted(job)):
+        return redirect(url_for("imports.job", job_id=job.id))
+    path = importer.job_file(job)
+    if not path.exists():
+        flash(_("The uploaded file was deleted after %(days)s days: upload it again.", days=importer.KEEP_DAYS))
+        return redirect(url_for("imports.index"))
+    table = Table(path, job.file_format, job.encoding)
+    try:
+        header, sample, merged = table.header, table.sample(SAMPLE_ROWS), table.header_merges()
+    finally:
+        table.close()
+    current = importer.mapping_of(job)
+    problems, status = [], 200
+    if request.method == "POST":
+        chosen = {}
+        for index in range(len(header)):
+            value = request.form.get(f"col-{index}", "")
+            if value:
+                if value not in FIELD_TYPES[job.kind]:
+                    abort(400)
+                chosen[index] = value
+        current = chosen
+        problems = [importer.render(p) for p in importer.mapping_problems(chosen, job.kind)]
+        if not problems:
+            job.mapping = json.dumps({str(k): v for k, v in chosen.items()})
+            if request.form.get("remember") == "1":
+                ImportMapping.remember(bank_of(job.branch).id, job.kind, job.signature, chosen)
+            job.status, job.processed_rows, job.updated_at = "checking", 0, clock.now()
+            job.counts, job.problems, job.preview = "{}", "[]", "{}"
+            job.save()
+            importer.start(job)
+            return redirect(url_for("imports.job", job_id=job.id))
+        status = 422
+    fields = [(name, field_label(name)) for name in FIELD_TYPES[job.kind]]
+    columns = []
+    for index, title in enumerate(header):
+        field = current.get(index, "")
+        columns.append({"index": index, "title": title, "field": field,
+                        "sample": [_masked(row[index] if index < len(row) else None, field)
+                                   for _number, row in sample]})
+    merged_message = importer.render(importer.reason("merged", importer.F, ranges=", ".join(merged[:5]))) \
+        if merged else None
+    return render("imports/mapping.html", job=job, columns=columns, fields=fields, problems=problems,
+                  merged=merged_message, KIND_LABELS=KIND_LABELS), status
+
+
+@bp.route("/<int:job_id>")
+@roles_required("admin", "team_lead")
+def job(job_id):
+    """The check's progress (polled by htmx while it runs), then its preview and the confirm button."""
+    job = get_visible_or_404(ImportJob, job_id)
+    done, total = importer.PROGRESS.get(job.id, (job.processed_rows, job.total_rows))
+    preview = job.data("preview") or {}
+    counts = job.data("counts") or {}
+    problems = [importer.render(p) for p in job.data("problems") or []]
+    return render("imports/job.html", "imports/_job.html", job=job, done=done or 0, total=total,
+                  counts=counts, preview=preview, problems=problems, render_reason=importer.render,
+                  interrupted=importer.interrupted(job), KIND_LABELS=KIND_LABELS, STATUS_LABELS=STATUS_LABELS,
+                  field_label=field_label, file_exists=importer.job_file(job).exists())
+
+
+@bp.route("/<int:job_id>/confirm", methods=["POST"])
+@roles_required("admin", "team_lead")
+def confirm(job_id):
+    """Write the checked file, once: a second press (or a replayed form) writes nothing more."""
+    job = get_visible_or_404(ImportJob, job_id)
+    if job.data("problems") or not importer.job_file(job).exists():
+        flash(_("This file cannot be written: fix the problems shown and check it again."))
+        return redirect(url_for("imports.job", job_id=job.id))
+    with database.atomic():
+        claimed = (ImportJob.update(status="writing", updated_at=clock.now())
+                   .where(ImportJob.id == job.id, ImportJob.status == "checked").execute())
+    if not claimed:
+        flash(_("This file is already being written, or was written."))
+        return redirect(url_for("imports.job", job_id=job.id))
+    job.status = "writing"
+    importer.start(job, write=True, user=current_user)
+    return redirect(url_for("imports.job", job_id=job.id))
+
+
+@bp.route("/<int:job_id>/refused.xlsx")
+@roles_required("admin", "team_lead")
+def refused(job_id):
+    """The refused rows as the user uploaded them, with the row number and the reason.
+
+    Not masked: it is the user's own file handed back so they can fix and upload it
+    again, and only the team leads and admins who may import it can fetch it.
+    """
+    job = get_visible_or_404(ImportJob, job_id)
+    source = importer.job_file(job, ".refused.jsonl")
+    if not source.exists():
+        abort(404)
+    out = refused_workbook(job)
+    stem = job.filename.rsplit(".", 1)[0]
+    return send_file(out, as_attachment=True, download_name=f"{stem}-{_('refused')}.xlsx",
+                     mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+
+
+def refused_workbook(job):
+    """The refused rows of a job as an .xlsx file object: row number, the cells as uploaded, the reason."""
+    header = []
+    path = importer.job_file(job)
+    if path.exists():
+        table = Table(path, job.file_format, job.encoding)
+        header = table.header
+        table.close()
+    workbook = Workbook(write_only=True)
+    sheet = workbook.create_sheet(_("Refused rows"))
+    sheet.append([_("Row"), *header, _("Reason")])
+    with open(importer.job_file(job, ".refused.jsonl"), encoding="utf-8") as f:
+        for line in f:
+            entry = json.loads(line)
+            sheet.append([entry["row"], *entry["values"], "；".join(importer.render(r) for r in entry["reasons"])])
+    out = io.BytesIO()
+    workbook.save(out)
+    out.seek(0)
+    return out

@@ -1,0 +1,282 @@
+"""Reading the bank's spreadsheets as a stream of rows: .xlsx (openpyxl read-only) and .csv
+(UTF-8 with or without BOM, GBK / GB18030), whatever their size.
+
+Pure functions of a file on disk: no database, no Flask. Problems are `Problem`s
+holding an English msgid and its parameters, rendered in the reader's language later.
+"""
+import codecs
+import csv
+import io
+import re
+import zipfile
+from dataclasses import dataclass, field
+
+from flask_babel import lazy_gettext as _l
+from openpyxl import load_workbook
+from openpyxl.utils.cell import range_boundaries
+
+HEADER_SCAN_ROWS = 10  # a title row or two often sits above the header in 建档 lists
+SAMPLE_BYTES = 256 * 1024
+# What Excel (or a careless export) did to a long number: 5.20102E+17.
+SCIENTIFIC = re.compile(r"^\s*[+-]?\d+(\.\d*)?[eE][+-]?\d+\s*$")
+# UTF-8 text read as Latin-1 or Windows-1252 and saved again: 姓名 becomes å§“å.
+LATIN_MOJIBAKE = re.compile(r"[\u00c0-\u00ff][\u0080-\u00bf\u2018-\u203a\u0152-\u0178]")
+
+
+@dataclass
+class Problem:
+    message: str
+    params: dict = field(default_factory=dict)
+
+
+class Unreadable(Exception):
+    """The file cannot be read as a spreadsheet at all."""
+
+    def __init__(self, message, **params):
+        message = getattr(message, "_args", (message,))[0]  # the English msgid of a lazy string
+        super().__init__(message)
+        self.problem = Problem(message, {k: str(v) for k, v in params.items()})
+
+
+def sniff(path, filename=""):
+    """'xlsx' or 'csv' from the file's first bytes (never trusting the name alone)."""
+    with open(path, "rb") as f:
+        head = f.read(SAMPLE_BYTES)
+    if not head.strip():
+        raise Unreadable(_l("The file is empty."))
+    if head.startswith(b"PK\x03\x04"):
+        return "xlsx"
+    if head.startswith(b"\xd0\xcf\x11\xe0"):
+        raise Unreadable(_l("This is an old Excel .xls file: open it in Excel or WPS and save it as .xlsx, "
+                         "then upload that."))
+    if b"\x00" in head[:4096] or head.startswith(b"%PDF"):
+        raise Unreadable(_l("This file is not a spreadsheet: upload an Excel .xlsx file or a .csv file."))
+    return "csv"
+
+
+def detect_encoding(path, declared=None):
+    """The CSV's encoding: what the user declared, else UTF-8 (BOM or not), else GB18030.
+
+    A declared UTF-8 that fails, or text that decodes but is garbled, is a Problem
+    naming the likely cause, so nobody imports 锟斤拷 into the archive.
+    """
+    with open(path, "rb") as f:
+        head = f.read(SAMPLE_BYTES)
+    if head.startswith(codecs.BOM_UTF8):
+        encoding = "utf-8-sig"
+    elif declared in ("gbk", "gb18030"):
+        encoding = "gb18030"  # a superset of GBK: every GBK file reads the same
+    else:
+        decoder = codecs.getincrementaldecoder("utf-8")()
+        try:
+            decoder.decode(head, final=False)  # a character cut at the sample's end is not an error
+            encoding = "utf-8"
+        except UnicodeDecodeError:
+            if declared == "utf-8":
+                raise Unreadable(_l("This file is not UTF-8: it looks like GBK, the encoding Excel uses for "
+                                 "Chinese CSV files. Choose GBK (or automatic) and upload it again.")) from None
+            encoding = "gb18030"
+    text = head.decode(encoding, errors="replace")
+    garbled(text)
+    return encoding
+
+
+def garbled(text):
+    """Raise when text shows the marks of a file saved through the wrong encoding."""
+    if "锟斤拷" in text or "\ufffd" in text:
+        raise Unreadable(_l("Some characters of this file were lost when it was saved with the wrong encoding "
+                         "(锟斤拷 or �): export it again from the source, as UTF-8 or GBK."))
+    if len(LATIN_MOJIBAKE.findall(text)) >= 3:
+        raise Unreadable(_l("This file's Chinese text is garbled (like å§“å): it was opened with the wrong "
+                         "encoding and saved again. Export it again from the source, as UTF-8 or GBK."))
+
+
+def cell_text(value):
+    """A cell as text: numbers without a trailing .0, blanks as ''."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    if isinstance(value, float):
+        if value.is_integer() and abs(value) < 1e15:
+            return str(int(value))
+        return repr(value)
+    if hasattr(value, "isoformat"):
+        return value.isoformat()[:10] if getattr(value, "hour", 0) == 0 else value.isoformat(sep=" ")
+    return str(value).strip()
+
+
+def is_damaged_number(value):
+    """True for a long number Excel stored as a float (digits past the 15th are gone)."""
+    if isinstance(value, float):
+        return abs(value) >= 1e9
+    return isinstance(value, str) and bool(SCIENTIFIC.match(value))
+
+
+class Table:
+    """A spreadsheet's first sheet: header found, rows streamed, each with its file row number."""
+
+    def __init__(self, path, file_format, encoding=None):
+        self.path, self.file_format = path, file_format
+        self.encoding = encoding
+        self.merged = []  # (min_col, min_row, max_col, max_row), 1-based, from the sheet's XML
+        self.total = None
+        if file_format == "xlsx":
+            self._open_xlsx()
+        else:
+            self.encoding = detect_encoding(path, encoding)
+            self._count_lines()
+        self.header_row, self.header = self._find_header()
+
+    # -- reading ---------------------------------------------------------------------------
+    def _open_xlsx(self):
+        # A file object: openpyxl refuses a path whose name does not end in .xlsx.
+        self.handle = open(self.path, "rb")  # noqa: SIM115 - closed by close()
+        try:
+            self.workbook = load_workbook(self.handle, read_only=True, data_only=True)
+        except Exception:  # openpyxl raises a dozen kinds for a zip that is not a workbook
+            self.handle.close()
+            raise Unreadable(_l("This file is not a spreadsheet Excel can open: upload an Excel .xlsx "
+                             "file or a .csv file.")) from None
+        self.sheet = self.workbook.worksheets[0]
+        self.merged = _merged_ranges(self.path, self.sheet)
+        try:
+            self.total = self.sheet.max_row
+        except Exception:  # a workbook without a dimension record
+            self.total = None
+
+    def _count_lines(self):
+        count = 0
+        with open(self.path, "rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                count += block.count(b"\n")
+        self.total = count + 1
+
+    def raw_rows(self):
+        """(row number, list of raw values) for every row of the file, streaming."""
+        if self.file_format == "xlsx":
+            for number, row in enumerate(self.sheet.iter_rows(values_only=True), start=1):
+                yield number, list(row)
+            return
+        with open(self.path, "rb") as f:
+            text = io.TextIOWrapper(f, encoding=self.encoding, errors="strict", newline="")
+            reader = csv.reader(text)
+            number = 0
+            try:
+                for number, row in enumerate(reader, start=1):
+                    yield number, row
+            except UnicodeDecodeError:
+                raise Unreadable(_l("Line %(line)s of this file cannot be read as %(encoding)s: export the "
+                                 "whole file again in one encoding (UTF-8 or GBK)."),
+                                 line=number + 1, encoding=self.encoding.upper()) from None
+            except csv.Error:
+                raise Unreadable(_l("Line %(line)s of this CSV file is broken (a quote never closed?)."),
+                                 line=number + 1) from None
+
+    def _find_header(self):
+        """The header row: among the first rows, the one naming the most known columns."""
+        from app.models.importing import guess_field
+
+        best, best_score, first = None, 0, None
+        for number, row in self.raw_rows():
+            if number > HEADER_SCAN_ROWS:
+                break
+            texts = [cell_text(v) for v in row]
+            if not any(texts):
+                continue
+            if first is None:
+                first = (number, texts)
+            score = sum(1 for t in texts if guess_field(t, "archive") or guess_field(t, "core"))
+            if score > best_score:
+                best, best_score = (number, texts), score
+        chosen = best or first
+        if chosen is None:
+            raise Unreadable(_l("The file has no rows."))
+        number, texts = chosen
+        while texts and not texts[-1]:
+            texts.pop()
+        if self.file_format == "csv":
+            garbled(" ".join(texts))
+        return number, texts
+
+    def rows(self):
+        """(row number, values) below the header, blank rows skipped; merged data cells filled down."""
+        fill = self._fill_down()
+        width = len(self.header)
+        for number, row in self.raw_rows():
+            if number <= self.header_row:
+                continue
+            row = list(row[:width]) + [None] * (width - len(row))
+            if fill:
+                for col, value in fill(number, row):
+                    row[col] = value
+            if all(v is None or (isinstance(v, str) and not v.strip()) for v in row):
+                continue
+            yield number, row
+
+    def _fill_down(self):
+        """Merged cells below the header (a village merged over its households' rows) read as filled."""
+        below = [m for m in self.merged if m[1] > self.header_row and m[3] > m[1]]
+        if not below:
+            return None
+        top_values = {}
+
+        def fill(number, row):
+            out = []
+            for min_col, min_row, _max_col, max_row in below:
+                if number == min_row:
+                    top_values[(min_col, min_row)] = row[min_col - 1] if min_col - 1 < len(row) else None
+                elif min_row < number <= max_row and min_col - 1 < len(row):
+                    out.append((min_col - 1, top_values.get((min_col, min_row))))
+            return out
+        return fill
+
+    def header_merges(self):
+        """Merged ranges that cover the header row, as A1 references (for the message)."""
+        from openpyxl.utils import get_column_letter
+
+        return [f"{get_column_letter(a)}{b}:{get_column_letter(c)}{d}" for a, b, c, d in self.merged
+                if b <= self.header_row <= d]
+
+    def sample(self, n=5):
+        rows = []
+        for number, row in self.rows():
+            rows.append((number, row))
+            if len(rows) >= n:
+                break
+        return rows
+
+    def close(self):
+        if self.file_format == "xlsx":
+            self.workbook.close()
+            self.handle.close()
+
+
+def _merged_ranges(path, sheet):
+    """The sheet's merged ranges; read-only mode does not parse them, so scan the XML for them.
+
+    <mergeCells> sits after <sheetData>, so the scan reads the sheet's XML once,
+    in blocks, without building it.
+    """
+    ranges = []
+    member = getattr(sheet, "_worksheet_path", None)
+    if not member:
+        return ranges
+    pattern = re.compile(rb'<(?:\w+:)?mergeCell [^>]*ref="([A-Z]+\d+:[A-Z]+\d+)"')
+    with zipfile.ZipFile(path) as archive, archive.open(member.lstrip("/")) as f:
+        tail = b""
+        for block in iter(lambda: f.read(1 << 20), b""):
+            data = tail + block
+            if b"mergeCell" in data:
+                for ref in pattern.findall(data):
+                    ranges.append(range_boundaries(ref.decode()))
+            tail = data[-200:]
+    return sorted(set(ranges), key=lambda r: (r[1], r[0]))
+
+
+def header_signature(header):
+    """The shape of a file: its normalised header, so the next file of that shape reuses its mapping."""
+    import hashlib
+
+    normal = "|".join(re.sub(r"\s+", "", h) for h in header)
+    return hashlib.sha1(normal.encode()).hexdigest()[:20]
