@@ -50,6 +50,9 @@ def create_app(test_config=None):
         WTF_CSRF_TIME_LIMIT=None,  # a page left open all day in a village must still post
         PAGE_SIZE=30,
     )
+    from app.maps import config_defaults
+
+    app.config.from_mapping(config_defaults())  # MAP_TILES and friends, from the environment
     if test_config is None:
         app.config.from_pyfile("config.py", silent=True)
     else:
