@@ -118,7 +118,7 @@
     for (var n = 0; n < c.i.length; n += 1) {
       var tier = c.t.charAt(n), visited = c.v.charAt(n) === "1", colour = TIER_COLOURS[tier] || "#6b6b6b";
       var marker = L.circleMarker([c.y[n] / 1e5, c.x[n] / 1e5], {
-        renderer: pointRenderer, radius: 6, weight: 2.5, color: colour,
+        renderer: pointRenderer, radius: 6, weight: 2.5, color: colour, pmIgnore: true, snapIgnore: true,
         fillColor: visited ? colour : "#ffffff", fillOpacity: 1
       });
       marker.customerId = c.i[n];
@@ -129,7 +129,7 @@
         disableClusteringAtZoom: 17, showCoverageOnHover: false });
       customerLayer.addLayers(points);
     } else {
-      customerLayer = L.layerGroup(points);
+      customerLayer = L.featureGroup(points); // a featureGroup passes its points' clicks on
     }
     customerLayer.on("click", function (e) {
       if (!drawing && e.layer && e.layer.customerId) {
@@ -223,6 +223,9 @@
     var script = document.createElement("script");
     script.src = cfg.geoman.js;
     script.onload = function () {
+      // Geoman hooks into maps and layers made after it loads: give ours their handlers now.
+      L.PM.reInitLayer(map);
+      if (territoryLayer) { L.PM.reInitLayer(territoryLayer); }
       map.pm.setLang("zh");
       map.pm.setGlobalOptions({ allowSelfIntersection: false, snappable: true, snapDistance: 12,
         pathOptions: { color: "#0b5d3b", weight: 3, fillOpacity: 0.25 } });
