@@ -135,14 +135,53 @@ def display_shape(shape, datum):
     return display_geometry(shapely.geometry.mapping(shape), datum)
 
 
+def _ints(degrees):
+    return np.rint(np.asarray(degrees, dtype=float) * 10 ** PLACES).astype(np.int64)
+
+
+def _deltas(values):
+    """Each value minus the one before it (the first as it is)."""
+    return np.diff(np.asarray(values, dtype=np.int64), prepend=0).tolist() if len(values) else []
+
+
+def encode_geometry(geometry, datum):
+    """A Polygon or MultiPolygon as [polygon [ring [dx, dy, dx, dy, …]]]: 1e-5 degrees in the
+    display datum, each point as its difference from the one before (static/js/map.js decodes)."""
+    polygons = [geometry["coordinates"]] if geometry["type"] == "Polygon" else geometry["coordinates"]
+    encoded = []
+    for rings in polygons:
+        parts = []
+        for ring in rings:
+            points = np.array([p[:2] for p in ring], dtype=float)
+            lngs, lats = _shift(points[:, 0], points[:, 1], datum)
+            pairs = np.column_stack([_ints(lngs), _ints(lats)])
+            parts.append(np.diff(pairs, axis=0, prepend=[[0, 0]]).ravel().tolist())
+        encoded.append(parts)
+    return encoded
+
+
+def decode_geometry(encoded):
+    """encode_geometry's inverse, in degrees (for tests and tools)."""
+    polygons = []
+    for rings in encoded:
+        parts = []
+        for flat in rings:
+            pairs = np.cumsum(np.array(flat, dtype=np.int64).reshape(-1, 2), axis=0) / 10 ** PLACES
+            parts.append(pairs.tolist())
+        polygons.append(parts)
+    return {"type": "Polygon", "coordinates": polygons[0]} if len(polygons) == 1 else {
+        "type": "MultiPolygon", "coordinates": polygons}
+
+
 def map_data(user, datum="wgs84"):
     """The map's data for a user, compact: what the scope lets them see, and no more.
 
     Territories: {i id, p parent id, k kind, n name, c customers in the subtree,
-    v [visited, counted] this week, g geometry}. Customers, column by column:
-    i ids, x/y longitude/latitude in 1e-5 degrees, t tier letters (g/m/p), v 1 when
-    visited this week (a verified visit, as coverage counts it). No phone, no ID
-    number, no name: a tap fetches the customer's card, scoped again.
+    v [visited, counted] this week, g polygons (see encode_geometry)}. Customers,
+    column by column in id order: i ids, x/y longitude/latitude in 1e-5 degrees, each
+    of the three as differences from the previous one (gzip halves them then); t tier
+    letters (g/m/p), v 1 when visited this week (a verified visit, as coverage counts
+    it). No phone, no ID number, no name: a tap fetches the customer's card, scoped again.
     """
     from app.models import Customer, Territory, Visit
     from app.models.visit import COUNTED_KINDS
@@ -180,13 +219,12 @@ def map_data(user, datum="wgs84"):
     for tid, parent, kind, name, _, geometry in territories:
         rows.append({"i": tid, "p": parent if parent in path_of else None, "k": kind, "n": name,
                      "c": counts.get(tid, 0), "v": [covered.get(tid, 0), counted.get(tid, 0)],
-                     "g": display_geometry(json.loads(geometry), datum) if geometry else None})
+                     "g": encode_geometry(json.loads(geometry), datum) if geometry else None})
     return {
         "datum": datum,
         # Coverage colours only once a visit this week exists; until then colour by kind.
         "by": "coverage" if any(covered.values()) else "kind",
         "t": rows,
-        "c": {"i": ids, "x": np.rint(lngs * 10 ** PLACES).astype(np.int64).tolist(),
-              "y": np.rint(lats * 10 ** PLACES).astype(np.int64).tolist(),
+        "c": {"i": _deltas(ids), "x": _deltas(_ints(lngs)), "y": _deltas(_ints(lats)),
               "t": "".join(tiers), "v": "".join(seen)},
     }

@@ -1,11 +1,12 @@
 """The 地图 tab: scoped map data, cards, tiles from config (GCJ-02 shifted for display only),
 and territories drawn or reshaped on the map, checked exactly as an import is."""
 import datetime as dt
+import itertools
 import json
 
 import pytest
 
-from app import clock, geo
+from app import clock, geo, maps
 from app.db import database
 from app.models import Customer, Territory
 from tests.conftest import csrf_token, login, soup
@@ -20,9 +21,15 @@ def sq(lng0, lat0, lng1, lat1):
 
 
 def data(client):
+    """The map data, decoded as static/js/map.js decodes it."""
     response = client.get("/map/data")
     assert response.status_code == 200 and response.mimetype == "application/json"
-    return response.get_json()
+    payload = response.get_json()
+    for key in ("i", "x", "y"):
+        payload["c"][key] = list(itertools.accumulate(payload["c"][key]))
+    for t in payload["t"]:
+        t["g"] = maps.decode_geometry(t["g"])
+    return payload
 
 
 def by_name(payload):

@@ -95,6 +95,22 @@
     });
   }
 
+  // The payload sends positions as 1e-5 degree steps from the previous one (app/maps.py).
+  function decodeRing(flat) {
+    var ring = [], x = 0, y = 0;
+    for (var k = 0; k < flat.length; k += 2) {
+      x += flat[k];
+      y += flat[k + 1];
+      ring.push([x / 1e5, y / 1e5]);
+    }
+    return ring;
+  }
+  function decodeGeometry(polygons) {
+    var coordinates = polygons.map(function (rings) { return rings.map(decodeRing); });
+    return coordinates.length === 1 ? { type: "Polygon", coordinates: coordinates[0] }
+      : { type: "MultiPolygon", coordinates: coordinates };
+  }
+
   function showData(payload) {
     data = payload;
     document.body.setAttribute("data-map-by", data.by);
@@ -102,7 +118,7 @@
     if (customerLayer) { map.removeLayer(customerLayer); }
     layersById = {};
     var features = data.t.filter(function (t) { return t.g; }).map(function (t) {
-      return { type: "Feature", properties: t, geometry: t.g };
+      return { type: "Feature", properties: t, geometry: decodeGeometry(t.g) };
     });
     territoryLayer = L.geoJSON(features, {
       style: function (f) { return territoryStyle(f.properties); },
@@ -114,14 +130,17 @@
       }
     }).addTo(map);
 
-    var c = data.c, points = [];
+    var c = data.c, points = [], id = 0, x = 0, y = 0;
     for (var n = 0; n < c.i.length; n += 1) {
+      id += c.i[n];
+      x += c.x[n];
+      y += c.y[n];
       var tier = c.t.charAt(n), visited = c.v.charAt(n) === "1", colour = TIER_COLOURS[tier] || "#6b6b6b";
-      var marker = L.circleMarker([c.y[n] / 1e5, c.x[n] / 1e5], {
+      var marker = L.circleMarker([y / 1e5, x / 1e5], {
         renderer: pointRenderer, radius: 6, weight: 2.5, color: colour, pmIgnore: true, snapIgnore: true,
         fillColor: visited ? colour : "#ffffff", fillOpacity: 1
       });
-      marker.customerId = c.i[n];
+      marker.customerId = id;
       points.push(marker);
     }
     if (points.length > CLUSTER_ABOVE && L.markerClusterGroup) {
