@@ -45,7 +45,8 @@
     notice.hidden = !text;
   }
 
-  var map = L.map(el, { preferCanvas: true, zoomSnap: 0.5 });
+  // maxZoom on the map itself: clustering needs one even when there is no tile layer to give it.
+  var map = L.map(el, { preferCanvas: true, zoomSnap: 0.5, maxZoom: (cfg.tiles && cfg.tiles.max_zoom) || 19 });
   window.zerentianMap = map; // the browser tests turn coordinates into pixels to click on
   map.setView([cfg.center[1], cfg.center[0]], 12);
   L.control.scale({ imperial: false, maxWidth: 120 }).addTo(map);
@@ -175,7 +176,10 @@
         return r.json();
       })
       .then(showData)
-      .catch(function () { say(T.dataFailed, "error"); });
+      .catch(function (e) {
+        say(T.dataFailed, "error");
+        console.warn(e); // eslint-disable-line no-console
+      });
   }
   load().then(fit);
 
