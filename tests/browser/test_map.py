@@ -144,3 +144,29 @@ def test_the_map_works_with_tiles_unreachable(browser, live, live_server, signed
         page.context.close()
     finally:
         live.app.config["MAP_TILES"] = ""
+
+
+@pytest.mark.parametrize("tiles, shifted", [("", False), ("amap", True)])
+def test_own_position_is_shown_when_allowed_and_shifted_on_a_gcj02_map(browser, live, live_server, tiles,
+                                                                      shifted):
+    from app import geo
+    from tests.browser.conftest import sign_in
+
+    live.app.config["MAP_TILES"] = tiles
+    context = browser.new_context(viewport=PHONE, locale="zh-CN", permissions=["geolocation"],
+                                  geolocation={"latitude": 28.915, "longitude": 107.605})
+    try:
+        page = context.new_page()
+        only_local(page, live_server)
+        sign_in(page, live_server, "mgr1")
+        page.goto(f"{live_server}/map")
+        wait_for_map(page)
+        page.get_by_role("button", name="我的位置").click()
+        dot = page.wait_for_function("""() => { let found = null; window.zerentianMap.eachLayer(l => {
+            if (l.options && l.options.fillColor === "#1565c0" && l.getLatLng) { found = l.getLatLng(); } });
+            return found; }""").json_value()
+        want = geo.wgs84_to_gcj02(107.605, 28.915) if shifted else (107.605, 28.915)
+        assert dot["lng"] == pytest.approx(want[0], abs=1e-6) and dot["lat"] == pytest.approx(want[1], abs=1e-6)
+    finally:
+        live.app.config["MAP_TILES"] = ""
+        context.close()
