@@ -46,7 +46,11 @@
   }
 
   // maxZoom on the map itself: clustering needs one even when there is no tile layer to give it.
-  var map = L.map(el, { preferCanvas: true, zoomSnap: 0.5, maxZoom: (cfg.tiles && cfg.tiles.max_zoom) || 19 });
+  var map = L.map(el, { preferCanvas: true, zoomSnap: 0.5, maxZoom: (cfg.tiles && cfg.tiles.max_zoom) || 19,
+    zoomControl: false });
+  L.control.zoom({ zoomInTitle: T.zoomIn, zoomOutTitle: T.zoomOut }).addTo(map);
+  // No "Leaflet" link in the corner: a 15 px link is no tap target (the licence ships in static/vendor).
+  map.attributionControl.setPrefix(false);
   window.zerentianMap = map; // the browser tests turn coordinates into pixels to click on
   map.setView([cfg.center[1], cfg.center[0]], 12);
   L.control.scale({ imperial: false, maxWidth: 120 }).addTo(map);
