@@ -46,8 +46,10 @@
   }
 
   // maxZoom on the map itself: clustering needs one even when there is no tile layer to give it.
-  var map = L.map(el, { preferCanvas: true, zoomSnap: 0.5, maxZoom: (cfg.tiles && cfg.tiles.max_zoom) || 19,
-    zoomControl: false });
+  // One canvas for areas and points: a second canvas on top would swallow every tap meant for an area.
+  // Its tolerance widens the tap around a dot: a thumb is wider than a dot.
+  var map = L.map(el, { preferCanvas: true, renderer: L.canvas({ padding: 0.5, tolerance: 8 }), zoomSnap: 0.5,
+    maxZoom: (cfg.tiles && cfg.tiles.max_zoom) || 19, zoomControl: false });
   L.control.zoom({ zoomInTitle: T.zoomIn, zoomOutTitle: T.zoomOut }).addTo(map);
   // No "Leaflet" link in the corner: a 15 px link is no tap target (the licence ships in static/vendor).
   map.attributionControl.setPrefix(false);
@@ -82,7 +84,6 @@
 
   // --- territories and customers -------------------------------------------------------
   var territoryLayer = null, customerLayer = null, layersById = {}, data = null;
-  var pointRenderer = L.canvas({ padding: 0.5, tolerance: 8 }); // a thumb is wider than a dot
   var drawing = false;
 
   function territoryStyle(t) {
@@ -142,7 +143,7 @@
       y += c.y[n];
       var tier = c.t.charAt(n), visited = c.v.charAt(n) === "1", colour = TIER_COLOURS[tier] || "#6b6b6b";
       var marker = L.circleMarker([y / 1e5, x / 1e5], {
-        renderer: pointRenderer, radius: 6, weight: 2.5, color: colour, pmIgnore: true, snapIgnore: true,
+        radius: 6, weight: 2.5, color: colour, pmIgnore: true, snapIgnore: true,
         fillColor: visited ? colour : "#ffffff", fillOpacity: 1
       });
       marker.customerId = id;

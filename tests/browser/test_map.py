@@ -170,3 +170,41 @@ def test_own_position_is_shown_when_allowed_and_shifted_on_a_gcj02_map(browser, 
     finally:
         live.app.config["MAP_TILES"] = ""
         context.close()
+
+
+def test_a_team_lead_drags_a_corner_of_a_boundary_and_saves_it(browser, live, live_server, signed_in):
+    from app import geo
+
+    v2 = live.county.territories["V2"]
+    page = open_page(browser, DESKTOP)
+    only_local(page, live_server)
+    signed_in(page, "lead1")
+    page.goto(f"{live_server}/map")
+    wait_for_map(page)
+    page.evaluate("() => window.zerentianMap.fitBounds([[28.899, 107.609], [28.921, 107.621]], {animate: false})")
+    page.wait_for_timeout(200)
+    page.mouse.click(*pixel(page, 107.6175, 28.905))  # inside 石板村, away from its shop
+    page.locator(f"#map-card [data-territory='{v2.id}']").wait_for()
+    page.get_by_role("button", name="修改边界").click()
+    page.locator(".marker-icon").first.wait_for()
+    # Drag the north-east corner 300 m south-west.
+    page.wait_for_timeout(300)
+    start, end = pixel(page, 107.62, 28.92), pixel(page, 107.617, 28.917)
+    page.mouse.move(*start)
+    page.mouse.down()
+    page.mouse.move((start[0] + end[0]) / 2, (start[1] + end[1]) / 2, steps=5)
+    page.mouse.move(*end, steps=5)
+    page.mouse.up()
+    page.get_by_role("button", name="保存").click()
+    page.locator(".map-notice.done").wait_for()
+    keep(page, "map-boundary-edited-1280x800")
+    with live.app.app_context(), database.obj.connection_context():
+        shape = geo.loads(Territory.get_by_id(v2.id).geometry)
+        original = geo.to_shape({"type": "Polygon", "coordinates": [[[107.61, 28.90], [107.62, 28.90],
+                                                                       [107.62, 28.92], [107.61, 28.92],
+                                                                       [107.61, 28.90]]]})
+        assert shape.area < original.area and shape.within(original.buffer(1e-6))
+        assert Customer.get_by_id(live.county.customers["c_v2"].id).territory_id == v2.id
+        Territory.update(geometry=geo.dumps(original)).where(Territory.id == v2.id).execute()
+    assert page.errors == []
+    page.context.close()
