@@ -9,7 +9,7 @@ from flask_login import current_user
 from peewee import fn
 
 from app import clock, geo, maps
-from app.models import Assignment, Branch, Customer, Territory, User, Visit
+from app.models import Assignment, AuditLog, Branch, Customer, Territory, User, Visit
 from app.models.org import BUSINESS_LINES
 from app.models.scope import branch_scope, user_scope
 from app.models.territory import (KIND_NAMES, MAX_IMPORT_BYTES, TERRITORY_KINDS, import_territories,
@@ -97,7 +97,7 @@ def customer_card(customer_id):
                   last_visit=clock.to_local(last).date() if last else None, this_week=this_week)
 
 
-def _drawn_reply(result, status_ok):
+def _drawn_reply(result, status_ok, action):
     datum = maps.display_datum()
     if result.problems:
         features = [{"type": "Feature", "properties": {"kind": kind, "name": name},
@@ -105,6 +105,9 @@ def _drawn_reply(result, status_ok):
         return jsonify({"ok": False, "messages": result.messages,
                         "highlight": {"type": "FeatureCollection", "features": features}}), 422
     territory = result.territory
+    # Who moved a boundary, and what it does to the customers, is kept: 责任田 decide who visits whom.
+    AuditLog.record(current_user, action, "territory", territory.id, ip=request.remote_addr,
+                    name=territory.name, area_m2=territory.area_m2, placed=result.placed, inside=result.inside)
     message = _l("Saved %(name)s: %(inside)s customers in it; %(placed)s customers placed again.",
                  name=territory.name, inside=result.inside, placed=result.placed)
     return jsonify({"ok": True, "id": territory.id, "placed": result.placed, "inside": result.inside,
@@ -133,7 +136,7 @@ def draw():
     branch = parent.branch if parent is not None else current_user.branch
     result = save_drawn(_drawn_geometry(body), maps.display_datum(), branch=branch, parent=parent,
                         name=str(body.get("name") or ""), kind=str(body.get("kind") or ""))
-    return _drawn_reply(result, 201)
+    return _drawn_reply(result, 201, "draw")
 
 
 @bp.route("/map/territories/<int:territory_id>/shape", methods=["POST"])
@@ -147,7 +150,7 @@ def reshape(territory_id):
     if not isinstance(body, dict):
         abort(400)
     result = save_drawn(_drawn_geometry(body), maps.display_datum(), territory=territory)
-    return _drawn_reply(result, 200)
+    return _drawn_reply(result, 200, "reshape")
 
 
 def _int_or_404(value):

@@ -8,7 +8,7 @@ import pytest
 
 from app import clock, geo, maps
 from app.db import database
-from app.models import Customer, Territory
+from app.models import AuditLog, Customer, Territory
 from tests.conftest import csrf_token, login, soup
 from tests.county import square
 
@@ -199,6 +199,9 @@ def test_an_overlap_is_refused_highlighted_and_explained_then_the_fix_is_saved(a
     assert territory.area_m2 > 0 and territory.centroid_lat == pytest.approx(28.915, abs=1e-4)
     with app.app_context(), database.obj.connection_context():
         assert Customer.get_by_id(county.customers["c_v1"].id).territory_id == territory.id
+        entry = AuditLog.get(AuditLog.entity == "territory")
+        assert (entry.action, entry.entity_id, entry.user_id) == ("draw", territory.id, county.users["lead1"].id)
+        assert AuditLog.select().where(AuditLog.entity == "territory").count() == 1  # the refusal left none
 
 
 @pytest.mark.parametrize("case, fields, geometry, message", [
