@@ -50,7 +50,10 @@ def index():
     """The territories as a list with customer counts of each subtree: the map for slow phones."""
     territories = list(_live_territories())
     counts = _subtree_counts(territories)
-    return render("territories/index.html", territories=territories, counts=counts, kind_names=KIND_NAMES)
+    # Indent from the shallowest row the user sees: a manager's village is their top level.
+    top = min((t.path.count("/") for t in territories), default=2)
+    return render("territories/index.html", territories=territories, counts=counts, kind_names=KIND_NAMES,
+                  top=top)
 
 
 def _live_territories():

@@ -140,6 +140,11 @@ def test_the_map_works_with_tiles_unreachable(browser, live, live_server, signed
         assert "周大福" in page.locator("#map-card h2").inner_text()
         assert page.locator("#map-card a", has_text="查看客户").get_attribute("href") == f"/customers/{c.id}"
         keep(page, "map-customer-card-390x844")
+        # The list, one tap away for a slow phone.
+        page.get_by_role("link", name="列表").click()
+        page.wait_for_url("**/territories")
+        assert page.locator("li[data-territory] .count").all_inner_texts() == ["2 户", "1 户"]
+        keep(page, "territories-list-390x844")
         assert page.errors == [] or all("tile.openstreetmap.org" in e for e in page.errors)
         page.context.close()
     finally:
