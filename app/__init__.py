@@ -52,6 +52,9 @@ def create_app(test_config=None):
         IMPORT_MAX_BYTES=64 * 1024 * 1024,  # customer imports: a 200,000-row list is ~25 MB as CSV
         IMPORT_DIR=None,  # where uploads wait for confirmation; None: instance/imports/customers
     )
+    from app.maps import config_defaults
+
+    app.config.from_mapping(config_defaults())  # MAP_TILES and friends, from the environment
     if test_config is None:
         app.config.from_pyfile("config.py", silent=True)
     else:

@@ -302,6 +302,26 @@ def check_against(shape, parent=None, siblings=()):
     return problems
 
 
+def violations(shape, parent=None, siblings=()):
+    """The parts of shape that check_against refuses, as (kind, name, shapely geometry):
+    ("outside", parent name, the part outside the parent) and ("overlap", sibling name,
+    the shared part). Same pairs and same tolerance as check_against, so the map can
+    draw exactly what the words say."""
+    parts = []
+    own = area_m2(shape)
+    if parent is not None and parent[1] is not None:
+        outside = shape.difference(parent[1])
+        if area_m2(outside) > _allowed_m2(own):
+            parts.append(("outside", parent[0], outside))
+    for name, other in siblings:
+        if other is None or not shape.intersects(other):
+            continue
+        shared = shape.intersection(other)
+        if area_m2(shared) > _allowed_m2(own, area_m2(other)):
+            parts.append(("overlap", name, shared))
+    return parts
+
+
 def validate(geometry, datum="wgs84", parent=None, siblings=()):
     """The one check of a territory's shape, for import and for drawing.
 

@@ -4,31 +4,164 @@ import os
 import uuid
 from pathlib import Path
 
-from flask import Blueprint, abort, current_app, flash, redirect, request, url_for
+from flask import Blueprint, abort, current_app, flash, jsonify, redirect, request, url_for
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
-from peewee import JOIN, fn
+from peewee import fn
 
-from app import clock
-from app.models import Assignment, Branch, Customer, Territory, User
+from app import clock, geo, maps
+from app.models import Assignment, AuditLog, Branch, Customer, Territory, User, Visit
 from app.models.org import BUSINESS_LINES
 from app.models.scope import branch_scope, user_scope
-from app.models.territory import MAX_IMPORT_BYTES, TERRITORY_KIND_LABELS, import_territories
+from app.models.territory import (KIND_NAMES, MAX_IMPORT_BYTES, TERRITORY_KIND_LABELS, TERRITORY_KINDS,
+                                  import_territories, save_drawn)
 from app.web import get_visible_or_404, render, roles_required
 
 bp = Blueprint("territories", __name__)
+DRAWERS = ("admin", "team_lead")  # who may draw and edit boundaries
 
 
 @bp.route("/map")
 def map():
-    """The territories the user may see, as a tree with customer counts."""
-    territories = (Territory.visible_to(current_user)
-                   .select(Territory, fn.COUNT(Customer.id).alias("customer_count"))
-                   .join(Customer, JOIN.LEFT_OUTER, on=(Customer.territory == Territory.id))
-                   .where(Territory.retired_on.is_null())
-                   .group_by(Territory.id)
-                   .order_by(Territory.path))
-    return render("territories/map.html", territories=territories)
+    """The 地图 tab: territories and customers on Leaflet; the list is one tap away."""
+    can_draw = current_user.role in DRAWERS
+    parents = list(_live_territories()) if can_draw else []
+    provider = maps.tile_provider()
+    datum = maps.display_datum()
+    centre = (Territory.visible_to(current_user)
+              .select(fn.AVG(Territory.centroid_lng), fn.AVG(Territory.centroid_lat))
+              .where(Territory.retired_on.is_null()).tuples().first())
+    centre = centre if centre and centre[0] is not None else maps.CHINA_CENTRE
+    if datum == "gcj02":
+        centre = geo.wgs84_to_gcj02(*centre)
+    return render("territories/map.html", provider=provider, can_draw=can_draw, parents=parents,
+                  kinds=[(k, KIND_NAMES[k]) for k in TERRITORY_KINDS], datum=datum, centre=list(centre))
+
+
+@bp.route("/map/data")
+def map_data():
+    """The map's territories and customers as compact JSON, scoped to the user, display datum."""
+    response = jsonify(maps.map_data(current_user, maps.display_datum()))
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
+
+
+@bp.route("/territories")
+def index():
+    """The territories as a list with customer counts of each subtree: the map for slow phones."""
+    territories = list(_live_territories())
+    counts = _subtree_counts(territories)
+    # Indent from the shallowest row the user sees: a manager's village is their top level.
+    top = min((t.path.count("/") for t in territories), default=2)
+    return render("territories/index.html", territories=territories, counts=counts, kind_names=KIND_NAMES,
+                  top=top)
+
+
+def _live_territories():
+    return Territory.visible_to(current_user).where(Territory.retired_on.is_null()).order_by(Territory.path)
+
+
+def _subtree_counts(territories):
+    """Active customers of each territory and everything below it, in the user's scope."""
+    path_of = {t.id: t.path for t in territories}
+    direct = dict(Customer.visible_to(current_user)
+                  .select(Customer.territory, fn.COUNT(Customer.id))
+                  .where(Customer.status == "active", Customer.territory.is_null(False))
+                  .group_by(Customer.territory).tuples())
+    counts = {}
+    for tid, n in direct.items():
+        for ancestor in path_of.get(tid, "").strip("/").split("/"):
+            if ancestor and int(ancestor) in path_of:
+                counts[int(ancestor)] = counts.get(int(ancestor), 0) + n
+    return counts
+
+
+@bp.route("/map/territories/<int:territory_id>")
+def territory_card(territory_id):
+    """A territory's card on the map: name, kind, parent, managers, customers, coverage."""
+    territory = get_visible_or_404(Territory, territory_id)
+    customers = Customer.visible_to(current_user).join(Territory).where(
+        Territory.path.startswith(territory.path), Customer.status == "active")
+    managers = list(Assignment.current().where(Assignment.territory == territory)
+                    .join(User).order_by(User.name))
+    visited, total, ratio = Visit.coverage(customers)
+    return render("territories/card.html", "partials/_territory_card.html", territory=territory,
+                  kind_names=KIND_NAMES, customer_count=customers.count(), managers=managers,
+                  coverage=(visited, total, ratio), can_draw=current_user.role in DRAWERS)
+
+
+@bp.route("/map/customers/<int:customer_id>")
+def customer_card(customer_id):
+    """A customer's card on the map: who, tier, masked phone, last visit, a link to the full page."""
+    customer = get_visible_or_404(Customer, customer_id)
+    last = Visit.select(Visit.made_at).where(Visit.customer == customer).order_by(Visit.made_at.desc()).first()
+    last = last.made_at if last else None
+    this_week = (Visit.this_week_customer_ids(verified_only=True).where(Visit.customer == customer).exists())
+    return render("territories/card.html", "partials/_customer_card.html", customer=customer,
+                  last_visit=clock.to_local(last).date() if last else None, this_week=this_week)
+
+
+def _drawn_reply(result, status_ok, action):
+    datum = maps.display_datum()
+    if result.problems:
+        features = [{"type": "Feature", "properties": {"kind": kind, "name": name},
+                     "geometry": maps.display_shape(part, datum)} for kind, name, part in result.highlights]
+        return jsonify({"ok": False, "messages": result.messages,
+                        "highlight": {"type": "FeatureCollection", "features": features}}), 422
+    territory = result.territory
+    # Who moved a boundary, and what it does to the customers, is kept: 责任田 decide who visits whom.
+    AuditLog.record(current_user, action, "territory", territory.id, ip=request.remote_addr,
+                    name=territory.name, area_m2=territory.area_m2, placed=result.placed, inside=result.inside)
+    message = _l("Saved %(name)s: %(inside)s customers in it; %(placed)s customers placed again.",
+                 name=territory.name, inside=result.inside, placed=result.placed)
+    return jsonify({"ok": True, "id": territory.id, "placed": result.placed, "inside": result.inside,
+                    "message": str(message)}), status_ok
+
+
+def _drawn_geometry(body):
+    geometry = body.get("geometry")
+    if isinstance(geometry, dict) and geometry.get("type") == "Feature":
+        geometry = geometry.get("geometry")
+    return geometry
+
+
+@bp.route("/map/territories", methods=["POST"])
+@roles_required(*DRAWERS)
+def draw():
+    """Save a territory drawn on the map (JSON), after the same checks as an import."""
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        abort(400)
+    parent = None
+    if body.get("parent") not in (None, ""):
+        parent = get_visible_or_404(Territory, _int_or_404(body["parent"]))
+        if parent.retired_on is not None:
+            abort(404)
+    branch = parent.branch if parent is not None else current_user.branch
+    result = save_drawn(_drawn_geometry(body), maps.display_datum(), branch=branch, parent=parent,
+                        name=str(body.get("name") or ""), kind=str(body.get("kind") or ""))
+    return _drawn_reply(result, 201, "draw")
+
+
+@bp.route("/map/territories/<int:territory_id>/shape", methods=["POST"])
+@roles_required(*DRAWERS)
+def reshape(territory_id):
+    """Save a territory's edited boundary (JSON), checked against its parent, siblings and children."""
+    territory = get_visible_or_404(Territory, territory_id)
+    if territory.retired_on is not None:
+        abort(404)
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        abort(400)
+    result = save_drawn(_drawn_geometry(body), maps.display_datum(), territory=territory)
+    return _drawn_reply(result, 200, "reshape")
+
+
+def _int_or_404(value):
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        abort(404)
 
 
 PREVIEW_KEPT = datetime.timedelta(days=1)

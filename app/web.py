@@ -3,7 +3,7 @@ security headers, sign-in and i18n wiring."""
 import datetime as dt
 from functools import wraps
 
-from flask import abort, flash, make_response, redirect, render_template, request, session, url_for
+from flask import abort, current_app, flash, make_response, redirect, render_template, request, session, url_for
 from flask_babel import Babel, get_locale, lazy_gettext as _l
 from flask_login import LoginManager, current_user, logout_user
 from flask_wtf.csrf import CSRFError, CSRFProtect
@@ -129,8 +129,19 @@ def _idle_too_long():
     return clock.now() - seen_at > dt.timedelta(minutes=minutes)
 
 
+def content_security_policy():
+    """The policy, with the configured map tile hosts allowed as image sources (and nothing else)."""
+    from app.maps import tile_origins
+
+    origins = tile_origins(current_app.config)
+    if not origins:
+        return CONTENT_SECURITY_POLICY
+    return CONTENT_SECURITY_POLICY.replace("img-src 'self' data: blob:",
+                                           "img-src 'self' data: blob: " + " ".join(origins))
+
+
 def _security_headers(response):
-    response.headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY
+    response.headers["Content-Security-Policy"] = content_security_policy()
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["Referrer-Policy"] = "same-origin"
     response.headers["X-Frame-Options"] = "DENY"

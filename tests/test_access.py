@@ -39,6 +39,13 @@ MATRIX = {
     "admin.user_active": ("POST", "/admin/users/{u_mgr1}/active", {"admin": 302}, 403),
     "admin.user_reset": ("POST", "/admin/users/{u_mgr1}/reset", {"admin": 200}, 403),
     "territories.map": ("GET", "/map", {role: 200 for role in ALL}, None),
+    "territories.map_data": ("GET", "/map/data", {role: 200 for role in ALL}, None),
+    "territories.index": ("GET", "/territories", {role: 200 for role in ALL}, None),
+    "territories.territory_card": ("GET", "/map/territories/{t_V1}", {role: 200 for role in ALL}, None),
+    "territories.customer_card": ("GET", "/map/customers/{c_v1}", {role: 200 for role in ALL}, None),
+    # a form post instead of JSON is refused (400) for those who may draw; the others get 403
+    "territories.draw": ("POST", "/map/territories", {"admin": 400, "team_lead": 400}, 403),
+    "territories.reshape": ("POST", "/map/territories/{t_V1}/shape", {"admin": 400, "team_lead": 400}, 403),
     "territories.import_file": ("GET", "/territories/import", {"admin": 200, "team_lead": 200}, 403),
     "territories.assign": ("GET", "/territories/{t_V1}/assign", {"admin": 200, "team_lead": 200}, 403),
     "territories.edit": ("GET", "/territories/{t_V1}/edit", {"admin": 200, "team_lead": 200}, 403),

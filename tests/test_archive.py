@@ -148,7 +148,8 @@ def test_no_list_or_fragment_shows_a_full_phone_or_id_number(app, client, county
     seed_archive(app, county)
     login(client, "mgr1")
     cid = county.customers["c_v1"].id
-    pages = ["/today", "/map", "/customers/", "/customers/?q=5678", "/customers/?q=周",
+    pages = ["/today", "/map", "/map/data", f"/map/customers/{cid}", "/territories",
+             "/customers/", "/customers/?q=5678", "/customers/?q=周",
              "/leads/", "/me", f"/customers/{cid}", f"/customers/{cid}/edit", "/customers/new"]
     for path in pages:
         for headers in ({}, {"HX-Request": "true"}):

@@ -247,7 +247,11 @@ IMPORT_MESSAGES = {
     "ambiguous_parent": _l("Several territories are called %(parent)s: give the parent's code."),
     "parent_cycle": _l("The feature is its own ancestor through %(parent)s."),
     "other_datum": _l("The shape would fit its parent in %(datum)s: check the declared datum."),
+    "name_too_long": _l("The name has %(n)s characters; at most %(limit)s."),
+    "child_outside": _l("%(share)s of %(child)s (%(m2)s m²) would lie outside the new boundary."),
 }
+KIND_NAMES = TERRITORY_KIND_LABELS  # the map's name for the same labels
+MAX_NAME = 60
 
 
 class ImportProblem(geo.Problem):
@@ -612,3 +616,83 @@ def place_customer(customer, placer=None):
     placer = placer or placer_for(customer.branch)
     customer.territory = placer.place_one(customer.lng, customer.lat)
     return customer.territory_id
+
+
+# --- Drawing on the map -----------------------------------------------------------------------
+@dataclass
+class DrawResult:
+    """What saving a drawn shape did, or why it did not."""
+
+    problems: list = field(default_factory=list)
+    highlights: list = field(default_factory=list)  # (kind, name, WGS-84 shapely geometry) to draw
+    territory: object = None
+    placed: int = 0   # customers whose territory changed
+    inside: int = 0   # customers now in the territory or below it
+
+    @property
+    def messages(self):
+        return [str(p) for p in self.problems]
+
+
+def family_of(branch, parent, exclude=None):
+    """(parent pair, sibling pairs) as geo.check_against wants them: the same family as an import."""
+    siblings = Territory.select().where(
+        Territory.branch == branch, Territory.retired_on.is_null(), Territory.geometry.is_null(False),
+        Territory.parent.is_null() if parent is None else Territory.parent == parent)
+    if exclude is not None:
+        siblings = siblings.where(Territory.id != exclude.id)
+    parent_pair = (parent.name, geo.loads(parent.geometry)) if parent is not None and parent.geometry else None
+    return parent_pair, [(t.name, geo.loads(t.geometry)) for t in siblings.order_by(Territory.id)]
+
+
+def save_drawn(geometry, datum="wgs84", *, branch=None, parent=None, name=None, kind=None, territory=None):
+    """Check a shape drawn on the map exactly as an import checks it, and save it if nothing is wrong.
+
+    A new territory needs branch, name and kind (parent optional); an existing one keeps
+    its family and must still hold its children. geometry is GeoJSON in datum. Nothing is
+    written when there is a problem; otherwise the bank's customers are placed again.
+    """
+    from app.models.customer import Customer
+
+    result = DrawResult()
+    if territory is None:
+        name = (name or "").strip()
+        if not name:
+            result.problems.append(ImportProblem("no_name"))
+        elif len(name) > MAX_NAME:
+            result.problems.append(ImportProblem("name_too_long", {"n": len(name), "limit": MAX_NAME}))
+        if kind not in TERRITORY_KINDS:
+            result.problems.append(ImportProblem("bad_kind", {"kind": kind or "—"}))
+    else:
+        branch, parent = territory.branch, territory.parent
+    parent_pair, siblings = family_of(branch, parent, exclude=territory)
+    shape, problems = geo.validate(geometry, datum, parent_pair, siblings)
+    result.problems += problems
+    if shape is not None:
+        result.highlights = geo.violations(shape, parent_pair, siblings)
+        if territory is not None:
+            children = Territory.select().where(Territory.parent == territory, Territory.retired_on.is_null(),
+                                                Territory.geometry.is_null(False))
+            for child in children:
+                # The child must still fit, by the same rule it was checked with against its parent.
+                child_shape = geo.loads(child.geometry)
+                for _, _, part in geo.violations(child_shape, (territory.name, shape)):
+                    m2 = geo.area_m2(part)
+                    result.problems.append(ImportProblem("child_outside", {
+                        "share": f"{m2 / geo.area_m2(child_shape):.1%}", "m2": f"{m2:,.0f}", "child": child.name}))
+                    result.highlights.append(("outside", child.name, part))
+    if result.problems:
+        return result
+    with database.atomic():
+        fields = _shape_fields(shape)
+        if territory is None:
+            territory = Territory.add(name, kind, branch, parent, **fields)
+        else:
+            for key, value in fields.items():
+                setattr(territory, key, value)
+            territory.save(only=[getattr(Territory, key) for key in fields])
+        result.placed = place_customers(branch)
+    result.territory = territory
+    result.inside = (Customer.select().join(Territory)
+                     .where(Territory.path.startswith(territory.path), Customer.status == "active").count())
+    return result

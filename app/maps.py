@@ -1,0 +1,230 @@
+"""What the map page needs: the tile provider from config, and the compact map data.
+
+Tiles are configuration, never code: a provider is a URL template, an attribution,
+a key and the datum its tiles are drawn in. Everything is stored in WGS-84; for a
+provider that draws in GCJ-02 (Amap, Tencent) the map data is shifted on the way
+out, so points land on the right house, and drawn shapes come back declared
+gcj02 and are shifted back before they are checked and stored.
+"""
+import json
+import os
+from urllib.parse import urlsplit
+
+import numpy as np
+from flask import current_app
+
+from app import geo
+
+# Ready-made providers; MAP_TILE_URL and friends override any field.
+PROVIDERS = {
+    # 天地图: CGCS2000, which is WGS-84 to within centimetres; needs a (free) key.
+    "tianditu": {
+        "url": "https://t{s}.tianditu.gov.cn/vec_w/wmts?SERVICE=WMTS&REQUEST=GetTile&VERSION=1.0.0"
+               "&LAYER=vec&STYLE=default&TILEMATRIXSET=w&FORMAT=tiles&TILEMATRIX={z}&TILEROW={y}"
+               "&TILECOL={x}&tk={key}",
+        "labels": "https://t{s}.tianditu.gov.cn/cva_w/wmts?SERVICE=WMTS&REQUEST=GetTile&VERSION=1.0.0"
+                  "&LAYER=cva&STYLE=default&TILEMATRIXSET=w&FORMAT=tiles&TILEMATRIX={z}&TILEROW={y}"
+                  "&TILECOL={x}&tk={key}",
+        "subdomains": "01234567", "attribution": "© 天地图", "datum": "wgs84", "max_zoom": 18,
+    },
+    "osm": {
+        "url": "https://tile.openstreetmap.org/{z}/{x}/{y}.png", "subdomains": "",
+        "attribution": "© OpenStreetMap contributors", "datum": "wgs84", "max_zoom": 19,
+    },
+    # 高德 road map: GCJ-02, so the data is shifted for it.
+    "amap": {
+        "url": "https://webrd0{s}.is.autonavi.com/appmaptile?lang=zh_cn&size=1&scale=1&style=8"
+               "&x={x}&y={y}&z={z}", "subdomains": "1234",
+        "attribution": "© 高德地图", "datum": "gcj02", "max_zoom": 18,
+    },
+}
+FIELDS = {"url": "MAP_TILE_URL", "labels": "MAP_TILE_LABELS_URL", "attribution": "MAP_TILE_ATTRIBUTION",
+          "subdomains": "MAP_TILE_SUBDOMAINS", "datum": "MAP_TILE_DATUM"}
+KINDS = ("zone", "village", "street", "group", "market")
+TIERS = ("gold", "mass", "potential")
+CHINA_CENTRE = (104.0, 35.0)  # where the map opens when the user has no territory yet
+PLACES = 5  # decimal places of a degree sent to the map: about 1 m
+
+
+def config_defaults():
+    """Config keys with their environment values, for create_app."""
+    values = {"MAP_TILES": os.environ.get("MAP_TILES", ""), "MAP_TILE_KEY": os.environ.get("MAP_TILE_KEY", "")}
+    for key in FIELDS.values():
+        values[key] = os.environ.get(key, "")
+    return values
+
+
+def tile_provider(config=None):
+    """The configured provider as a dict (name, url, labels, subdomains, attribution, datum,
+    max_zoom), or None when the map has no tiles."""
+    config = config if config is not None else current_app.config
+    name = (config.get("MAP_TILES") or "").strip().lower()
+    if not name or name == "none":
+        return None
+    provider = dict(PROVIDERS.get(name, {"url": "", "subdomains": "", "attribution": "", "datum": "wgs84",
+                                         "max_zoom": 18}))
+    provider["name"] = name
+    for field, key in FIELDS.items():
+        if config.get(key):
+            provider[field] = config[key]
+    if provider.get("datum") not in geo.DATUMS:
+        raise ValueError(f"MAP_TILE_DATUM must be one of {geo.DATUMS}")
+    if not provider.get("url"):
+        return None
+    secret = config.get("MAP_TILE_KEY") or ""
+    for field in ("url", "labels"):
+        if provider.get(field):
+            provider[field] = provider[field].replace("{key}", secret)
+    return provider
+
+
+def tile_origins(config):
+    """The https origins tiles come from, for the Content-Security-Policy's img-src."""
+    provider = tile_provider(config)
+    if provider is None:
+        return []
+    origins = []
+    for template in (provider.get("url"), provider.get("labels")):
+        if not template:
+            continue
+        for sub in provider.get("subdomains") or [""]:
+            parts = urlsplit(template.replace("{s}", sub))
+            origin = f"{parts.scheme}://{parts.netloc}"
+            if parts.netloc and origin not in origins:
+                origins.append(origin)
+    return origins
+
+
+def display_datum():
+    provider = tile_provider()
+    return provider["datum"] if provider else "wgs84"
+
+
+# --- map data -----------------------------------------------------------------------------------
+
+def _shift(lngs, lats, datum):
+    lngs, lats = np.asarray(lngs, dtype=float), np.asarray(lats, dtype=float)
+    if datum == "gcj02" and len(lngs):
+        lngs, lats = geo.wgs84_to_gcj02(lngs, lats)
+        lngs, lats = np.asarray(lngs, dtype=float), np.asarray(lats, dtype=float)
+    return np.round(lngs, PLACES), np.round(lats, PLACES)
+
+
+def display_geometry(geometry, datum):
+    """A GeoJSON geometry dict with coordinates shifted for display and rounded (a copy)."""
+    def walk(value):
+        if value and isinstance(value[0], (int, float)):
+            return value
+        if value and isinstance(value[0], (list, tuple)) and value[0] and isinstance(value[0][0], (int, float)):
+            ring = np.array([p[:2] for p in value], dtype=float)
+            lngs, lats = _shift(ring[:, 0], ring[:, 1], datum)
+            return [[_num(x), _num(y)] for x, y in zip(lngs.tolist(), lats.tolist())]
+        return [walk(v) for v in value]
+    return {"type": geometry["type"], "coordinates": walk(geometry["coordinates"])}
+
+
+def _num(value):
+    """A rounded degree as the shortest JSON number."""
+    return int(value) if value == int(value) else value
+
+
+def display_shape(shape, datum):
+    """A shapely geometry (WGS-84) as a display GeoJSON dict."""
+    import shapely.geometry
+
+    return display_geometry(shapely.geometry.mapping(shape), datum)
+
+
+def _ints(degrees):
+    return np.rint(np.asarray(degrees, dtype=float) * 10 ** PLACES).astype(np.int64)
+
+
+def _deltas(values):
+    """Each value minus the one before it (the first as it is)."""
+    return np.diff(np.asarray(values, dtype=np.int64), prepend=0).tolist() if len(values) else []
+
+
+def encode_geometry(geometry, datum):
+    """A Polygon or MultiPolygon as [polygon [ring [dx, dy, dx, dy, …]]]: 1e-5 degrees in the
+    display datum, each point as its difference from the one before (static/js/map.js decodes)."""
+    polygons = [geometry["coordinates"]] if geometry["type"] == "Polygon" else geometry["coordinates"]
+    encoded = []
+    for rings in polygons:
+        parts = []
+        for ring in rings:
+            points = np.array([p[:2] for p in ring], dtype=float)
+            lngs, lats = _shift(points[:, 0], points[:, 1], datum)
+            pairs = np.column_stack([_ints(lngs), _ints(lats)])
+            parts.append(np.diff(pairs, axis=0, prepend=[[0, 0]]).ravel().tolist())
+        encoded.append(parts)
+    return encoded
+
+
+def decode_geometry(encoded):
+    """encode_geometry's inverse, in degrees (for tests and tools)."""
+    polygons = []
+    for rings in encoded:
+        parts = []
+        for flat in rings:
+            pairs = np.cumsum(np.array(flat, dtype=np.int64).reshape(-1, 2), axis=0) / 10 ** PLACES
+            parts.append(pairs.tolist())
+        polygons.append(parts)
+    return {"type": "Polygon", "coordinates": polygons[0]} if len(polygons) == 1 else {
+        "type": "MultiPolygon", "coordinates": polygons}
+
+
+def map_data(user, datum="wgs84"):
+    """The map's data for a user, compact: what the scope lets them see, and no more.
+
+    Territories: {i id, p parent id, k kind, n name, c customers in the subtree,
+    v [visited, counted] this week, g polygons (see encode_geometry)}. Customers,
+    column by column in id order: i ids, x/y longitude/latitude in 1e-5 degrees, each
+    of the three as differences from the previous one (gzip halves them then); t tier
+    letters (g/m/p), v 1 when visited this week (a verified visit, as coverage counts
+    it). No phone, no ID number, no name: a tap fetches the customer's card, scoped again.
+    """
+    from app.models import Customer, Territory, Visit
+    from app.models.visit import COUNTED_KINDS
+
+    territories = list(Territory.visible_to(user)
+                       .select(Territory.id, Territory.parent, Territory.kind, Territory.name, Territory.path,
+                               Territory.geometry)
+                       .where(Territory.retired_on.is_null()).order_by(Territory.path).tuples())
+    customers = (Customer.visible_to(user)
+                 .select(Customer.id, Customer.territory, Customer.lng, Customer.lat, Customer.tier,
+                         Customer.kind, Customer.consent)
+                 .where(Customer.status == "active").order_by(Customer.id))
+    visited = {cid for (cid,) in Visit.this_week_customer_ids(verified_only=True)
+               .where(Visit.customer.in_(Customer.visible_to(user).select(Customer.id))).tuples()}
+    path_of = {tid: path for tid, _, _, _, path, _ in territories}
+    counts, covered, counted = {}, {}, {}
+    ids, xs, ys, tiers, seen = [], [], [], [], []
+    for cid, tid, lng, lat, tier, kind, consent in customers.tuples():
+        is_visited = cid in visited
+        if tid in path_of:
+            for ancestor in path_of[tid].strip("/").split("/"):
+                ancestor = int(ancestor)
+                counts[ancestor] = counts.get(ancestor, 0) + 1
+                if kind in COUNTED_KINDS and consent:
+                    counted[ancestor] = counted.get(ancestor, 0) + 1
+                    covered[ancestor] = covered.get(ancestor, 0) + is_visited
+        if lng is not None and lat is not None:
+            ids.append(cid)
+            xs.append(lng)
+            ys.append(lat)
+            tiers.append(tier[0])
+            seen.append("1" if is_visited else "0")
+    lngs, lats = _shift(xs, ys, datum)
+    rows = []
+    for tid, parent, kind, name, _, geometry in territories:
+        rows.append({"i": tid, "p": parent if parent in path_of else None, "k": kind, "n": name,
+                     "c": counts.get(tid, 0), "v": [covered.get(tid, 0), counted.get(tid, 0)],
+                     "g": encode_geometry(json.loads(geometry), datum) if geometry else None})
+    return {
+        "datum": datum,
+        # Coverage colours only once a visit this week exists; until then colour by kind.
+        "by": "coverage" if any(covered.values()) else "kind",
+        "t": rows,
+        "c": {"i": _deltas(ids), "x": _deltas(_ints(lngs)), "y": _deltas(_ints(lats)),
+              "t": "".join(tiers), "v": "".join(seen)},
+    }
