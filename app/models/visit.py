@@ -458,7 +458,7 @@ def _check_photo(data):
 def photo_root():
     from flask import current_app
 
-    return os.path.join(current_app.instance_path, "photos")
+    return current_app.config.get("PHOTO_DIR") or os.path.join(current_app.instance_path, "photos")
 
 
 def _store_photo(visit, client_uuid, data, ext):
