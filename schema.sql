@@ -358,3 +358,4 @@ CREATE TABLE "visit_fix" (
 );
 CREATE INDEX "visit_fix_visit_id" ON "visit_fix" ("visit_id");
 CREATE UNIQUE INDEX "visit_fix_client_uuid" ON "visit_fix" ("client_uuid");
+CREATE INDEX "visit_made_at" ON "visit" ("made_at");

@@ -98,6 +98,7 @@ class Visit(BaseModel):
         indexes = (
             (("customer", "made_at"), False),
             (("user", "made_at"), False),
+            (("made_at",), False),  # this week's visits, for coverage and the walk list
         )
 
     @classmethod
