@@ -201,6 +201,7 @@ CREATE TABLE "visit_product" (
     "id" SERIAL NOT NULL PRIMARY KEY,
     "visit_id" INTEGER NOT NULL,
     "product_id" INTEGER NOT NULL,
+    "result" TEXT NOT NULL DEFAULT 'pitched' CHECK (result IN ('pitched', 'interested', 'declined', 'signed')),
     FOREIGN KEY ("visit_id") REFERENCES "visit" ("id") ON DELETE CASCADE,
     FOREIGN KEY ("product_id") REFERENCES "product" ("id") ON DELETE RESTRICT
 );
@@ -387,3 +388,20 @@ CREATE TABLE "import_job" (
 CREATE UNIQUE INDEX "import_job_token" ON "import_job" ("token");
 CREATE INDEX "import_job_branch_id" ON "import_job" ("branch_id");
 CREATE INDEX "import_job_user_id" ON "import_job" ("user_id");
+
+CREATE TABLE "visit_fix" (
+    "id" SERIAL NOT NULL PRIMARY KEY,
+    "visit_id" INTEGER NOT NULL,
+    "client_uuid" TEXT NOT NULL,
+    "made_at" TIMESTAMP NOT NULL,
+    "received_at" TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP,
+    "lat" DOUBLE PRECISION,
+    "lng" DOUBLE PRECISION,
+    "accuracy_m" DOUBLE PRECISION,
+    "distance_m" DOUBLE PRECISION,
+    "late" BOOLEAN NOT NULL DEFAULT FALSE,
+    FOREIGN KEY ("visit_id") REFERENCES "visit" ("id") ON DELETE CASCADE
+);
+CREATE INDEX "visit_fix_visit_id" ON "visit_fix" ("visit_id");
+CREATE UNIQUE INDEX "visit_fix_client_uuid" ON "visit_fix" ("client_uuid");
+CREATE INDEX "visit_made_at" ON "visit" ("made_at");
