@@ -149,7 +149,8 @@ def test_no_list_or_fragment_shows_a_full_phone_or_id_number(app, client, county
     login(client, "mgr1")
     cid = county.customers["c_v1"].id
     pages = ["/today", "/map", "/customers/", "/customers/?q=5678", "/customers/?q=周",
-             "/leads/", "/me", f"/customers/{cid}", f"/customers/{cid}/edit", "/customers/new"]
+             "/leads/", "/me", f"/customers/{cid}", f"/customers/{cid}/edit", "/customers/new",
+             "/leads/?status=all", f"/leads/{county.leads['l_mgr1'].id}", f"/leads/new?customer={cid}"]
     for path in pages:
         for headers in ({}, {"HX-Request": "true"}):
             response = client.get(path, headers=headers)
