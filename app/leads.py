@@ -1,10 +1,12 @@
 """Leads (营销线索): capture, the pipeline list and board, hand-offs, the funnel, lost reasons."""
 import datetime as dt
+from urllib.parse import parse_qsl, urlencode
 
 from flask import Blueprint, abort, flash, redirect, request, url_for
 from flask_babel import gettext as _, lazy_gettext as _l
 from flask_login import current_user
 from peewee import fn
+from werkzeug.datastructures import MultiDict
 
 from app import clock
 from app.db import database
@@ -65,7 +67,12 @@ def _filters(args):
 @roles_required(*READERS)
 def index():
     """The leads in scope: status chips and one-tap moves on a phone, a board by status on a laptop."""
-    filters = _filters(request.args)
+    return _board(request.args, moved=request.args.get("moved", type=int))
+
+
+def _board(args, moved=None, row_error=None, status=200):
+    """The list page, or only its board for htmx (a one-tap move answers with the board it changed)."""
+    filters = _filters(args)
     query = Lead.listing(current_user, status=None if filters["status"] in ("", "all", "stale") else filters["status"],
                          stale=filters["status"] == "stale", owner=filters["owner"], product=filters["product"],
                          reached=filters["reached"], since=filters["since"], until=filters["until"])
@@ -81,9 +88,11 @@ def index():
             for status in lanes}
     link_args = {k: (v.isoformat() if isinstance(v, dt.date) else v) for k, v in filters.items()
                  if v and k != "status"}
-    return render("leads/index.html", lanes=lanes, rows=rows, counts=counts, filters=filters,
-                  link_args=link_args, CHIPS=CHIPS, stale_before=Lead.stale_before(current_user.branch.bank),
-                  can_work=current_user.role in WORKERS)
+    list_query = urlencode({k: v for k, v in {**link_args, "status": filters["status"]}.items() if v})
+    return render("leads/index.html", "leads/_board.html", lanes=lanes, rows=rows, counts=counts,
+                  filters=filters, link_args=link_args, list_query=list_query, CHIPS=CHIPS,
+                  stale_before=Lead.stale_before(current_user.branch.bank), moved=moved, row_error=row_error,
+                  can_work=current_user.role in WORKERS), status
 
 
 def _capture_context(values, errors=None, duplicates=None):
@@ -156,6 +165,11 @@ def detail(lead_id):
     return _detail(get_visible_or_404(Lead, lead_id))
 
 
+def _list_args():
+    """The filters of the list a one-tap move was made from, as the form carried them back."""
+    return MultiDict(parse_qsl(request.form.get("list_query", "")))
+
+
 def _act(lead_id, action):
     """Run action(lead) for a lead in scope; errors re-render the lead page beside their fields."""
     lead = get_visible_or_404(Lead, lead_id)
@@ -164,15 +178,15 @@ def _act(lead_id, action):
     except LeadForbidden:
         abort(403)
     except LeadInvalid as error:
-        if request.htmx and request.form.get("back") == "list":
-            return render("leads/_row.html", lead=lead, error=next(iter(error.errors.values())),
-                          stale_before=Lead.stale_before(current_user.branch.bank), can_work=True), 200
+        if request.form.get("back") == "list":
+            # Said on the row itself; 200 for htmx, which swaps no error response.
+            return _board(_list_args(), row_error=(lead.id, next(iter(error.errors.values()))),
+                          status=200 if request.htmx else 400)
         return _detail(Lead.get_by_id(lead.id), errors=error.errors, values=request.form, status=400)
     if request.form.get("back") == "list":
         if request.htmx:
-            return render("leads/_row.html", lead=Lead.listing(current_user).where(Lead.id == lead.id).get(),
-                          stale_before=Lead.stale_before(current_user.branch.bank), can_work=True, moved=True)
-        return redirect(url_for("leads.index", status=request.form.get("chip") or None))
+            return _board(_list_args(), moved=lead.id)
+        return redirect(url_for("leads.index", moved=lead.id, **_list_args().to_dict()))
     return redirect(url_for("leads.detail", lead_id=lead.id))
 
 

@@ -404,24 +404,35 @@ def test_other_managers_and_management_cannot_move_a_lead(app, client, county):
     assert lead_of(app, lead_id).status == "new"
 
 
-def test_one_tap_moves_a_lead_and_swaps_only_its_row(app, client, county):
+def test_one_tap_moves_a_lead_and_the_board_follows(app, client, county):
     lead_id = county.leads["l_mgr1"].id
     login(client, "mgr1")
-    page = soup(client.get("/leads/?status=new"))
-    button = page.select_one(f"#lead-{lead_id} form")
-    assert button["hx-target"] == "closest li"
-    response = client.post(button["action"], data={
-        "csrf_token": csrf_token(client, "/me"), "to": "contacted", "back": "list"},
-        headers={"HX-Request": "true"})
+    page = soup(client.get("/leads/?status=open"))
+    form = page.select_one(f"#lead-{lead_id} form")
+    assert form["hx-target"] == "#lead-board"
+    data = {i["name"]: i["value"] for i in form.select("input")}
+    assert (data["to"], data["list_query"]) == ("contacted", "status=open")
+    response = client.post(form["action"], data=data, headers={"HX-Request": "true"})
     assert response.status_code == 200
-    fragment = soup(response)
-    assert fragment.select_one("html, nav") is None
-    assert fragment.select_one("li")["id"] == f"lead-{lead_id}"
-    assert fragment.select_one(".badge.status").get_text() == "已联系"
+    board = soup(response)
+    assert board.select_one("html, nav, .chips") is None  # only the board comes back
+    row = board.select_one(f"#lead-{lead_id}")
+    assert row.find_parent("section")["aria-labelledby"] == "lane-contacted"
+    assert "moved" in row["class"]
+    assert row.select_one(".badge.status").get_text() == "已联系"
     assert lead_of(app, lead_id).status == "contacted"
-    # without JavaScript the same form posts and comes back to the list
-    plain = post(client, f"/leads/{lead_id}/status", to="qualified", back="list")
-    assert plain.status_code == 302 and plain.location.startswith("/leads/")
+    # a move that is no longer allowed is said on the row, and changes nothing
+    with db(app):
+        Lead.update(status="lost").where(Lead.id == lead_id).execute()
+    stale = client.post(form["action"], data=data, headers={"HX-Request": "true"})
+    assert stale.status_code == 200 and lead_of(app, lead_id).status == "lost"
+    with db(app):
+        Lead.update(status="contacted").where(Lead.id == lead_id).execute()
+    # without JavaScript the same form posts and comes back to the same list
+    plain = post(client, f"/leads/{lead_id}/status", to="qualified", back="list", list_query="status=open")
+    assert plain.status_code == 302
+    assert plain.location == f"/leads/?moved={lead_id}&status=open"
+    assert lead_of(app, lead_id).status == "qualified"
 
 
 def test_the_list_has_status_chips_and_a_board_of_lanes(app, client, county):
