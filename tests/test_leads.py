@@ -75,7 +75,7 @@ def test_capture_from_a_customer_page_saves_one_lead_with_its_history(app, clien
     assert response.location == f"/leads/{lead.id}"
     # the customer's page lists it
     page = soup(client.get(f"/customers/{c_g1.id}"))
-    assert [a.get_text() for a in page.select(".customer-leads li a")] == ["节节高"]
+    assert [a.select_one(".row-main").contents[0].strip() for a in page.select(".customer-leads a.row")] == ["节节高"]
 
 
 def test_standalone_capture_of_someone_new(app, client, county):

@@ -120,3 +120,22 @@ def test_the_board_on_a_laptop_and_the_funnel(browser, live_server, signed_in):
     screenshot(phone, "lead-funnel-phone")
     assert phone.errors == []
     phone.context.close()
+
+
+def test_a_standalone_capture_is_offered_the_known_customer(page, live, live_server, signed_in):
+    signed_in(page, "mgr1")
+    page.goto(f"{live_server}/leads/")
+    page.get_by_role("link", name="新线索").click()
+    page.get_by_label("姓名").fill("周大福")
+    page.get_by_label("电话").fill("13912345678")  # the county's customers share this phone
+    page.get_by_label("产品").select_option(label="节节高")
+    page.get_by_label("来源").select_option(label="转介绍")
+    page.get_by_role("button", name="保存线索").click()
+    expect(page.locator(".warn-box h2")).to_have_text("可能已经登记过")
+    screenshot(page, "lead-duplicate-phone")
+    assert page.evaluate(SMALL_TARGETS_JS, MIN_TAP) == []
+    # 周大福 already has an open 节节高 lead of mine: add to it rather than start a second
+    page.locator(".warn-box li", has_text="周大福").get_by_role("button", name="把我的备注并入这条线索").click()
+    expect(page.locator("p.notice").first).to_have_text("已并入正在跟进的线索，没有重复登记。")
+    # the match page answers 409 Conflict on purpose, which Chromium logs as a failed resource
+    assert [e for e in page.errors if "409 (CONFLICT)" not in e] == []
