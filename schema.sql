@@ -199,6 +199,7 @@ CREATE TABLE "visit_product" (
     "id" SERIAL NOT NULL PRIMARY KEY,
     "visit_id" INTEGER NOT NULL,
     "product_id" INTEGER NOT NULL,
+    "result" TEXT NOT NULL DEFAULT 'pitched' CHECK (result IN ('pitched', 'interested', 'declined', 'signed')),
     FOREIGN KEY ("visit_id") REFERENCES "visit" ("id") ON DELETE CASCADE,
     FOREIGN KEY ("product_id") REFERENCES "product" ("id") ON DELETE RESTRICT
 );
@@ -379,3 +380,18 @@ CREATE TABLE "lost_reason" (
 );
 CREATE INDEX "lost_reason_bank_id" ON "lost_reason" ("bank_id");
 CREATE UNIQUE INDEX "lost_reason_bank_id_label" ON "lost_reason" ("bank_id", "label");
+CREATE TABLE "visit_fix" (
+    "id" SERIAL NOT NULL PRIMARY KEY,
+    "visit_id" INTEGER NOT NULL,
+    "client_uuid" TEXT NOT NULL,
+    "made_at" TIMESTAMP NOT NULL,
+    "received_at" TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP,
+    "lat" DOUBLE PRECISION,
+    "lng" DOUBLE PRECISION,
+    "accuracy_m" DOUBLE PRECISION,
+    "distance_m" DOUBLE PRECISION,
+    "late" BOOLEAN NOT NULL DEFAULT FALSE,
+    FOREIGN KEY ("visit_id") REFERENCES "visit" ("id") ON DELETE CASCADE
+);
+CREATE INDEX "visit_fix_visit_id" ON "visit_fix" ("visit_id");
+CREATE UNIQUE INDEX "visit_fix_client_uuid" ON "visit_fix" ("client_uuid");

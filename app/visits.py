@@ -1,22 +1,364 @@
-"""The field loop: a manager's day (今日)."""
-from flask import Blueprint
+"""The field loop: a manager's day (今日), the check-in and visit form (签到), the visit,
+its photo, a customer met on the street, and the maintenance ledger (客户维护台账)."""
+import datetime as dt
+import math
+import re
+import uuid
+
+from flask import (Blueprint, abort, current_app, flash, make_response, redirect, request,
+                   send_from_directory, url_for)
+from flask_babel import gettext as _, lazy_gettext as _l
 from flask_login import current_user
 
-from app.models import Customer, Territory, Visit
-from app.web import render, roles_required
+from app import clock
+from app.models import Customer, FollowUp, Product, Territory, Visit
+from app.models.visit import OUTCOMES, PHOTO_MAX_BYTES, PITCH_RESULTS, CheckInRefused, Fix, photo_root
+from app.walk import walk_list
+from app.web import get_visible_or_404, render, roles_required
 
 bp = Blueprint("visits", __name__)
+
+OUTCOME_LABELS = {"met": _l("Met"), "not_home": _l("Not at home"), "refused": _l("Refused"),
+                  "interested": _l("Interested"), "signed": _l("Signed"), "moved": _l("Moved away")}
+RESULT_LABELS = {"pitched": _l("Pitched"), "interested": _l("Interested"), "declined": _l("Declined"),
+                 "signed": _l("Signed")}
+PHONE = re.compile(r"^1\d{10}$")
+
+
+@bp.app_template_global()
+def outcome_label(code):
+    return OUTCOME_LABELS.get(code, code)
+
+
+@bp.app_template_global()
+def result_label(code):
+    return RESULT_LABELS.get(code, code)
+
+
+@bp.app_template_global()
+def has_endpoint(name):
+    """Whether a route exists (links to parts other issues add appear once they do)."""
+    return name in current_app.view_functions
+
+
+@bp.app_template_global()
+def customer_timeline(customer, limit=30):
+    """Visits, follow-ups and leads of a customer the current user may see, newest first."""
+    from app.models import Lead
+
+    items = []
+    for v in (Visit.visible_to(current_user).where(Visit.customer == customer.id)
+              .order_by(Visit.made_at.desc()).limit(limit)):
+        items.append(("visit", v.made_at, v))
+    for f in (FollowUp.visible_to(current_user).where(FollowUp.customer == customer.id)
+              .order_by(FollowUp.due_on.desc()).limit(limit)):
+        items.append(("follow_up", dt.datetime.combine(f.due_on, dt.time(0)), f))
+    for lead in (Lead.visible_to(current_user).where(Lead.customer == customer.id)
+                 .order_by(Lead.created_at.desc()).limit(limit)):
+        items.append(("lead", lead.created_at, lead))
+    items.sort(key=lambda item: item[1], reverse=True)
+    return items[:limit]
+
+
+@bp.app_template_global()
+def business_today():
+    return clock.today()
+
+
+@bp.app_template_filter("local")
+def local_time(value, fmt="%m-%d %H:%M"):
+    """A stored UTC timestamp in business time (Asia/Shanghai)."""
+    return clock.to_local(value).strftime(fmt) if value else "—"
+
+
+# --- Today ---------------------------------------------------------------------------
+
+def _position_args():
+    """The phone's position from the query string, when it gave one and it is a number."""
+    try:
+        lat, lng = float(request.args["lat"]), float(request.args["lng"])
+    except (KeyError, ValueError):
+        return None
+    if not (math.isfinite(lat) and math.isfinite(lng) and -90 <= lat <= 90 and -180 <= lng <= 180):
+        return None
+    return lat, lng
 
 
 @bp.route("/today")
 @roles_required("manager")
 def today():
-    """Today's page: the day's counters and the customers still to visit this week."""
+    """The walk list: follow-ups due first, then customers not yet visited, nearest first."""
+    here = _position_args()
     counts = Visit.day_counters(current_user)
-    to_visit = (Customer.visible_to(current_user)
-                .where(Customer.status == "active", Customer.consent)
-                .where(Customer.id.not_in(Visit.this_week_customer_ids()))
-                .order_by(Customer.village, Customer.group_name, Customer.name)
-                .limit(30))
-    territories = Territory.visible_to(current_user).order_by(Territory.path)
-    return render("visits/today.html", counts=counts, to_visit=to_visit, territories=territories)
+    walk = walk_list(current_user, here)
+    counts["follow_ups_due"] = len(walk.follow_ups)
+    return render("visits/today.html", "visits/_walk.html", counts=counts, walk=walk, here=here)
+
+
+# --- Check-in and the visit form -----------------------------------------------------
+
+def _products_for(customer):
+    bank = customer.branch.bank
+    return list(Product.offered_by(bank.id if bank else None))
+
+
+def _parse_time(text, default):
+    """An ISO timestamp from the phone as naive UTC; the default when the form sent none."""
+    text = (text or "").strip()
+    if not text:
+        return default
+    try:
+        value = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise CheckInRefused("time", _l("The phone sent an unreadable time.")) from None
+    if value.tzinfo is None:
+        raise CheckInRefused("time", _l("The phone sent an unreadable time."))
+    return value.astimezone(dt.UTC).replace(tzinfo=None)
+
+
+def _number(name):
+    text = request.form.get(name, "").strip()
+    if not text:
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        raise CheckInRefused("fix", _l("The phone sent an unreadable position.")) from None
+    return value
+
+
+def _form_check_in(customer):
+    """Read the posted form into Visit.check_in's arguments (raises CheckInRefused)."""
+    form = request.form
+    now = clock.now()
+    made_at = _parse_time(form.get("made_at"), now)
+    lat, lng, accuracy = _number("lat"), _number("lng"), _number("accuracy")
+    fix = None
+    if lat is not None or lng is not None:
+        if lat is None or lng is None:
+            raise CheckInRefused("fix", _l("The phone sent an unreadable position."))
+        # A position typed by hand (no JavaScript) has no accuracy: the worst a fix may have,
+        # so it is kept with its distance but never verifies.
+        fix = Fix(lat, lng, 2000.0 if accuracy is None else accuracy,
+                  _parse_time(form.get("fix_at"), made_at))
+    products = []
+    for key, result in form.items():
+        if key.startswith("product_") and result:
+            products.append((key[len("product_"):], result))
+    follow = form.get("next_follow_up_on", "").strip()
+    next_on = None
+    if follow:
+        try:
+            next_on = dt.date.fromisoformat(follow)
+        except ValueError:
+            raise CheckInRefused("follow_up", _l("Enter a date as YYYY-MM-DD.")) from None
+        if next_on < min(clock.to_local(made_at).date(), clock.today()):
+            raise CheckInRefused("follow_up", _l("The next follow-up cannot be in the past."))
+    data = None
+    photo = request.files.get("photo")
+    if photo:
+        with photo.stream:  # a big upload is spooled to a temporary file: close it now
+            # Read one byte past the limit: enough to refuse a 10 MB photo without holding it.
+            data = photo.stream.read(PHOTO_MAX_BYTES + 1)
+    return dict(fix=fix, made_at=made_at, client_uuid=form.get("client_uuid", ""),
+                outcome=form.get("outcome", ""), products=products, note=form.get("note", ""),
+                next_follow_up_on=next_on, photo=data or None, now=now)
+
+
+@bp.route("/visits/check-in/<int:customer_id>", methods=["GET", "POST"])
+@roles_required("manager")
+def check_in(customer_id):
+    """The visit form: one tap from Today, a GPS fix, the outcome, products, note, follow-up."""
+    customer = get_visible_or_404(Customer, customer_id)
+    error, status = None, 200
+    if request.method == "POST":
+        try:
+            result = Visit.check_in(current_user, customer.id, **_form_check_in(customer))
+        except CheckInRefused as refused:
+            if refused.code == "not_found":
+                abort(404)
+            error, status = refused.message, 422
+        else:
+            flash(_describe(result))
+            return redirect(url_for("visits.detail", visit_id=result.visit.id))
+    response = render("visits/check_in.html", customer=customer, products=_products_for(customer),
+                      OUTCOME_LABELS=OUTCOME_LABELS, RESULT_LABELS=RESULT_LABELS, error=error,
+                      client_uuid=request.form.get("client_uuid") or str(uuid.uuid4()),
+                      form=request.form, tomorrow=clock.today() + dt.timedelta(days=1))
+    response.status_code = status
+    return response
+
+
+def _describe(result):
+    visit = result.visit
+    if result.status == "replayed":
+        return _("This check-in was already saved.")
+    if result.status == "merged":
+        return _("Added to your visit of a few minutes ago.")
+    if visit.verified:
+        return _("Checked in: verified, %(m)s m from the customer.", m=round(visit.distance_m))
+    if visit.distance_m is None:
+        return _("Checked in: saved unverified (no position to compare with).")
+    return _("Checked in: saved unverified, %(m)s m from the customer.", m=round(visit.distance_m))
+
+
+@bp.route("/visits/<int:visit_id>")
+@roles_required("manager", "team_lead", "management", "admin")
+def detail(visit_id):
+    visit = get_visible_or_404(Visit, visit_id)
+    return render("visits/detail.html", visit=visit, customer=visit.customer,
+                  follow_ups=list(visit.follow_ups))
+
+
+@bp.route("/visits/<int:visit_id>/photo")
+def photo(visit_id):
+    """The visit's photo, to whoever may see the visit; files live under instance/."""
+    visit = get_visible_or_404(Visit, visit_id)
+    if not visit.photo_path:
+        abort(404)
+    response = send_from_directory(photo_root(), visit.photo_path, max_age=0)
+    response.headers["Cache-Control"] = "private, max-age=86400"
+    return response
+
+
+# --- A customer met on the street -----------------------------------------------------
+
+@bp.route("/visits/met", methods=["GET", "POST"])
+@roles_required("manager")
+def met():
+    """A new customer met on the street: name, phone, group and where, the rest later."""
+    territories = list(Territory.visible_to(current_user).order_by(Territory.path))
+    errors, form = {}, request.form
+    if request.method == "POST":
+        name = form.get("name", "").strip()
+        phone = form.get("phone", "").strip()
+        territory = next((t for t in territories if str(t.id) == form.get("territory")), None)
+        if not name or len(name) > 40:
+            errors["name"] = _("Enter the customer's name.")
+        if phone and not PHONE.match(phone):
+            errors["phone"] = _("A mobile number is 11 digits starting with 1.")
+        if territory is None:
+            errors["territory"] = _("Choose the village or group.")
+        position = None
+        try:
+            lat, lng = _number("lat"), _number("lng")
+            if (lat is None) != (lng is None):
+                raise CheckInRefused("fix", "")
+            if lat is not None:
+                from app.geo import CHINA
+                if not (CHINA[0] <= lng <= CHINA[2] and CHINA[1] <= lat <= CHINA[3]):
+                    raise CheckInRefused("fix", "")
+                position = (lat, lng)
+        except CheckInRefused:
+            errors["position"] = _("The position is not a place in China.")
+        duplicate = Customer.duplicates(current_user, phone=phone).first() if phone and not errors else None
+        if duplicate is not None:
+            errors["phone"] = _("A customer with this phone is already on file: %(name)s.",
+                                name=duplicate.name)
+        if not errors:
+            fields = {"kind": "household", "name": name, "phone": phone or None,
+                      "village": _village_of(territory), "group_name": territory.name,
+                      "consent": False}
+            customer = Customer.add_archive(current_user, territory, fields)
+            if position:
+                # Where they were met, not necessarily their home: unconfirmed, like a first fix.
+                Customer.update(lat=position[0], lng=position[1], position_source="fix",
+                                position_confirmed=False).where(Customer.id == customer.id).execute()
+            flash(_("%(name)s added: record the visit now.", name=name))
+            return redirect(url_for("visits.check_in", customer_id=customer.id))
+    response = render("visits/met.html", territories=territories, errors=errors, form=form)
+    response.status_code = 400 if errors else 200
+    return response
+
+
+def _village_of(territory):
+    if territory.kind == "group" and territory.parent_id:
+        return Territory.get_by_id(territory.parent_id).name
+    return territory.name
+
+
+# --- Positions to confirm ------------------------------------------------------------
+
+@bp.route("/positions")
+@roles_required("team_lead", "admin")
+def positions():
+    """Positions taken from a manager's first check-in, for a team lead to confirm."""
+    customers = (Customer.visible_to(current_user)
+                 .where(~Customer.position_confirmed, Customer.lat.is_null(False))
+                 .order_by(Customer.updated_at.desc()).limit(200))
+    return render("visits/positions.html", customers=customers)
+
+
+@bp.route("/customers/<int:customer_id>/position/confirm", methods=["POST"])
+@roles_required("team_lead", "admin")
+def confirm_position(customer_id):
+    customer = get_visible_or_404(Customer, customer_id)
+    if customer.lat is None:
+        abort(400)
+    customer.position_confirmed = True
+    customer.move_to(customer.lat, customer.lng, source="fix")  # places it by the confirmed point
+    flash(_("Position of %(name)s confirmed.", name=customer.name))
+    return redirect(request.form.get("next") or url_for("customers.detail", customer_id=customer.id))
+
+
+# --- The maintenance ledger (客户维护台账) ----------------------------------------------
+
+@bp.route("/ledger")
+@roles_required("manager", "team_lead")
+def ledger():
+    """Open follow-ups: overdue, today, this week; done or moved with one tap."""
+    groups = FollowUp.ledger(current_user)
+    return render("visits/ledger.html", groups=groups, today=clock.today())
+
+
+def _follow_up_or_404(follow_up_id):
+    follow = (FollowUp.visible_to(current_user).where(FollowUp.id == follow_up_id).first())
+    if follow is None:
+        abort(404)
+    return follow
+
+
+def _ledger_row(follow, message):
+    if request.htmx:
+        return render("visits/_follow_up_row.html", f=follow, today=clock.today(), message=message)
+    flash(message)
+    return redirect(url_for("visits.ledger"))
+
+
+@bp.route("/follow-ups/<int:follow_up_id>/done", methods=["POST"])
+@roles_required("manager", "team_lead")
+def follow_up_done(follow_up_id):
+    follow = _follow_up_or_404(follow_up_id)
+    if follow.done_at is None:
+        follow.mark_done()
+    return _ledger_row(follow, _("Done: %(name)s.", name=follow.customer.name))
+
+
+@bp.route("/follow-ups/<int:follow_up_id>/reschedule", methods=["POST"])
+@roles_required("manager", "team_lead")
+def follow_up_reschedule(follow_up_id):
+    follow = _follow_up_or_404(follow_up_id)
+    text = request.form.get("due_on", "").strip()
+    days = request.form.get("days", "").strip()
+    try:
+        due = clock.today() + dt.timedelta(days=int(days)) if days else dt.date.fromisoformat(text)
+    except ValueError:
+        return _bad_request(_("Enter a date as YYYY-MM-DD."))
+    if due < clock.today() or due > clock.today() + dt.timedelta(days=366):
+        return _bad_request(_("Choose a date from today to a year ahead."))
+    follow.reschedule(due)
+    return _ledger_row(follow, _("Moved to %(day)s: %(name)s.", day=due.isoformat(),
+                                 name=follow.customer.name))
+
+
+def _bad_request(message):
+    if not request.htmx:
+        flash(message)
+        return redirect(url_for("visits.ledger"))
+    response = make_response(render("visits/_message.html", message=message))
+    response.status_code = 400
+    response.headers["HX-Reswap"] = "none"
+    return response
+
+
+__all__ = ["bp", "OUTCOMES", "PITCH_RESULTS"]

@@ -66,6 +66,18 @@ MATRIX = {
     "leads.funnel": ("GET", "/leads/funnel", {"team_lead": 200, "management": 200}, 403),
     "lost_reasons.index": ("GET", "/admin/lost-reasons/", {"admin": 200}, 403),
     "lost_reasons.toggle": ("POST", "/admin/lost-reasons/999999/active", {"admin": 404}, 403),
+    "visits.check_in": ("GET", "/visits/check-in/{c_v1}", {"manager": 200}, 403),
+    "visits.detail": ("GET", "/visits/{v_mgr1}", {role: 200 for role in ALL}, None),
+    # the county's visit has no photo: 404 to everyone who may see the visit
+    "visits.photo": ("GET", "/visits/{v_mgr1}/photo", {role: 404 for role in ALL}, None),
+    "visits.met": ("GET", "/visits/met", {"manager": 200}, 403),
+    "visits.positions": ("GET", "/positions", {"team_lead": 200, "admin": 200}, 403),
+    "visits.confirm_position": ("POST", "/customers/{c_v1}/position/confirm",
+                                {"team_lead": 302, "admin": 302}, 403),
+    "visits.ledger": ("GET", "/ledger", {"manager": 200, "team_lead": 200}, 403),
+    "visits.follow_up_done": ("POST", "/follow-ups/999999/done", {"manager": 404, "team_lead": 404}, 403),
+    "visits.follow_up_reschedule": ("POST", "/follow-ups/999999/reschedule",
+                                    {"manager": 404, "team_lead": 404}, 403),
 }
 PUBLIC = {"auth.login", "static", "manifest"}
 
@@ -90,6 +102,7 @@ def _path(template, county):
     ids.update({f"p_{k}": v.id for k, v in county.products.items()})
     ids.update({f"t_{k}": v.id for k, v in county.territories.items()})
     ids.update({f"l_{k}": v.id for k, v in county.leads.items()})
+    ids.update({k: v.id for k, v in county.visits.items()})  # keys already read v_...
     return template.format(**ids)
 
 

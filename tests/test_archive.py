@@ -150,7 +150,9 @@ def test_no_list_or_fragment_shows_a_full_phone_or_id_number(app, client, county
     cid = county.customers["c_v1"].id
     pages = ["/today", "/map", "/customers/", "/customers/?q=5678", "/customers/?q=周",
              "/leads/", "/me", f"/customers/{cid}", f"/customers/{cid}/edit", "/customers/new",
-             "/leads/?status=all", f"/leads/{county.leads['l_mgr1'].id}", f"/leads/new?customer={cid}"]
+             "/leads/?status=all", f"/leads/{county.leads['l_mgr1'].id}", f"/leads/new?customer={cid}",
+             "/today?lat=28.91&lng=107.605", "/ledger", f"/visits/check-in/{cid}", "/visits/met",
+             f"/visits/{county.visits['v_mgr1'].id}"]
     for path in pages:
         for headers in ({}, {"HX-Request": "true"}):
             response = client.get(path, headers=headers)

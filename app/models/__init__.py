@@ -9,12 +9,12 @@ from app.models.product import Product
 from app.models.setting import Setting
 from app.models.tier import TierRule
 from app.models.territory import Assignment, Territory
-from app.models.visit import FollowUp, Visit, VisitProduct
+from app.models.visit import FollowUp, Visit, VisitFix, VisitProduct
 
 ALL_MODELS = [
     Branch, User, Territory, Assignment, Product, Customer, CustomerMember, Holding,
     Visit, VisitProduct, FollowUp, Lead, Campaign, CampaignTerritory, AuditLog, Setting,
-    CustomerChange, TierRule, LeadEvent, LostReason,
+    CustomerChange, TierRule, LeadEvent, LostReason, VisitFix,
 ]
 
 __all__ = [m.__name__ for m in ALL_MODELS] + ["ALL_MODELS", "compute_tier", "mask_phone"]

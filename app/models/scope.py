@@ -69,6 +69,17 @@ def visit_scope(user):
     return Customer.branch.in_(branch_ids(user))
 
 
+def follow_up_scope(user):
+    """A condition on FollowUp joined to Customer: a manager's own, else the branch subtree's."""
+    from app.models.visit import FollowUp
+
+    if not _usable(user):
+        return _nothing(FollowUp)
+    if user.role == "manager":
+        return FollowUp.user == user.id
+    return Customer.branch.in_(branch_ids(user))
+
+
 def lead_scope(user):
     if not _usable(user):
         return _nothing(Lead)

@@ -1,8 +1,20 @@
-"""Visits (走访 / 签到) and the maintenance ledger (客户维护台账)."""
-from peewee import (BooleanField, DateField, DateTimeField, DoubleField, ForeignKeyField,
-                    TextField)
+"""Visits (走访 / 签到) and the maintenance ledger (客户维护台账).
 
-from app import clock
+`Visit.check_in` is THE write path for a check-in: the visit form, the offline
+batch endpoint and the demo all call it, so they can never disagree.
+"""
+import datetime as dt
+import io
+import math
+import os
+from dataclasses import dataclass
+
+from flask_babel import lazy_gettext as _l
+from geopy.distance import geodesic
+from peewee import (BooleanField, DateField, DateTimeField, DoubleField, ForeignKeyField,
+                    IntegrityError, TextField)
+
+from app import clock, geo
 from app.models.base import BaseModel, created_at_field, default, one_of
 from app.models.customer import Customer
 from app.models.org import User
@@ -10,6 +22,44 @@ from app.models.product import Product
 
 COUNTED_KINDS = ("household", "merchant")  # counted for coverage until settings say otherwise
 OUTCOMES = ("met", "not_home", "refused", "interested", "signed", "moved")
+PITCH_RESULTS = ("pitched", "interested", "declined", "signed")
+
+MERGE_WINDOW = dt.timedelta(minutes=10)    # a second check-in this close is the same visit
+FIX_WINDOW = dt.timedelta(minutes=10)      # a fix this far from made-at is not this check-in's
+FUTURE_SLACK = dt.timedelta(minutes=2)     # phones' clocks drift; more than this is refused
+LATE_AFTER = dt.timedelta(minutes=10)      # received this long after made-at: made offline
+MAX_ACCURACY_M = 2000                      # worse than this is no fix at all (cell towers)
+PHOTO_MAX_BYTES = 300 * 1024               # the phone sends ≤ 200 KB; room for a PNG fallback
+PHOTO_FORMATS = {"JPEG": "jpg", "PNG": "png", "WEBP": "webp"}
+
+
+@dataclass(frozen=True)
+class Fix:
+    """A GPS fix as the phone's geolocation API gives it (WGS-84, metres, UTC naive)."""
+
+    lat: float
+    lng: float
+    accuracy_m: float
+    taken_at: dt.datetime
+
+
+class CheckInRefused(ValueError):
+    """A check-in that must not be stored; `code` names the rule, `message` says it in words.
+
+    code "not_found" means the customer is outside the user's scope: views answer
+    404 for it, like any other look-up outside the scope.
+    """
+
+    def __init__(self, code, message):
+        super().__init__(str(message))
+        self.code = code
+        self.message = message
+
+
+@dataclass
+class CheckInResult:
+    visit: "Visit"
+    status: str  # "created", "merged" (into a visit of the last 10 minutes) or "replayed"
 
 
 class Visit(BaseModel):
@@ -35,6 +85,127 @@ class Visit(BaseModel):
             (("customer", "made_at"), False),
             (("user", "made_at"), False),
         )
+
+    @classmethod
+    def check_in(cls, user, customer_id, fix, made_at, client_uuid, outcome="met", products=(),
+                 note="", next_follow_up_on=None, photo=None, now=None):
+        """Check `user` in at a customer and record the visit: the one write path.
+
+        user        the signed-in User making the check-in (its scope is checked here)
+        customer_id id of the customer; outside the user's scope (on made-at's day or today)
+                    → CheckInRefused("not_found"), which views turn into a 404
+        fix         a Fix, or None when the phone gave no position (saved unverified)
+        made_at     when the check-in was made on the phone (naive UTC); offline check-ins
+                    arrive later and are judged on this time, flagged late, never refused
+        client_uuid made on the phone; a replay of the same UUID returns the stored visit
+        outcome     one of OUTCOMES
+        products    [(product_id, result)] with result in PITCH_RESULTS
+        note        free text
+        next_follow_up_on  a date: creates (or, on a merge, moves) a FollowUp
+        photo       the 门头照 as bytes (JPEG/PNG/WebP ≤ PHOTO_MAX_BYTES), kept under instance/
+        now         the receiving moment (batch endpoints pass one for a whole batch)
+
+        Returns CheckInResult(visit, status). Raises CheckInRefused before writing
+        anything. A second check-in by the same user at the same customer within 10
+        minutes updates that visit (outcome, products, note) and keeps both fixes in
+        its history (VisitFix); the first fix decides verification.
+        """
+        from app.db import database
+
+        now = now or clock.now()
+        client_uuid = _valid_uuid(client_uuid)
+        replay = _replayed(user, client_uuid)
+        if replay is not None:
+            return CheckInResult(replay, "replayed")
+        if outcome not in OUTCOMES:
+            raise CheckInRefused("outcome", _l("Choose what came of the visit."))
+        if made_at > now + FUTURE_SLACK:
+            raise CheckInRefused("future", _l("The check-in time is in the future: check the phone's clock."))
+        customer = _customer_in_scope(user, customer_id, made_at)
+        if fix is not None:
+            _check_fix(fix, made_at)
+        pitched = _valid_products(customer, products)
+        photo_ext = _check_photo(photo) if photo else None
+        note = (note or "").strip()[:2000]
+        late = now - made_at > LATE_AFTER
+
+        distance = verified = None
+        unconfirmed = not customer.position_confirmed
+        place_customer_here = fix is not None and customer.lat is None
+        if fix is not None and customer.lat is not None:
+            distance = geodesic((fix.lat, fix.lng), (customer.lat, customer.lng)).meters
+            verified = distance <= allowed_distance_m(customer.branch_id, fix.accuracy_m)
+        if place_customer_here:
+            unconfirmed = True  # the first fix becomes the position, for a team lead to confirm
+
+        photo_file = None
+        try:
+            with database.atomic():
+                first = cls._mergeable(user, customer.id, made_at)
+                if first is None:
+                    visit = cls.create(
+                        client_uuid=client_uuid, customer=customer.id, user=user.id, made_at=made_at,
+                        received_at=now, lat=fix and fix.lat, lng=fix and fix.lng,
+                        accuracy_m=fix and fix.accuracy_m, distance_m=distance,
+                        verified=bool(verified), late=late,
+                        position_unconfirmed=unconfirmed, outcome=outcome, note=note,
+                        next_follow_up_on=next_follow_up_on)
+                    status = "created"
+                else:
+                    visit, status = first, "merged"
+                    visit.outcome = outcome
+                    if note:
+                        visit.note = note
+                    if next_follow_up_on:
+                        visit.next_follow_up_on = next_follow_up_on
+                VisitFix.create(visit=visit.id, client_uuid=client_uuid, made_at=made_at,
+                                received_at=now, lat=fix and fix.lat, lng=fix and fix.lng,
+                                accuracy_m=fix and fix.accuracy_m, distance_m=distance, late=late)
+                if pitched:
+                    _record_pitches(visit, pitched)
+                if photo_ext:
+                    photo_file = _store_photo(visit, client_uuid, photo, photo_ext)
+                    visit.photo_path = photo_file[0]
+                if status == "merged" or photo_ext:
+                    visit.save()
+                if next_follow_up_on:
+                    FollowUp.plan(visit, next_follow_up_on)
+                if place_customer_here:
+                    Customer.update(lat=fix.lat, lng=fix.lng, position_source="fix",
+                                    position_confirmed=False, updated_at=now).where(
+                        Customer.id == customer.id).execute()
+        except IntegrityError:
+            # The same UUID committed by a concurrent request: that one is the visit.
+            if photo_file:
+                _remove_quietly(photo_file[1])
+            replay = _replayed(user, client_uuid)
+            if replay is None:
+                raise
+            return CheckInResult(replay, "replayed")
+        except Exception:
+            if photo_file:  # the transaction rolled back: no photo without its visit
+                _remove_quietly(photo_file[1])
+            raise
+        return CheckInResult(visit, status)
+
+    @classmethod
+    def _mergeable(cls, user, customer_id, made_at):
+        """The visit a check-in made within 10 minutes of belongs to, if any."""
+        return (cls.select().where((cls.user == user.id) & (cls.customer == customer_id)
+                                   & cls.made_at.between(made_at - MERGE_WINDOW, made_at + MERGE_WINDOW))
+                .order_by(cls.made_at).first())
+
+    @property
+    def local_made_at(self):
+        return clock.to_local(self.made_at)
+
+    def history(self):
+        """Every fix that went into this visit, first first."""
+        return self.fixes.order_by(VisitFix.made_at, VisitFix.id)
+
+    def pitches(self):
+        return (VisitProduct.select(VisitProduct, Product).join(Product)
+                .where(VisitProduct.visit == self.id).order_by(Product.name))
 
     @classmethod
     def visible_to(cls, user):
@@ -75,10 +246,12 @@ class Visit(BaseModel):
 
 
 class VisitProduct(BaseModel):
-    """A product pitched on a visit."""
+    """A product pitched on a visit, and how the customer took it."""
 
     visit = ForeignKeyField(Visit, backref="products_pitched", on_delete="CASCADE")
     product = ForeignKeyField(Product, backref="pitches", on_delete="RESTRICT")
+    result = TextField(default="pitched", constraints=[one_of("result", PITCH_RESULTS),
+                                                       default("'pitched'")])
 
     class Meta:
         indexes = ((("visit", "product"), True),)
@@ -99,3 +272,207 @@ class FollowUp(BaseModel):
             (("customer", "due_on"), False),
         )
 
+
+    @classmethod
+    def plan(cls, visit, due_on):
+        """The follow-up a visit asks for: one per visit, moved when the visit is updated."""
+        existing = cls.get_or_none((cls.source_visit == visit.id) & cls.done_at.is_null())
+        if existing is not None:
+            existing.due_on = due_on
+            existing.save()
+            return existing
+        return cls.create(customer=visit.customer_id, user=visit.user_id, due_on=due_on,
+                          source_visit=visit.id, reason=visit.note[:200])
+
+    @classmethod
+    def visible_to(cls, user):
+        """Follow-ups of customers the user may see (a manager: their own)."""
+        from app.models.scope import follow_up_scope
+
+        return cls.select().join(Customer).where(follow_up_scope(user))
+
+    @classmethod
+    def ledger(cls, user, day=None):
+        """The manager's open follow-ups as {"overdue", "today", "week"} lists (客户维护台账)."""
+        day = day or clock.today()
+        _, sunday = clock.week_bounds(day)
+        rows = (cls.select(cls, Customer).join(Customer)
+                .where((cls.user == user.id) & cls.done_at.is_null() & (cls.due_on <= sunday))
+                .order_by(cls.due_on, Customer.name))
+        groups = {"overdue": [], "today": [], "week": []}
+        for f in rows:
+            key = "overdue" if f.due_on < day else "today" if f.due_on == day else "week"
+            groups[key].append(f)
+        return groups
+
+    def mark_done(self):
+        self.done_at = clock.now()
+        self.save()
+
+    def reschedule(self, due_on):
+        self.due_on = due_on
+        self.save()
+
+
+class VisitFix(BaseModel):
+    """One check-in that went into a visit: its fix, when it was made and received.
+
+    client_uuid is UNIQUE here too, so a replayed merge is stored once as well.
+    """
+
+    visit = ForeignKeyField(Visit, backref="fixes", on_delete="CASCADE")
+    client_uuid = TextField(unique=True)
+    made_at = DateTimeField()
+    received_at = created_at_field()
+    lat = DoubleField(null=True)
+    lng = DoubleField(null=True)
+    accuracy_m = DoubleField(null=True)
+    distance_m = DoubleField(null=True)
+    late = BooleanField(default=False, constraints=[default("FALSE")])
+
+
+# --- check-in rules -----------------------------------------------------------------
+
+def allowed_distance_m(bank_or_branch_id, accuracy_m):
+    """How far from the customer a fix may be and still verify the visit, or -1 when never.
+
+    The bank's radius, widened by the fix's accuracy, but never beyond the cap; a fix
+    less accurate than the cap never verifies.
+    """
+    from app.models.setting import Setting
+
+    bank = _bank_of(bank_or_branch_id)
+    radius = Setting.get(bank, "check_in_radius_m")
+    cap = Setting.get(bank, "check_in_radius_cap_m")
+    if accuracy_m > cap:
+        return -1
+    return min(radius + accuracy_m, max(radius, cap))
+
+
+def _bank_of(branch_id):
+    """The bank (root branch) of a branch."""
+    from app.models.org import Branch
+
+    return Branch.get_by_id(branch_id).bank
+
+
+def _valid_uuid(text):
+    import uuid
+
+    try:
+        return str(uuid.UUID(str(text)))
+    except ValueError:
+        raise CheckInRefused("uuid", _l("The check-in has no valid identifier: reload the page.")) from None
+
+
+def _replayed(user, client_uuid):
+    """The visit this UUID already went into, if it was the same user's."""
+    visit = (Visit.select(Visit).join(VisitFix, on=(VisitFix.visit == Visit.id))
+             .where(VisitFix.client_uuid == client_uuid).first()
+             or Visit.get_or_none(Visit.client_uuid == client_uuid))
+    if visit is not None and visit.user_id != user.id:
+        raise CheckInRefused("uuid", _l("The check-in has no valid identifier: reload the page."))
+    return visit
+
+
+def _customer_in_scope(user, customer_id, made_at):
+    """The customer if the user's scope held it when the check-in was made, or holds it now."""
+    from app.models.scope import assigned_territory_ids, customer_scope
+
+    try:
+        customer_id = int(getattr(customer_id, "id", customer_id))
+    except (TypeError, ValueError):
+        raise CheckInRefused("not_found", _l("No such customer.")) from None
+    condition = customer_scope(user)
+    made_day = clock.to_local(made_at).date()
+    if user.role == "manager" and made_day != clock.today():
+        condition = condition | Customer.territory.in_(assigned_territory_ids(user, made_day))
+    customer = Customer.select().where((Customer.id == customer_id) & condition).first()
+    if customer is None:
+        raise CheckInRefused("not_found", _l("No such customer."))
+    return customer
+
+
+def _check_fix(fix, made_at):
+    numbers = (fix.lat, fix.lng, fix.accuracy_m)
+    if not all(isinstance(n, (int, float)) and math.isfinite(n) for n in numbers) or fix.accuracy_m < 0:
+        raise CheckInRefused("fix", _l("The phone sent an unreadable position."))
+    if not (geo.CHINA[0] <= fix.lng <= geo.CHINA[2] and geo.CHINA[1] <= fix.lat <= geo.CHINA[3]):
+        raise CheckInRefused("outside_china", _l("The position is outside China: check the phone's location setting."))
+    if fix.accuracy_m > MAX_ACCURACY_M:
+        raise CheckInRefused("accuracy", _l("The position is accurate only to %(m)s m (2 km at most): "
+                                            "step outside and try again.", m=round(fix.accuracy_m)))
+    if abs(fix.taken_at - made_at) > FIX_WINDOW:
+        raise CheckInRefused("stale_fix", _l("The position was taken more than 10 minutes from the "
+                                             "check-in: take a new one."))
+
+
+def _valid_products(customer, products):
+    """[(Product, result)] for the customer's bank, or refused when one is not in its catalogue."""
+    from app.models.product import Product
+
+    wanted = {}
+    for product_id, result in products or ():
+        if result not in PITCH_RESULTS:
+            raise CheckInRefused("product", _l("Choose how the customer took each product."))
+        try:
+            wanted[int(product_id)] = result
+        except (TypeError, ValueError):
+            raise CheckInRefused("product", _l("Choose products from the bank's catalogue.")) from None
+    if not wanted:
+        return []
+    bank = _bank_of(customer.branch_id)
+    found = {p.id: p for p in Product.select().where(
+        Product.id.in_(list(wanted)), Product.bank == (bank.id if bank else None), Product.active)}
+    if set(found) != set(wanted):
+        raise CheckInRefused("product", _l("Choose products from the bank's catalogue."))
+    return [(found[pid], result) for pid, result in wanted.items()]
+
+
+def _record_pitches(visit, pitched):
+    for product, result in pitched:
+        updated = (VisitProduct.update(result=result)
+                   .where((VisitProduct.visit == visit.id) & (VisitProduct.product == product.id)).execute())
+        if not updated:
+            VisitProduct.create(visit=visit.id, product=product.id, result=result)
+
+
+def _check_photo(data):
+    """The file extension of an acceptable photo, or refused (too big, or not an image)."""
+    if len(data) > PHOTO_MAX_BYTES:
+        raise CheckInRefused("photo", _l("The photo is too large (at most %(kb)s KB).",
+                                         kb=PHOTO_MAX_BYTES // 1024))
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            image.verify()
+            kind = image.format
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError):
+        kind = None
+    if kind not in PHOTO_FORMATS:
+        raise CheckInRefused("photo", _l("The photo is not a JPEG, PNG or WebP image."))
+    return PHOTO_FORMATS[kind]
+
+
+def photo_root():
+    from flask import current_app
+
+    return current_app.config.get("PHOTO_DIR") or os.path.join(current_app.instance_path, "photos")
+
+
+def _store_photo(visit, client_uuid, data, ext):
+    """Write the photo under instance/photos/; (path relative to that folder, absolute path)."""
+    relative = f"{visit.made_at:%Y%m}/{visit.id}-{client_uuid[:8]}.{ext}"
+    absolute = os.path.join(photo_root(), relative)
+    os.makedirs(os.path.dirname(absolute), exist_ok=True)
+    with open(absolute, "wb") as out:
+        out.write(data)
+    return relative, absolute
+
+
+def _remove_quietly(path):
+    try:
+        os.remove(path)
+    except OSError:
+        pass
