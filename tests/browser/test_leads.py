@@ -5,61 +5,102 @@ import pytest
 from playwright.sync_api import expect
 
 from app.db import database
-from app.models import Customer, Lead
-from tests.browser.conftest import DESKTOP, open_page, screenshot
+from app.models import Customer, Lead, Product
+from tests.browser.conftest import DESKTOP, PHONE, open_page, screenshot
 from tests.browser.test_shell import MIN_TAP, SMALL_TARGETS_JS
 
 pytestmark = pytest.mark.browser
 
 
-def test_capture_from_the_customer_page_follow_to_won_and_see_products_and_tier(page, live, live_server, signed_in):
+def test_capture_from_a_visit_follow_to_won_and_see_products_and_tier(browser, live, live_server, signed_in):
+    """The field loop's end: a check-in finds interest, the lead is signed, the customer moves up a tier."""
     customer = live.county.customers["c_g1"]  # 吴小梅: 8 (10k yuan) of deposits, mass
+    context = browser.new_context(viewport=PHONE, device_scale_factor=1, locale="zh-CN",
+                                  timezone_id="Asia/Shanghai", permissions=["geolocation"],
+                                  geolocation={"latitude": customer.lat, "longitude": customer.lng,
+                                               "accuracy": 12})
+    page = context.new_page()
+    errors = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: errors.append(str(e)))
     signed_in(page, "mgr1")
-    page.goto(f"{live_server}/customers/{customer.id}")
-    expect(page.locator(".tier").first).to_have_text("大众")
+    page.goto(f"{live_server}/today")
+    page.locator(".walk-row", has_text="吴小梅").get_by_role("link", name="签到").click()
+    expect(page.locator("#gps-status")).to_have_class(re.compile(r"\bok\b"))  # a fix, 12 m
+    page.get_by_label("有意向").check()
+    page.locator("#check-in-submit").click()
+    expect(page.locator(".verification .verified")).to_be_visible()
+    visit_url = page.url
     page.get_by_role("link", name="记线索").click()
-    expect(page.locator("h1")).to_have_text("新线索")
+    expect(page.locator(".lead-who")).to_contain_text("吴小梅")
+    expect(page.locator("#source option:checked")).to_have_text("走访")
     page.get_by_label("产品").select_option(label="节节高")
     page.get_by_label("预计金额（万元，存款和贷款）").fill("45")
-    page.get_by_label("来源").select_option(label="走访")
     page.get_by_label("备注").fill("孩子在外务工寄回的钱，想存定期")
-    screenshot(page, "lead-capture-phone")
+    screenshot(page, "lead-from-visit-phone")
     assert page.evaluate(SMALL_TARGETS_JS, MIN_TAP) == []
     page.get_by_role("button", name="保存线索").click()
     expect(page.locator("p.notice").first).to_have_text("线索已保存。")
-    lead_url = page.url
-
-    # the phone list: two one-tap moves, each swapping only its row (htmx)
-    page.goto(f"{live_server}/leads/?status=open")
-    row = page.locator(".lead-row", has_text="吴小梅")
-    row.get_by_role("button", name="→ 已联系").click()
-    expect(page.locator(".lead-row", has_text="吴小梅").locator(".badge.status")).to_have_text("已联系")
-    page.locator(".lead-row", has_text="吴小梅").get_by_role("button", name="→ 已确认意向").click()
-    expect(page.locator(".lead-row", has_text="吴小梅").locator(".badge.status")).to_have_text("已确认意向")
-    screenshot(page, "lead-list-phone")
-    assert page.evaluate(SMALL_TARGETS_JS, MIN_TAP) == []
-
-    # signing: amount, date and the account number
-    page.locator(".lead-row", has_text="吴小梅").get_by_role("link", name="签约…").click()
-    expect(page.locator("#won")).to_be_visible()
+    page.get_by_role("button", name="→ 已联系").click()
+    page.get_by_role("button", name="→ 已确认意向").click()
+    expect(page.locator("h2 .badge.status")).to_have_text("已确认意向")
     page.get_by_label("签约金额（万元）").fill("45")
     page.get_by_label("账号或合同号（如有）").fill("622800012345")
     screenshot(page, "lead-won-form-phone")
     page.get_by_role("button", name="记为签约").click()
     expect(page.locator("p.notice").first).to_have_text("已签约：客户的持有产品和分层已更新。")
     expect(page.locator("h2 .badge.status")).to_have_text("已成交")
-    assert page.url.split("#")[0] == lead_url
     screenshot(page, "lead-won-phone")
-
-    page.get_by_role("link", name="吴小梅").click()
+    page.locator(".facts").get_by_role("link", name="吴小梅").click()
     expect(page.locator(".tier").first).to_have_text("黄金")
     products = page.locator("dt", has_text=re.compile("^本行产品$")).locator("xpath=following-sibling::dd[1]")
     expect(products).to_have_text("节节高")
     screenshot(page, "lead-customer-after-won-phone")
-    assert page.errors == []
+    assert errors == []
     with live.app.app_context(), database.obj.connection_context():
+        lead = Lead.get(Lead.customer == customer.id)
+        assert (lead.status, lead.source, f"{live_server}/visits/{lead.visit_id}") == ("won", "visit", visit_url)
         assert Customer.get_by_id(customer.id).deposit_balance_wan == 53
-        assert Lead.select().where(Lead.customer == customer.id, Lead.status == "won").count() == 1
+    context.close()
+
+
+def test_capture_from_the_customer_page_adds_a_product(page, live, live_server, signed_in):
+    customer = live.county.customers["c_g1"]
+    with live.app.app_context(), database.obj.connection_context():
+        Product.create(bank=live.county.branches["A"], name="惠农e贷", kind="loan", amount_limit_wan=50)
+    signed_in(page, "mgr1")
+    page.goto(f"{live_server}/customers/{customer.id}")
+    page.get_by_role("link", name="记线索").click()
+    expect(page.locator("h1")).to_have_text("新线索")
+    page.get_by_label("产品").select_option(label="惠农e贷 (最高 50 万元)")
+    page.get_by_label("预计金额（万元，存款和贷款）").fill("60")
+    page.get_by_label("来源").select_option(label="转介绍")
+    page.get_by_role("button", name="保存线索").click()
+    expect(page.locator("#amount-error")).to_have_text("惠农e贷最高 50 万元。")
+    page.get_by_label("预计金额（万元，存款和贷款）").fill("20")
+    page.get_by_role("button", name="保存线索").click()
+    expect(page.locator("p.notice").first).to_have_text("线索已保存。")
+
+    # the phone list: two one-tap moves; the board answers and the lead shows in its new lane
+    page.goto(f"{live_server}/leads/?status=open")
+    page.locator(".lead-row", has_text="惠农e贷").get_by_role("button", name="→ 已联系").click()
+    expect(page.locator("#lane-contacted + ul .lead-row", has_text="惠农e贷")).to_be_visible()
+    page.locator(".lead-row", has_text="惠农e贷").get_by_role("button", name="→ 已确认意向").click()
+    moved = page.locator("#lane-qualified + ul .lead-row", has_text="惠农e贷")
+    expect(moved).to_have_class(re.compile("moved"))
+    screenshot(page, "lead-list-phone")
+    assert page.evaluate(SMALL_TARGETS_JS, MIN_TAP) == []
+    moved.get_by_role("link", name="签约…").click()
+    page.get_by_label("签约金额（万元）").fill("20")
+    page.get_by_role("button", name="记为签约").click()
+    expect(page.locator("h2 .badge.status")).to_have_text("已成交")
+    page.goto(f"{live_server}/customers/{customer.id}")
+    products = page.locator("dt", has_text=re.compile("^本行产品$")).locator("xpath=following-sibling::dd[1]")
+    expect(products).to_have_text(re.compile("惠农e贷"))
+    expect(products).to_have_text(re.compile("节节高"))
+    assert page.errors == [] or all("400 (BAD REQUEST)" in e for e in page.errors)
+    with live.app.app_context(), database.obj.connection_context():
+        assert Customer.get_by_id(customer.id).loan_balance_wan == 20
 
 
 def test_a_forbidden_jump_is_refused_in_the_page(page, live, live_server, signed_in):
