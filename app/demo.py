@@ -575,7 +575,8 @@ def build_demo(customers=6000, seed=20261129, password_method=None):
         users, logins = _users(bank, branches, random.Random(f"{seed}:staff"), password_method)
         _assignments(units, users, today - dt.timedelta(days=120))
         count = Archive(units, products, random.Random(f"{seed}:people"), today).write(customers)
-    leads = _leads(users, products, random.Random(f"{seed}:leads"))
+    with database.atomic():  # each lead's writes are savepoints inside: one commit, not hundreds
+        leads = _leads(users, products, random.Random(f"{seed}:leads"))
     return {"leads": leads, "logins": logins, "branches": 1 + len(branches), "territories": territories,
             "customers": count, "users": len(users)}
 
