@@ -161,6 +161,7 @@ def test_the_demo_has_leads_won_lost_and_stale_written_through_the_app():
         result = build_demo(customers=CUSTOMERS, password_method=FAST_HASH)
         leads = list(Lead.select())
         assert result["leads"] == len(leads) >= 150
+        assert sum(1 for lead in leads if lead.visit_id) >= 20  # from visits that found interest
         by_status = {s: sum(1 for lead in leads if lead.status == s) for s in ("won", "lost", "new")}
         assert all(n >= 10 for n in by_status.values()), by_status
         stale_before = Lead.stale_before(leads[0].branch.bank)

@@ -24,3 +24,42 @@ class BaseModel(Model):
     class Meta:
         database = database
         legacy_table_names = False
+
+
+_CACHED_SQL = {}
+
+
+def run_cached(name, build, params):
+    """Execute a hot query whose SQL peewee built once for this kind of database.
+
+    Building a query's SQL costs peewee more than SQLite takes to run it; the check-in
+    path runs the same few queries on every post. build() returns the query written
+    with placeholder values; params are passed in the same order at each call.
+    """
+    db = database.obj
+    key = (name, type(db))
+    sql = _CACHED_SQL.get(key)
+    if sql is None:
+        sql = _CACHED_SQL[key] = build().sql()[0]
+    return db.execute_sql(sql, params)
+
+
+def insert_cached(model, values):
+    """INSERT one row of model with values (a dict by field name; unset fields take their
+    default) through SQL built once; returns the new id. For the check-in path."""
+    fields = [f for f in model._meta.sorted_fields if f.name != "id"]
+    params = []
+    for f in fields:
+        if f.name in values:
+            value = values[f.name]
+        else:
+            value = f.default() if callable(f.default) else f.default
+        params.append(f.db_value(value))
+    db = database.obj
+
+    def build():
+        query = model.insert({f: f.db_value(None) for f in fields})
+        return query.returning(model._meta.primary_key) if db.returning_clause else query
+
+    cursor = run_cached(f"insert:{model._meta.table_name}", build, params)
+    return cursor.fetchone()[0] if db.returning_clause else cursor.lastrowid

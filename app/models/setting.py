@@ -102,3 +102,32 @@ class Setting(BaseModel):
             row.updated_at = clock.now()
             row.save()
         return old, new
+
+
+def for_branch(branch_id, keys):
+    """{key: typed value} of the bank a branch belongs to, in one query (defaults for unset keys).
+
+    The check-in path needs two settings on every post; Setting.get would take a
+    query to find the bank and one per key.
+    """
+    from peewee import fn
+
+    from app.models.base import run_cached
+
+    bank, branch = Branch.alias("bank"), Branch.alias("of_branch")
+    rows = run_cached(
+        "settings_for_branch",
+        lambda: (Setting.select(Setting.key, Setting.value)
+                 .join(bank, on=(Setting.bank == bank.id))
+                 .join(branch, on=(fn.substr(branch.path, 1, fn.length(bank.path)) == bank.path))
+                 .where((branch.id == 0) & (bank.kind == "bank"))),
+        (1, branch_id, "bank")).fetchall()  # in the order the SQL takes them
+    values = {key: DEFINITIONS[key][0] for key in keys}
+    for key, text in rows:
+        if key not in values:
+            continue
+        try:
+            values[key] = DEFINITIONS[key][1](text)
+        except ValueError:
+            pass  # a value written by hand into the database must not break a check-in
+    return values

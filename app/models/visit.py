@@ -11,14 +11,15 @@ from dataclasses import dataclass
 
 from flask_babel import lazy_gettext as _l
 from geopy.distance import geodesic
-from peewee import (BooleanField, DateField, DateTimeField, DoubleField, ForeignKeyField,
+from peewee import (JOIN, BooleanField, DateField, DateTimeField, DoubleField, ForeignKeyField,
                     IntegrityError, TextField)
 
 from app import clock, geo
-from app.models.base import BaseModel, created_at_field, default, one_of
+from app.models.base import BaseModel, created_at_field, default, insert_cached, one_of, run_cached
 from app.models.customer import Customer
 from app.models.org import User
 from app.models.product import Product
+from app.models.territory import Territory
 
 COUNTED_KINDS = ("household", "merchant")  # counted for coverage until settings say otherwise
 OUTCOMES = ("met", "not_home", "refused", "interested", "signed", "moved")
@@ -54,6 +55,19 @@ class CheckInRefused(ValueError):
         super().__init__(str(message))
         self.code = code
         self.message = message
+
+
+@dataclass(frozen=True)
+class CustomerRef:
+    """The little of a customer a check-in reads."""
+
+    id: int
+    branch_id: int
+    territory_id: int | None
+    lat: float | None
+    lng: float | None
+    position_confirmed: bool
+    territory_path: str | None
 
 
 @dataclass
@@ -143,13 +157,14 @@ class Visit(BaseModel):
             with database.atomic():
                 first = cls._mergeable(user, customer.id, made_at)
                 if first is None:
-                    visit = cls.create(
+                    values = dict(
                         client_uuid=client_uuid, customer=customer.id, user=user.id, made_at=made_at,
                         received_at=now, lat=fix and fix.lat, lng=fix and fix.lng,
                         accuracy_m=fix and fix.accuracy_m, distance_m=distance,
                         verified=bool(verified), late=late,
                         position_unconfirmed=unconfirmed, outcome=outcome, note=note,
-                        next_follow_up_on=next_follow_up_on)
+                        next_follow_up_on=next_follow_up_on, photo_path=None)
+                    visit = cls(id=insert_cached(cls, values), **values)
                     status = "created"
                 else:
                     visit, status = first, "merged"
@@ -158,18 +173,19 @@ class Visit(BaseModel):
                         visit.note = note
                     if next_follow_up_on:
                         visit.next_follow_up_on = next_follow_up_on
-                VisitFix.create(visit=visit.id, client_uuid=client_uuid, made_at=made_at,
-                                received_at=now, lat=fix and fix.lat, lng=fix and fix.lng,
-                                accuracy_m=fix and fix.accuracy_m, distance_m=distance, late=late)
+                insert_cached(VisitFix, dict(
+                    visit=visit.id, client_uuid=client_uuid, made_at=made_at, received_at=now,
+                    lat=fix and fix.lat, lng=fix and fix.lng, accuracy_m=fix and fix.accuracy_m,
+                    distance_m=distance, late=late))
                 if pitched:
-                    _record_pitches(visit, pitched)
+                    _record_pitches(visit, pitched, new=status == "created")
                 if photo_ext:
                     photo_file = _store_photo(visit, client_uuid, photo, photo_ext)
                     visit.photo_path = photo_file[0]
                 if status == "merged" or photo_ext:
                     visit.save()
                 if next_follow_up_on:
-                    FollowUp.plan(visit, next_follow_up_on)
+                    FollowUp.plan(visit, next_follow_up_on, new=status == "created")
                 if place_customer_here:
                     Customer.update(lat=fix.lat, lng=fix.lng, position_source="fix",
                                     position_confirmed=False, updated_at=now).where(
@@ -191,9 +207,14 @@ class Visit(BaseModel):
     @classmethod
     def _mergeable(cls, user, customer_id, made_at):
         """The visit a check-in made within 10 minutes of belongs to, if any."""
-        return (cls.select().where((cls.user == user.id) & (cls.customer == customer_id)
-                                   & cls.made_at.between(made_at - MERGE_WINDOW, made_at + MERGE_WINDOW))
-                .order_by(cls.made_at).first())
+        start = dt.datetime(2000, 1, 1)
+        row = run_cached(
+            "mergeable",
+            lambda: (cls.select(cls.id).where((cls.customer == 0) & (cls.user == 0)
+                                              & cls.made_at.between(start, start))
+                     .order_by(cls.made_at).limit(1)),
+            (customer_id, user.id, made_at - MERGE_WINDOW, made_at + MERGE_WINDOW, 1)).fetchone()
+        return None if row is None else cls.get_by_id(row[0])
 
     @property
     def local_made_at(self):
@@ -274,8 +295,11 @@ class FollowUp(BaseModel):
 
 
     @classmethod
-    def plan(cls, visit, due_on):
+    def plan(cls, visit, due_on, new=False):
         """The follow-up a visit asks for: one per visit, moved when the visit is updated."""
+        if new:  # a visit just written has none yet
+            return insert_cached(cls, dict(customer=visit.customer_id, user=visit.user_id, due_on=due_on,
+                                           source_visit=visit.id, reason=visit.note[:200]))
         existing = cls.get_or_none((cls.source_visit == visit.id) & cls.done_at.is_null())
         if existing is not None:
             existing.due_on = due_on
@@ -333,27 +357,19 @@ class VisitFix(BaseModel):
 
 # --- check-in rules -----------------------------------------------------------------
 
-def allowed_distance_m(bank_or_branch_id, accuracy_m):
+def allowed_distance_m(branch_id, accuracy_m):
     """How far from the customer a fix may be and still verify the visit, or -1 when never.
 
     The bank's radius, widened by the fix's accuracy, but never beyond the cap; a fix
     less accurate than the cap never verifies.
     """
-    from app.models.setting import Setting
+    from app.models.setting import for_branch
 
-    bank = _bank_of(bank_or_branch_id)
-    radius = Setting.get(bank, "check_in_radius_m")
-    cap = Setting.get(bank, "check_in_radius_cap_m")
+    rules = for_branch(branch_id, ("check_in_radius_m", "check_in_radius_cap_m"))
+    radius, cap = rules["check_in_radius_m"], rules["check_in_radius_cap_m"]
     if accuracy_m > cap:
         return -1
     return min(radius + accuracy_m, max(radius, cap))
-
-
-def _bank_of(branch_id):
-    """The bank (root branch) of a branch."""
-    from app.models.org import Branch
-
-    return Branch.get_by_id(branch_id).bank
 
 
 def _valid_uuid(text):
@@ -367,28 +383,37 @@ def _valid_uuid(text):
 
 def _replayed(user, client_uuid):
     """The visit this UUID already went into, if it was the same user's."""
-    visit = (Visit.select(Visit).join(VisitFix, on=(VisitFix.visit == Visit.id))
-             .where(VisitFix.client_uuid == client_uuid).first()
-             or Visit.get_or_none(Visit.client_uuid == client_uuid))
-    if visit is not None and visit.user_id != user.id:
+    row = (run_cached("replay_fix", lambda: VisitFix.select(VisitFix.visit).where(VisitFix.client_uuid == ""),
+                      (client_uuid,)).fetchone()
+           or run_cached("replay_visit", lambda: Visit.select(Visit.id).where(Visit.client_uuid == ""),
+                         (client_uuid,)).fetchone())
+    if row is None:
+        return None
+    visit_id = row[0]
+    visit = Visit.get_by_id(visit_id)
+    if visit.user_id != user.id:
         raise CheckInRefused("uuid", _l("The check-in has no valid identifier: reload the page."))
     return visit
 
 
 def _customer_in_scope(user, customer_id, made_at):
     """The customer if the user's scope held it when the check-in was made, or holds it now."""
-    from app.models.scope import assigned_territory_ids, customer_scope
+    from app.models.scope import holds_customer
 
     try:
         customer_id = int(getattr(customer_id, "id", customer_id))
     except (TypeError, ValueError):
         raise CheckInRefused("not_found", _l("No such customer.")) from None
-    condition = customer_scope(user)
-    made_day = clock.to_local(made_at).date()
-    if user.role == "manager" and made_day != clock.today():
-        condition = condition | Customer.territory.in_(assigned_territory_ids(user, made_day))
-    customer = Customer.select().where((Customer.id == customer_id) & condition).first()
-    if customer is None:
+    # Only what a check-in needs: building the archive's 45 columns costs more than the query.
+    row = run_cached(
+        "check_in_customer",
+        lambda: (Customer.select(Customer.id, Customer.branch, Customer.territory, Customer.lat,
+                                 Customer.lng, Customer.position_confirmed, Territory.path)
+                 .join(Territory, JOIN.LEFT_OUTER, on=(Customer.territory == Territory.id))
+                 .where(Customer.id == 0)),
+        (customer_id,)).fetchone()
+    customer = None if row is None else CustomerRef(row[0], row[1], row[2], row[3], row[4], bool(row[5]), row[6])
+    if customer is None or not holds_customer(user, customer, days=(clock.to_local(made_at).date(),)):
         raise CheckInRefused("not_found", _l("No such customer."))
     return customer
 
@@ -421,15 +446,33 @@ def _valid_products(customer, products):
             raise CheckInRefused("product", _l("Choose products from the bank's catalogue.")) from None
     if not wanted:
         return []
-    bank = _bank_of(customer.branch_id)
-    found = {p.id: p for p in Product.select().where(
-        Product.id.in_(list(wanted)), Product.bank == (bank.id if bank else None), Product.active)}
-    if set(found) != set(wanted):
+    from peewee import fn
+
+    from app.models.org import Branch
+
+    bank, branch = Branch.alias("bank"), Branch.alias("of_branch")
+    offered = {row[0] for row in run_cached(
+        "offered_products",
+        lambda: (Product.select(Product.id)
+                 .join(bank, on=(Product.bank == bank.id))
+                 .join(branch, on=(fn.substr(branch.path, 1, fn.length(bank.path)) == bank.path))
+                 .where((branch.id == 0) & (bank.kind == "bank") & (Product.active == True))),  # noqa: E712
+        (1, customer.branch_id, "bank", True)).fetchall()}
+    if not set(wanted) <= offered:
         raise CheckInRefused("product", _l("Choose products from the bank's catalogue."))
-    return [(found[pid], result) for pid, result in wanted.items()]
+    return [(_ProductRef(pid), result) for pid, result in wanted.items()]
 
 
-def _record_pitches(visit, pitched):
+@dataclass(frozen=True)
+class _ProductRef:
+    id: int
+
+
+def _record_pitches(visit, pitched, new=False):
+    if new:
+        for product, result in pitched:
+            insert_cached(VisitProduct, dict(visit=visit.id, product=product.id, result=result))
+        return
     for product, result in pitched:
         updated = (VisitProduct.update(result=result)
                    .where((VisitProduct.visit == visit.id) & (VisitProduct.product == product.id)).execute())

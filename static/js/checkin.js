@@ -16,7 +16,7 @@
 
   function text(name, value) {
     var t = gps.dataset[name] || "";
-    return value === undefined ? t : t.replace("%s", value);
+    return value === undefined ? t : t.replace("{m}", value);
   }
   function set(name, value) {
     var input = form.querySelector("[name=" + name + "]");
@@ -133,7 +133,7 @@
       photo.files = list.files;
       preview.src = URL.createObjectURL(shrunk);
       preview.hidden = false;
-      photoStatus.textContent = (photo.dataset.msgDone || "%s").replace("%s", Math.round(blob.size / 1024));
+      photoStatus.textContent = (photo.dataset.msgDone || "{kb}").replace("{kb}", Math.round(blob.size / 1024));
     } catch (err) {
       photoStatus.textContent = photo.dataset.msgFailed || "";
       photo.value = "";
