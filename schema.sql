@@ -248,11 +248,19 @@ CREATE TABLE "lead" (
     "lost_reason" TEXT,
     "created_at" TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP,
     "updated_at" TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP,
+    "visit_id" INTEGER,
+    "id_number_hash" TEXT,
+    "stage_reached" INTEGER NOT NULL DEFAULT 0,
+    "handed_over_at" TIMESTAMP,
+    "handover_note" TEXT,
+    "handover_pending" BOOLEAN NOT NULL DEFAULT FALSE,
+    "closed_at" TIMESTAMP,
     FOREIGN KEY ("branch_id") REFERENCES "branch" ("id") ON DELETE RESTRICT,
     FOREIGN KEY ("customer_id") REFERENCES "customer" ("id") ON DELETE SET NULL,
     FOREIGN KEY ("product_id") REFERENCES "product" ("id") ON DELETE RESTRICT,
     FOREIGN KEY ("owner_id") REFERENCES "user" ("id") ON DELETE RESTRICT,
-    FOREIGN KEY ("created_by_id") REFERENCES "user" ("id") ON DELETE RESTRICT
+    FOREIGN KEY ("created_by_id") REFERENCES "user" ("id") ON DELETE RESTRICT,
+    FOREIGN KEY ("visit_id") REFERENCES "visit" ("id") ON DELETE SET NULL
 );
 CREATE UNIQUE INDEX "lead_client_uuid" ON "lead" ("client_uuid");
 CREATE INDEX "lead_branch_id" ON "lead" ("branch_id");
@@ -263,6 +271,9 @@ CREATE INDEX "lead_created_by_id" ON "lead" ("created_by_id");
 CREATE INDEX "lead_owner_id_status" ON "lead" ("owner_id", "status");
 CREATE INDEX "lead_product_id_status" ON "lead" ("product_id", "status");
 CREATE INDEX "lead_phone" ON "lead" ("phone");
+CREATE INDEX "lead_visit_id" ON "lead" ("visit_id");
+CREATE INDEX "lead_id_number_hash" ON "lead" ("id_number_hash");
+CREATE INDEX "lead_branch_id_created_at" ON "lead" ("branch_id", "created_at");
 
 CREATE TABLE "campaign" (
     "id" SERIAL NOT NULL PRIMARY KEY,
@@ -389,6 +400,32 @@ CREATE UNIQUE INDEX "import_job_token" ON "import_job" ("token");
 CREATE INDEX "import_job_branch_id" ON "import_job" ("branch_id");
 CREATE INDEX "import_job_user_id" ON "import_job" ("user_id");
 
+CREATE TABLE "lead_event" (
+    "id" SERIAL NOT NULL PRIMARY KEY,
+    "lead_id" INTEGER NOT NULL,
+    "user_id" INTEGER NOT NULL,
+    "at" TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP,
+    "kind" TEXT NOT NULL CHECK (kind IN ('created', 'status', 'reassign', 'note')),
+    "from_value" TEXT,
+    "to_value" TEXT,
+    "note" TEXT NOT NULL DEFAULT '',
+    FOREIGN KEY ("lead_id") REFERENCES "lead" ("id") ON DELETE CASCADE,
+    FOREIGN KEY ("user_id") REFERENCES "user" ("id") ON DELETE RESTRICT
+);
+CREATE INDEX "lead_event_lead_id" ON "lead_event" ("lead_id");
+CREATE INDEX "lead_event_user_id" ON "lead_event" ("user_id");
+CREATE INDEX "lead_event_lead_id_at" ON "lead_event" ("lead_id", "at");
+
+CREATE TABLE "lost_reason" (
+    "id" SERIAL NOT NULL PRIMARY KEY,
+    "bank_id" INTEGER NOT NULL,
+    "label" TEXT NOT NULL,
+    "active" BOOLEAN NOT NULL DEFAULT TRUE,
+    "created_at" TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP,
+    FOREIGN KEY ("bank_id") REFERENCES "branch" ("id") ON DELETE CASCADE
+);
+CREATE INDEX "lost_reason_bank_id" ON "lost_reason" ("bank_id");
+CREATE UNIQUE INDEX "lost_reason_bank_id_label" ON "lost_reason" ("bank_id", "label");
 CREATE TABLE "visit_fix" (
     "id" SERIAL NOT NULL PRIMARY KEY,
     "visit_id" INTEGER NOT NULL,

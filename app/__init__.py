@@ -72,7 +72,7 @@ def create_app(test_config=None):
     from app import admin, auth, coverage, customers, imports, leads, reports, territories, tiers, visits
 
     for blueprint in (auth.bp, visits.bp, coverage.bp, reports.bp, admin.bp, territories.bp,
-                      customers.bp, leads.bp, tiers.bp, imports.bp):
+                      customers.bp, leads.bp, leads.admin_bp, tiers.bp, imports.bp):
         app.register_blueprint(blueprint)
 
     from app import cli

@@ -28,7 +28,7 @@ def demo_command(customers, seed, if_empty):
                 "The database already holds data. Use a new DATABASE_URL, or `flask init-db --force` first.")
         summary = build_demo(customers=customers, seed=seed)
     click.echo(f"Demo county: {summary['branches']} branches, {summary['territories']} territories, "
-               f"{summary['customers']} customers, {summary['users']} users.")
+               f"{summary['customers']} customers, {summary['users']} users, {summary['leads']} leads.")
     print_logins(summary["logins"])
 
 

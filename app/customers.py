@@ -69,7 +69,10 @@ def _detail(customer, full, member_form=None):
     form = CustomerForm(meta={"csrf": False})
     labels = {name: form[name].label.text for name in form._fields}
     labels.update(member=_("Family members"), id_number=form.id_number.label.text, created=_("Archive created"),
-                  merged=_("Archive merged in"))
+                  merged=_("Archive merged in"),
+                  # balances are not on the archive form; a signed lead changes them (issue 9)
+                  deposit_balance_wan=_("Deposit balance (10k yuan)"),
+                  loan_balance_wan=_("Loan balance (10k yuan)"))
     return render("customers/detail.html", customer=customer, full=full,
                   changes=list(CustomerChange.of(customer).limit(50)), FIELD_LABELS=labels,
                   KIND_LABELS=KIND_LABELS, STATUS_LABELS=STATUS_LABELS, CATEGORY_LABELS=CATEGORY_LABELS,

@@ -582,7 +582,9 @@ def build_demo(customers=6000, seed=20261129, password_method=None):
         _id_numbers(archive, random.Random(f"{seed}:ids"), today)
     with database.atomic():
         history = visit_history(users, products, random.Random(f"{seed}:visits"))
-    return {"visits": history["visits"], "follow_ups": history["follow_ups"],
+    with database.atomic():  # each lead's writes are savepoints inside: one commit, not hundreds
+        leads = _leads(users, products, random.Random(f"{seed}:leads"))
+    return {"visits": history["visits"], "follow_ups": history["follow_ups"], "leads": leads,
             "logins": logins, "branches": 1 + len(branches), "territories": territories,
             "customers": count, "users": len(users)}
 
@@ -1101,6 +1103,106 @@ class Places:
                 if shapely.contains_xy(shape, x, y):
                     return row, label, x, y
             # On a boundary between two groups: draw again rather than guess.
+
+
+# ---------------------------------------------------------------- leads (issue 9)
+
+LEAD_SOURCES_WEIGHTED = Weighted({"visit": 55, "referral": 20, "event": 12, "counter": 8, "phone": 5})
+# How a lead ends up, with the days from capture to its last touch.
+LEAD_FATES = Weighted({"won": 25, "lost": 18, "qualified": 12, "contacted": 20, "new": 15, "stale": 10})
+NEW_PEOPLE = ("何", "罗", "宋", "谢", "唐", "韩", "冯", "邓", "曹", "彭")
+
+
+class _Past:
+    """Write through the app's own functions as of a moment in the past.
+
+    The demo's eight weeks of leads go through Lead.capture and Lead.move like any
+    manager's, and those stamp the clock's time; so the clock is moved, and always
+    put back.
+    """
+
+    def __init__(self, days_ago):
+        self.delta = dt.timedelta(days=days_ago)
+
+    def __enter__(self):
+        clock.travel(-self.delta)
+
+    def __exit__(self, *exc):
+        clock.travel(self.delta)
+
+
+def _leads(users, products, rng):
+    """About ten leads a manager over eight weeks: some won, some lost, some stale.
+
+    Written with Lead.capture and Lead.move, in their own transactions, so a won
+    lead updates its customer's products and tier exactly as in the app.
+    """
+    from app.models import Lead, User, Visit
+    from app.models.lead import DEFAULT_LOST_REASONS, LeadDuplicates
+
+    catalogue = sorted(products.values(), key=lambda p: p.id)
+    managers = sorted((u for u in users.values() if u.role == "manager"), key=lambda u: u.username)
+    written = 0
+    for manager in managers:
+        manager = User.get_by_id(manager.id)  # a fresh row: its branch and bank as stored
+        customers = list(Customer.visible_to(manager).where(Customer.status == "active")
+                         .order_by(Customer.id).limit(200))
+        rng.shuffle(customers)
+        # The first leads come from the manager's own visits that found interest, as in the field.
+        interested = list(Visit.select().where(Visit.user == manager.id, Visit.outcome == "interested")
+                          .order_by(Visit.made_at.desc(), Visit.id).limit(4))
+        for k in range(10):
+            product = catalogue[rng.randrange(len(catalogue))]
+            data = {"client_uuid": str(uuid_from(rng)), "product": product.id,
+                    "source": LEAD_SOURCES_WEIGHTED.pick(rng)}
+            visit = interested[k] if k < len(interested) else None
+            if visit is not None:
+                data.update(customer=visit.customer_id, visit=visit.id, source="visit")
+            elif k < 8 and customers:
+                data["customer"] = customers.pop().id
+            else:
+                data.update(name=rng.choice(NEW_PEOPLE) + rng.choice("明华军芳秀英"),
+                            phone="13" + "".join(str(rng.randrange(10)) for _ in range(9)), confirmed="1")
+            if product.kind in ("deposit", "loan"):
+                top = product.amount_limit_wan or 30
+                data["amount"] = str(rng.randint(1, int(min(top, 30))))
+            fate = LEAD_FATES.pick(rng)
+            age = rng.randint(10, 56)
+            if visit is not None:  # captured on the day of the visit
+                age = (clock.today() - clock.to_local(visit.made_at).date()).days
+                if fate == "stale" and age < 9:
+                    fate = "contacted"
+            try:
+                with _Past(age):
+                    lead, _ = Lead.capture(manager, data)
+            except LeadDuplicates:  # an open lead for the same product already: the app refuses it too
+                continue
+            written += 1
+            steps = {"won": ["contacted", "qualified", "won"], "lost": ["contacted", "lost"],
+                     "qualified": ["contacted", "qualified"], "contacted": ["contacted"],
+                     "new": [], "stale": ["contacted"]}[fate]
+            # Open leads were touched lately, stale ones not for 8 days or more.
+            last = rng.randint(8, min(age, 20)) if fate == "stale" else rng.randint(0, min(age, 6))
+            days = sorted(rng.sample(range(last, age), len(steps)) if len(steps) <= age - last
+                          else [last] * len(steps), reverse=True)
+            for to, ago in zip(steps, days):
+                with _Past(ago):
+                    if to == "won":
+                        amount = data.get("amount") or None
+                        lead.move(manager, "won", amount=amount, won_on=clock.today(),
+                                  reference=f"6228{rng.randrange(10**8):08d}" if rng.random() < .7 else None)
+                    elif to == "lost":
+                        lead.move(manager, "lost", reason=rng.choice(DEFAULT_LOST_REASONS))
+                    else:
+                        lead.move(manager, to)
+    return written
+
+
+def uuid_from(rng):
+    """A UUID drawn from the seed, so the same seed writes the same leads."""
+    import uuid
+
+    return uuid.UUID(int=rng.getrandbits(128), version=4)
 
 
 # --- 8 weeks of visits and follow-ups (issue 8) ------------------------------------------

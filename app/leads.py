@@ -1,17 +1,300 @@
-"""Leads (线索): prospects the user may see."""
-from flask import Blueprint
-from flask_login import current_user
+"""Leads (营销线索): capture, the pipeline list and board, hand-offs, the funnel, lost reasons."""
+import datetime as dt
+from urllib.parse import parse_qsl, urlencode
 
-from app.models import Lead, Product
-from app.web import render, roles_required
+from flask import Blueprint, abort, flash, redirect, request, url_for
+from flask_babel import gettext as _, lazy_gettext as _l
+from flask_login import current_user
+from peewee import fn
+from werkzeug.datastructures import MultiDict
+
+from app import clock
+from app.db import database
+from app.models import AuditLog, Customer, Lead, LostReason, Product, User, Visit
+from app.models.lead import (LEAD_SOURCES, LEAD_STATUSES, OPEN_STATUSES, LeadDuplicates, LeadForbidden,
+                             LeadInvalid, new_client_uuid, team_managers)
+from app.web import get_visible_or_404, render, roles_required
 
 bp = Blueprint("leads", __name__, url_prefix="/leads")
+admin_bp = Blueprint("lost_reasons", __name__, url_prefix="/admin/lost-reasons")
+
+READERS = ("manager", "team_lead", "management")
+WORKERS = ("manager", "team_lead")  # management reads leads, never works them
+
+STATUS_LABELS = {"new": _l("New"), "contacted": _l("Contacted"), "qualified": _l("Qualified"),
+                 "won": _l("Won"), "lost": _l("Lost")}
+SOURCE_LABELS = {"visit": _l("Visit"), "referral": _l("Referral"), "counter": _l("Counter"),
+                 "event": _l("Village event"), "phone": _l("Phone call")}
+CHIPS = {"open": _l("Open"), "new": _l("New"), "contacted": _l("Contacted"), "qualified": _l("Qualified"),
+         "won": _l("Won"), "lost": _l("Lost"), "stale": _l("Stale"), "all": _l("All")}
+LANE_SIZE = 30
+
+
+@bp.app_template_global()
+def leads_for_today(user):
+    """Today's lead panel (templates/leads/_today.html) reads its data through this."""
+    return Lead.for_today(user)
+
+
+@bp.app_template_global()
+def leads_of_customer(customer):
+    """The customer page's lead panel: the customer's leads the current user may see."""
+    return list(Lead.listing(current_user, customer=customer.id).limit(20))
+
+
+@bp.app_context_processor
+def lead_labels():
+    return {"LEAD_STATUS_LABELS": STATUS_LABELS, "LEAD_SOURCE_LABELS": SOURCE_LABELS}
+
+
+def _day(text):
+    try:
+        return dt.date.fromisoformat(text) if text else None
+    except ValueError:
+        return None
+
+
+def _filters(args):
+    """The list's filters from the query string; unknown values are dropped, not refused."""
+    chip = args.get("status", "")
+    chip = chip if chip in CHIPS else ""
+    return {"status": chip, "owner": args.get("owner", type=int), "product": args.get("product", type=int),
+            "reached": args.get("reached") if args.get("reached") in ("new", "contacted", "qualified", "won") else None,
+            "since": _day(args.get("since")), "until": _day(args.get("until"))}
 
 
 @bp.route("/")
-@roles_required("manager", "team_lead", "management")
+@roles_required(*READERS)
 def index():
-    """The leads in the user's scope, newest first."""
-    leads = (Lead.visible_to(current_user).select(Lead, Product).join(Product)
-             .order_by(Lead.updated_at.desc()).limit(100))
-    return render("leads/index.html", leads=leads)
+    """The leads in scope: status chips and one-tap moves on a phone, a board by status on a laptop."""
+    return _board(request.args, moved=request.args.get("moved", type=int))
+
+
+def _board(args, moved=None, row_error=None, status=200):
+    """The list page, or only its board for htmx (a one-tap move answers with the board it changed)."""
+    filters = _filters(args)
+    query = Lead.listing(current_user, status=None if filters["status"] in ("", "all", "stale") else filters["status"],
+                         stale=filters["status"] == "stale", owner=filters["owner"], product=filters["product"],
+                         reached=filters["reached"], since=filters["since"], until=filters["until"])
+    if filters["status"] in LEAD_STATUSES:
+        lanes = [filters["status"]]
+    elif filters["status"] in ("open", "stale"):
+        lanes = list(OPEN_STATUSES)
+    else:
+        lanes = list(LEAD_STATUSES)
+    totals = dict(query.select(Lead.status, fn.COUNT(Lead.id)).order_by().group_by(Lead.status).tuples())
+    counts = {status: totals.get(status, 0) for status in lanes}
+    rows = {status: list(query.where(Lead.status == status).limit(LANE_SIZE)) if counts[status] else []
+            for status in lanes}
+    link_args = {k: (v.isoformat() if isinstance(v, dt.date) else v) for k, v in filters.items()
+                 if v and k != "status"}
+    list_query = urlencode({k: v for k, v in {**link_args, "status": filters["status"]}.items() if v})
+    return render("leads/index.html", "leads/_board.html", lanes=lanes, rows=rows, counts=counts,
+                  filters=filters, link_args=link_args, list_query=list_query, CHIPS=CHIPS,
+                  stale_before=Lead.stale_before(current_user.branch.bank), moved=moved, row_error=row_error,
+                  can_work=current_user.role in WORKERS), status
+
+
+def _capture_context(values, errors=None, duplicates=None):
+    bank = current_user.branch.bank
+    customer = visit = None
+    if values.get("customer"):
+        customer = get_visible_or_404(Customer, values.get("customer"))
+    if values.get("visit"):
+        visit = Visit.visible_to(current_user).where(Visit.id == values.get("visit")).first()
+        if visit is None or (customer is not None and visit.customer_id != customer.id):
+            abort(404)
+        customer = customer or Customer.get_by_id(visit.customer_id)
+    products = list(Product.offered_by(bank)) if bank else []
+    visible = set()
+    if duplicates is not None:
+        ids = [c.id for c in duplicates.customers]
+        visible = {c.id for c in Customer.visible_to(current_user).where(Customer.id.in_(ids or [0]))}
+        lead_ids = [lead.id for lead in duplicates.leads]
+        workable = Lead.visible_to(current_user).where(Lead.id.in_(lead_ids or [0]))
+        if current_user.role == "manager":
+            workable = workable.where(Lead.owner == current_user.id)  # only an owner adds to a lead
+        visible |= {("lead", lead.id) for lead in workable}
+    return dict(values=values, errors=errors or {}, customer=customer, visit=visit, products=products,
+                managers=list(team_managers(current_user)), duplicates=duplicates, visible=visible,
+                SOURCES=[(s, SOURCE_LABELS[s]) for s in LEAD_SOURCES])
+
+
+@bp.route("/new", methods=["GET", "POST"])
+@roles_required(*WORKERS)
+def new():
+    """Capture a lead: from a visit, from a customer's page, or standalone (name and phone)."""
+    if request.method == "GET":
+        values = {"client_uuid": new_client_uuid(), "customer": request.args.get("customer", type=int),
+                  "visit": request.args.get("visit", type=int), "owner": current_user.id,
+                  "source": "visit" if request.args.get("visit") else ""}
+        return render("leads/new.html", **_capture_context(values))
+    values = request.form.to_dict()
+    try:
+        lead, created = Lead.capture(current_user, values)
+    except LookupError:
+        abort(404)  # a customer or visit outside the user's scope: say nothing about it
+    except LeadInvalid as error:
+        return render("leads/new.html", **_capture_context(values, errors=error.errors)), 400
+    except LeadDuplicates as duplicates:
+        return render("leads/new.html", **_capture_context(values, duplicates=duplicates)), 409
+    flash(_("Lead saved.") if created else _("This lead was already saved."))
+    return redirect(url_for("leads.detail", lead_id=lead.id))
+
+
+def _detail(lead, errors=None, values=None, status=200):
+    bank = current_user.branch.bank
+    can_work = current_user.role == "team_lead" or (current_user.role == "manager"
+                                                   and lead.owner_id == current_user.id)
+    return render("leads/detail.html", lead=lead, history=list(lead.history()), errors=errors or {},
+                  values=values or {}, can_work=can_work, reasons=LostReason.labels(bank),
+                  managers=list(team_managers(current_user)) if current_user.role == "team_lead" else [],
+                  stale=lead.is_stale(_stale_days()), today=clock.today()), status
+
+
+def _stale_days():
+    from app.models import Setting
+
+    return Setting.get(current_user.branch.bank, "stale_lead_days")
+
+
+@bp.route("/<int:lead_id>")
+@roles_required(*READERS)
+def detail(lead_id):
+    """One lead: its facts, the moves it may make, its history."""
+    return _detail(get_visible_or_404(Lead, lead_id))
+
+
+def _list_args():
+    """The filters of the list a one-tap move was made from, as the form carried them back."""
+    return MultiDict(parse_qsl(request.form.get("list_query", "")))
+
+
+def _act(lead_id, action):
+    """Run action(lead) for a lead in scope; errors re-render the lead page beside their fields."""
+    lead = get_visible_or_404(Lead, lead_id)
+    try:
+        action(lead)
+    except LeadForbidden:
+        abort(403)
+    except LeadInvalid as error:
+        if request.form.get("back") == "list":
+            # Said on the row itself; 200 for htmx, which swaps no error response.
+            return _board(_list_args(), row_error=(lead.id, next(iter(error.errors.values()))),
+                          status=200 if request.htmx else 400)
+        return _detail(Lead.get_by_id(lead.id), errors=error.errors, values=request.form, status=400)
+    if request.form.get("back") == "list":
+        if request.htmx:
+            return _board(_list_args(), moved=lead.id)
+        return redirect(url_for("leads.index", moved=lead.id, **_list_args().to_dict()))
+    return redirect(url_for("leads.detail", lead_id=lead.id))
+
+
+@bp.route("/<int:lead_id>/status", methods=["POST"])
+@roles_required(*WORKERS)
+def move(lead_id):
+    """Move a lead along the pipeline (won asks amount, date, number; lost asks a reason)."""
+    form = request.form
+
+    def action(lead):
+        lead.move(current_user, form.get("to", ""), amount=form.get("amount"), won_on=form.get("won_on"),
+                  reference=form.get("reference"), reason=form.get("reason"), note=form.get("note", ""))
+        if lead.status == "won" and lead.customer_id:
+            flash(_("Signed: the customer's products and tier are updated."))
+    return _act(lead_id, action)
+
+
+@bp.route("/<int:lead_id>/reopen", methods=["POST"])
+@roles_required(*WORKERS)
+def reopen(lead_id):
+    """Reopen a lost lead."""
+    return _act(lead_id, lambda lead: lead.reopen(current_user, request.form.get("note", "")))
+
+
+@bp.route("/<int:lead_id>/note", methods=["POST"])
+@roles_required(*WORKERS)
+def note(lead_id):
+    """A note in the lead's history; also how a second capture of the same interest joins it."""
+    def action(lead):
+        text = request.form.get("note", "").strip()
+        if request.form.get("attach"):
+            source = SOURCE_LABELS.get(request.form.get("source"), "")
+            text = _("Reported again (%(source)s): %(note)s", source=source, note=text or "—")
+            flash(_("Added to the open lead instead of a second one."))
+        lead.add_note(current_user, text)
+    return _act(lead_id, action)
+
+
+@bp.route("/<int:lead_id>/reassign", methods=["POST"])
+@roles_required("team_lead")
+def reassign(lead_id):
+    """A team lead hands a lead to another manager of the team, with a note the new owner sees first."""
+    def action(lead):
+        lead.reassign(current_user, request.form.get("owner"), request.form.get("handover_note"))
+        flash(_("Handed over to %(name)s.", name=User.get_by_id(lead.owner_id).name))
+    return _act(lead_id, action)
+
+
+@bp.route("/funnel")
+@roles_required("team_lead", "management")
+def funnel():
+    """The funnel per manager and per product for a period; every figure opens its leads."""
+    until = _day(request.args.get("until")) or clock.today()
+    since = _day(request.args.get("since")) or until - dt.timedelta(days=29)
+    error = None
+    if since > until:
+        error = _("The start of the period is after its end.")
+        since = until - dt.timedelta(days=29)
+    figures = Lead.funnel(current_user, since, until)
+    return render("leads/funnel.html", figures=figures, since=since, until=until, error=error)
+
+
+# ---------------------------------------------------------------- the admin's list of lost reasons
+
+def _bank_or_404():
+    bank = current_user.branch.bank
+    if bank is None:
+        abort(404)  # an admin above the banks picks a bank's own admin for this
+    return bank
+
+
+@admin_bp.route("/", methods=["GET", "POST"], endpoint="index")
+@roles_required("admin")
+def reasons():
+    """The reasons a lead may be lost for, as the bank keeps them."""
+    bank = _bank_or_404()
+    error = None
+    if request.method == "POST":
+        label = request.form.get("label", "").strip()
+        rows = LostReason.select().where(LostReason.bank == bank.id)
+        if not label or len(label) > 30:
+            error = _("Write a reason of 1 to 30 characters.")
+        elif rows.where(LostReason.label == label).exists():
+            error = _("This reason is already in the list.")
+        else:
+            with database.atomic():
+                if not rows.exists():
+                    # The first change starts from the defaults the managers saw, so none vanish.
+                    for default in LostReason.labels(None):
+                        LostReason.create(bank=bank.id, label=default)
+                if not LostReason.select().where(LostReason.bank == bank.id, LostReason.label == label).exists():
+                    LostReason.create(bank=bank.id, label=label)
+                AuditLog.record(current_user.id, "add_lost_reason", "branch", bank.id, ip=request.remote_addr)
+            return redirect(url_for("lost_reasons.index"))
+    rows = list(LostReason.select().where(LostReason.bank == bank.id).order_by(LostReason.id))
+    return render("leads/lost_reasons.html", rows=rows, defaults=LostReason.labels(None) if not rows else [],
+                  error=error, value=request.form.get("label", "")), (400 if error else 200)
+
+
+@admin_bp.route("/<int:reason_id>/active", methods=["POST"])
+@roles_required("admin")
+def toggle(reason_id):
+    """Stop offering a reason (or offer it again); leads already lost for it keep it."""
+    bank = _bank_or_404()
+    row = LostReason.get_or_none((LostReason.id == reason_id) & (LostReason.bank == bank.id))
+    if row is None:
+        abort(404)
+    row.active = not row.active
+    row.save()
+    return redirect(url_for("lost_reasons.index"))
+

@@ -69,6 +69,16 @@ MATRIX = {
     "imports.confirm": ("POST", "/imports/999999/confirm", {"admin": 404, "team_lead": 404}, 403),
     "imports.refused": ("GET", "/imports/999999/refused.xlsx", {"admin": 404, "team_lead": 404}, 403),
     "leads.index": ("GET", "/leads/", {"manager": 200, "team_lead": 200, "management": 200}, 403),
+    "leads.new": ("GET", "/leads/new", {"manager": 200, "team_lead": 200}, 403),
+    "leads.detail": ("GET", "/leads/{l_l_mgr1}", {"manager": 200, "team_lead": 200, "management": 200}, 403),
+    # an empty form is refused (400) and changes nothing; management reads but never works leads
+    "leads.move": ("POST", "/leads/{l_l_mgr1}/status", {"manager": 400, "team_lead": 400}, 403),
+    "leads.reopen": ("POST", "/leads/{l_l_mgr1}/reopen", {"manager": 400, "team_lead": 400}, 403),
+    "leads.note": ("POST", "/leads/{l_l_mgr1}/note", {"manager": 400, "team_lead": 400}, 403),
+    "leads.reassign": ("POST", "/leads/{l_l_mgr1}/reassign", {"team_lead": 400}, 403),
+    "leads.funnel": ("GET", "/leads/funnel", {"team_lead": 200, "management": 200}, 403),
+    "lost_reasons.index": ("GET", "/admin/lost-reasons/", {"admin": 200}, 403),
+    "lost_reasons.toggle": ("POST", "/admin/lost-reasons/999999/active", {"admin": 404}, 403),
     "visits.check_in": ("GET", "/visits/check-in/{c_v1}", {"manager": 200}, 403),
     "visits.detail": ("GET", "/visits/{v_mgr1}", {role: 200 for role in ALL}, None),
     # the county's visit has no photo: 404 to everyone who may see the visit
@@ -104,6 +114,7 @@ def _path(template, county):
     ids.update({f"b_{k}": v.id for k, v in county.branches.items()})
     ids.update({f"p_{k}": v.id for k, v in county.products.items()})
     ids.update({f"t_{k}": v.id for k, v in county.territories.items()})
+    ids.update({f"l_{k}": v.id for k, v in county.leads.items()})
     ids.update({k: v.id for k, v in county.visits.items()})  # keys already read v_...
     return template.format(**ids)
 

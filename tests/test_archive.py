@@ -151,6 +151,7 @@ def test_no_list_or_fragment_shows_a_full_phone_or_id_number(app, client, county
     pages = ["/today", "/map", "/map/data", f"/map/customers/{cid}", "/territories",
              "/customers/", "/customers/?q=5678", "/customers/?q=周",
              "/leads/", "/me", f"/customers/{cid}", f"/customers/{cid}/edit", "/customers/new",
+             "/leads/?status=all", f"/leads/{county.leads['l_mgr1'].id}", f"/leads/new?customer={cid}",
              "/today?lat=28.91&lng=107.605", "/ledger", f"/visits/check-in/{cid}", "/visits/met",
              f"/visits/{county.visits['v_mgr1'].id}"]
     for path in pages:

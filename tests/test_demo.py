@@ -1,4 +1,5 @@
 """The demo county: deterministic, geometrically sound, and a fair sample of a real bank."""
+import datetime as dt
 import json
 from collections import defaultdict
 from types import SimpleNamespace
@@ -209,5 +210,33 @@ def test_territories_came_through_the_import_and_read_back_as_a_clean_file():
                                                         "features": features}), branch, dry_run=True)
                 assert result.ok, result.messages()[:3]
                 assert {row.action for row in result.rows} == {"update"}
+    finally:
+        db.close()
+
+
+def test_the_demo_has_leads_won_lost_and_stale_written_through_the_app():
+    """Leads go through Lead.capture and Lead.move: won ones left their customers holding the product."""
+    from app.models import Holding, Lead, LeadEvent, Setting
+    context = key_context()
+    db = open_database("sqlite:///:memory:")
+    database.initialize(db)
+    db.connect()
+    apply_schema(db)
+    try:
+        with context:
+            result = build_demo(customers=CUSTOMERS, password_method=FAST_HASH)
+            leads = list(Lead.select())
+            assert result["leads"] == len(leads) >= 150
+            assert sum(1 for lead in leads if lead.visit_id) >= 20  # from visits that found interest
+            by_status = {s: sum(1 for lead in leads if lead.status == s) for s in ("won", "lost", "new")}
+            assert all(n >= 10 for n in by_status.values()), by_status
+            stale_before = Lead.stale_before(leads[0].branch.bank)
+            assert sum(1 for lead in leads if lead.is_open and lead.updated_at < stale_before) >= 10
+            assert Setting.get(leads[0].branch.bank, "stale_lead_days") == 7
+            for lead in (lead for lead in leads if lead.status == "won" and lead.customer_id):
+                assert Holding.get_or_none(Holding.customer == lead.customer_id, Holding.product == lead.product_id)
+                assert lead.won_on >= clock.to_local(lead.created_at).date()
+            assert LeadEvent.select().where(LeadEvent.kind == "status").count() >= len(leads)
+            assert clock.now() - dt.datetime.now(dt.UTC).replace(tzinfo=None) < dt.timedelta(seconds=5)
     finally:
         db.close()

@@ -4,7 +4,7 @@ from app.models.campaign import Campaign, CampaignTerritory
 from app.models.customer import (Customer, CustomerChange, CustomerMember, Holding, compute_tier,
                                  mask_phone)
 from app.models.importing import ImportJob, ImportMapping
-from app.models.lead import Lead
+from app.models.lead import Lead, LeadEvent, LostReason
 from app.models.org import Branch, User
 from app.models.product import Product
 from app.models.setting import Setting
@@ -15,7 +15,7 @@ from app.models.visit import FollowUp, Visit, VisitFix, VisitProduct
 ALL_MODELS = [
     Branch, User, Territory, Assignment, Product, Customer, CustomerMember, Holding,
     Visit, VisitProduct, FollowUp, Lead, Campaign, CampaignTerritory, AuditLog, Setting,
-    CustomerChange, TierRule, ImportMapping, ImportJob, VisitFix,
+    CustomerChange, TierRule, ImportMapping, ImportJob, VisitFix, LeadEvent, LostReason,
 ]
 
 __all__ = [m.__name__ for m in ALL_MODELS] + ["ALL_MODELS", "compute_tier", "mask_phone"]

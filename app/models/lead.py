@@ -1,14 +1,58 @@
-"""Leads (营销线索): prospects for a product, new → contacted → qualified → won / lost."""
-from peewee import DateField, DateTimeField, DoubleField, ForeignKeyField, TextField
+"""Leads (营销线索): prospects for a product, new → contacted → qualified → won / lost.
 
-from app import clock
+`Lead.capture` is the one write path for a new lead: the capture form and the
+offline batch endpoint both call it, with the same raw values, so online and
+offline can never disagree. Every later change goes through `move`, `reopen`,
+`reassign` or `add_note`, and each leaves a `LeadEvent` (who, when, from, to).
+"""
+import datetime as dt
+import re
+import statistics
+import uuid as uuidlib
+
+from flask_babel import lazy_gettext as _l
+from peewee import (JOIN, BooleanField, DateField, DateTimeField, DoubleField, ForeignKeyField,
+                    IntegerField, IntegrityError, TextField)
+
+from app import clock, crypto
+from app.db import database
 from app.models.base import BaseModel, created_at_field, default, one_of
-from app.models.customer import Customer
+from app.models.customer import Customer, Holding
 from app.models.org import Branch, User
 from app.models.product import Product
+from app.models.visit import Visit
 
 LEAD_STATUSES = ("new", "contacted", "qualified", "won", "lost")
 LEAD_SOURCES = ("visit", "referral", "counter", "event", "phone")
+OPEN_STATUSES = ("new", "contacted", "qualified")
+# How far along the pipeline a status is; `stage_reached` keeps the furthest one,
+# so the funnel counts a lead signed on the spot as having passed every stage.
+STAGE = {"new": 0, "contacted": 1, "qualified": 2, "won": 3}
+FUNNEL_STAGES = ("new", "contacted", "qualified", "won")
+EVENT_KINDS = ("created", "status", "reassign", "note")
+AMOUNT_KINDS = ("deposit", "loan")  # the products whose leads carry an amount
+# What a bank that has not written its own list offers as reasons for a lost lead.
+DEFAULT_LOST_REASONS = ("利率不如他行", "暂无资金需求", "已在他行办理", "联系不上", "不符合准入条件")
+
+
+class LeadInvalid(ValueError):
+    """What is wrong with the input: {field: message}. Nothing was written."""
+
+    def __init__(self, errors):
+        super().__init__(errors)
+        self.errors = errors
+
+
+class LeadDuplicates(Exception):
+    """The lead matches open leads or customers already known; nothing was written."""
+
+    def __init__(self, leads, customers):
+        super().__init__("duplicates")
+        self.leads, self.customers = leads, customers
+
+
+class LeadForbidden(Exception):
+    """The user may see the lead but not do this to it (a 403)."""
 
 
 class Lead(BaseModel):
@@ -30,12 +74,21 @@ class Lead(BaseModel):
     lost_reason = TextField(null=True)
     created_at = created_at_field()
     updated_at = DateTimeField(default=clock.now, constraints=[default("CURRENT_TIMESTAMP")])
+    visit = ForeignKeyField(Visit, null=True, backref="leads", on_delete="SET NULL")
+    id_number_hash = TextField(null=True)  # keyed hash only: a lead never keeps an ID number
+    stage_reached = IntegerField(default=0, constraints=[default("0")])
+    handed_over_at = DateTimeField(null=True)
+    handover_note = TextField(null=True)
+    handover_pending = BooleanField(default=False, constraints=[default("FALSE")])
+    closed_at = DateTimeField(null=True)
 
     class Meta:
         indexes = (
             (("owner", "status"), False),
             (("product", "status"), False),
             (("phone",), False),
+            (("id_number_hash",), False),
+            (("branch", "created_at"), False),
         )
 
     @classmethod
@@ -43,3 +96,509 @@ class Lead(BaseModel):
         from app.models.scope import lead_scope
 
         return cls.select().where(lead_scope(user))
+
+    # ------------------------------------------------------------------ capture
+
+    @classmethod
+    def capture(cls, user, data):
+        """The one write path for a new lead; (lead, created).
+
+        data holds raw values as a form or the offline queue sends them: client_uuid,
+        customer, visit, name, phone, id_number, product, amount, source, note, owner,
+        confirmed. A client UUID already stored returns that lead (created False), so
+        a replayed or double-tapped capture is stored once. Raises LeadInvalid,
+        LeadDuplicates (unless confirmed), or LookupError for a customer or visit
+        outside the user's scope.
+        """
+        client_uuid = _client_uuid(data.get("client_uuid"))
+        existing = cls._replayed(user, client_uuid)
+        if existing is not None:
+            return existing, False
+        clean = cls._clean(user, data)
+        leads, customers = cls.matches(user, clean)
+        if leads or (customers and not clean["customer"]):
+            # The same customer's open lead for the product is never doubled;
+            # a phone or ID match may be a different person, which the user confirms.
+            same_customer = clean["customer"] and any(m.customer_id == clean["customer"].id for m in leads)
+            if same_customer or not _truthy(data.get("confirmed")):
+                raise LeadDuplicates(leads, customers)
+        try:
+            with database.atomic():
+                lead = cls.create(
+                    client_uuid=client_uuid, branch=clean["branch"], customer=clean["customer"],
+                    name=clean["name"], phone=clean["phone"], id_number_hash=clean["id_hash"],
+                    product=clean["product"], amount_wan=clean["amount"], source=clean["source"],
+                    owner=clean["owner"], created_by=user.id, note=clean["note"], visit=clean["visit"])
+                LeadEvent.create(lead=lead, user=user.id, kind="created", to_value="new",
+                                 note=clean["note"])
+        except IntegrityError:
+            # The same UUID sent twice at once: the other request's row won the race.
+            existing = cls._replayed(user, client_uuid)
+            if existing is None:
+                raise
+            return existing, False
+        return lead, True
+
+    @classmethod
+    def _replayed(cls, user, client_uuid):
+        existing = cls.get_or_none(cls.client_uuid == client_uuid)
+        if existing is not None and existing.created_by_id != user.id:
+            raise LeadInvalid({"client_uuid": _l("This form was already used. Reload the page and try again.")})
+        return existing
+
+    @classmethod
+    def _clean(cls, user, data):
+        """Typed, checked values of a capture, or LeadInvalid with every error at once."""
+        errors = {}
+        bank = user.branch.bank
+        visit = customer = None
+        if data.get("visit"):
+            visit = Visit.visible_to(user).where(Visit.id == _int(data["visit"])).first()
+            if visit is None:
+                raise LookupError("visit")
+        if data.get("customer"):
+            customer = Customer.visible_to(user).where(Customer.id == _int(data["customer"])).first()
+            if customer is None:
+                raise LookupError("customer")
+        elif visit is not None:
+            customer = Customer.get_by_id(visit.customer_id)
+        if visit is not None and customer is not None and visit.customer_id != customer.id:
+            raise LookupError("visit")
+        product = None
+        if bank is not None and data.get("product"):
+            product = Product.offered_by(bank).where(Product.id == _int(data["product"])).first()
+        if product is None:
+            errors["product"] = _l("Choose a product from the bank's catalogue.")
+        source = data.get("source") or ("visit" if visit else "")
+        if source not in LEAD_SOURCES:
+            errors["source"] = _l("Choose where the lead came from.")
+        name = phone = id_hash = None
+        if customer is not None:
+            name = customer.name
+        else:
+            name = (data.get("name") or "").strip()
+            if not name:
+                errors["name"] = _l("Enter the person's name.")
+            elif len(name) > 40:
+                errors["name"] = _l("A name has at most 40 characters.")
+            phone = re.sub(r"[\s-]", "", data.get("phone") or "")
+            if not phone:
+                errors["phone"] = _l("Enter a phone number, so the lead can be followed up.")
+            elif not crypto.PHONE_PATTERN.match(phone):
+                errors["phone"] = _l("A mobile number has 11 digits and starts with 1.")
+            if data.get("id_number"):
+                try:
+                    id_hash = crypto.hash_id(crypto.validate_id_number(data["id_number"]))
+                except crypto.InvalidIdNumber as error:
+                    errors["id_number"] = _l(str(error))
+        amount = None
+        try:
+            amount = _amount(data.get("amount"), product)
+        except ValueError as error:
+            errors["amount"] = error.args[0]
+        note = (data.get("note") or "").strip()
+        if len(note) > 500:
+            errors["note"] = _l("A note has at most 500 characters.")
+        owner = user
+        if data.get("owner") and _int(data["owner"]) != user.id:
+            owner = team_managers(user).where(User.id == _int(data["owner"])).first()
+            if owner is None:
+                errors["owner"] = _l("Choose a manager of your team.")
+        if errors:
+            raise LeadInvalid(errors)
+        branch = customer.branch_id if customer is not None else owner.branch_id
+        return {"customer": customer, "visit": visit.id if visit else None, "product": product,
+                "source": source, "name": name, "phone": phone or None, "id_hash": id_hash,
+                "amount": amount, "note": note, "owner": owner.id, "branch": branch}
+
+    @classmethod
+    def matches(cls, user, clean):
+        """Open leads for the same product and customers of the bank this capture may duplicate."""
+        from app.models.scope import bank_scope
+
+        same = []
+        if clean["customer"] is not None:
+            same.append(cls.customer == clean["customer"].id)
+            if clean["customer"].phone:
+                same.append(cls.phone == clean["customer"].phone)
+            if clean["customer"].id_number_hash:
+                same.append(cls.id_number_hash == clean["customer"].id_number_hash)
+        if clean["phone"]:
+            same.append(cls.phone == clean["phone"])
+            same.append(cls.customer.in_(Customer.select(Customer.id).where(Customer.phone == clean["phone"])))
+        if clean["id_hash"]:
+            same.append(cls.id_number_hash == clean["id_hash"])
+            same.append(cls.customer.in_(Customer.select(Customer.id)
+                                         .where(Customer.id_number_hash == clean["id_hash"])))
+        leads = []
+        if same:
+            condition = same[0]
+            for other in same[1:]:
+                condition = condition | other
+            leads = list(cls.select(cls, User).join(User, on=(cls.owner == User.id))
+                         .where(bank_scope(user, cls.branch), cls.product == clean["product"].id,
+                                cls.status.in_(OPEN_STATUSES), condition).order_by(cls.id))
+        customers = []
+        if clean["customer"] is None and (clean["phone"] or clean["id_hash"]):
+            query = Customer.select().where(bank_scope(user, Customer.branch))
+            match = []
+            if clean["phone"]:
+                match.append(Customer.phone == clean["phone"])
+            if clean["id_hash"]:
+                match.append(Customer.id_number_hash == clean["id_hash"])
+            customers = list(query.where(match[0] if len(match) == 1 else match[0] | match[1])
+                             .order_by(Customer.id))
+        return leads, customers
+
+    # ------------------------------------------------------------------ the pipeline
+
+    def _check_actor(self, user):
+        """A manager acts on leads they own; a team lead on their team's; others only read."""
+        if user.role == "manager" and self.owner_id != user.id:
+            raise LeadForbidden()
+        if user.role not in ("manager", "team_lead"):
+            raise LeadForbidden()
+
+    def move(self, user, to, amount=None, won_on=None, reference=None, reason=None, note=""):
+        """Move the lead to status `to` under the pipeline's rules; raises LeadInvalid."""
+        self._check_actor(user)
+        if to not in LEAD_STATUSES:
+            raise LeadInvalid({"status": _l("Choose a status of the pipeline.")})
+        if self.status == "lost":
+            raise LeadInvalid({"status": _l("This lead was lost: reopen it before moving it on.")})
+        if self.status == "won":
+            raise LeadInvalid({"status": _l("This lead is won and closed; correct the customer's "
+                                            "products on their archive instead.")})
+        if to == self.status:
+            raise LeadInvalid({"status": _l("The lead already has this status.")})
+        note = (note or "").strip()
+        if len(note) > 500:
+            raise LeadInvalid({"note": _l("A note has at most 500 characters.")})
+        product = Product.get_by_id(self.product_id)
+        changes = {}
+        if to == "won":
+            changes = self._won_values(product, amount, won_on, reference)
+        elif to == "lost":
+            reason = (reason or "").strip()
+            if reason not in LostReason.labels(Branch.get_by_id(self.branch_id).bank):
+                raise LeadInvalid({"reason": _l("Choose a reason from the list.")})
+            changes = {"lost_reason": reason}
+        with database.atomic():
+            old = self.status
+            self.status = to
+            self.stage_reached = max(self.stage_reached, STAGE.get(to, 0))
+            self.closed_at = clock.now() if to in ("won", "lost") else None
+            for field, value in changes.items():
+                setattr(self, field, value)
+            self._touch(user)
+            self.save()
+            LeadEvent.create(lead=self.id, user=user.id, kind="status", from_value=old, to_value=to,
+                             note=note or changes.get("lost_reason", ""))
+            if to == "won" and self.customer_id:
+                self._sign(user, product)
+        return self
+
+    def _won_values(self, product, amount, won_on, reference):
+        errors = {}
+        value = None
+        try:
+            value = _amount(amount, product)
+            if value is None and product.kind in AMOUNT_KINDS:
+                raise ValueError(_l("Enter the amount signed."))
+        except ValueError as error:
+            errors["amount"] = error.args[0]
+        day = None
+        try:
+            day = won_on if isinstance(won_on, dt.date) else dt.date.fromisoformat((won_on or "").strip())
+        except ValueError:
+            errors["won_on"] = _l("Enter the date signed, e.g. 2026-05-01.")
+        if day is not None:
+            if day > clock.today():
+                errors["won_on"] = _l("That date is in the future.")
+            elif day < clock.to_local(self.created_at).date():
+                errors["won_on"] = _l("A lead cannot be signed before it was captured.")
+        reference = (reference or "").strip()
+        if len(reference) > 40:
+            errors["reference"] = _l("An account or contract number has at most 40 characters.")
+        if errors:
+            raise LeadInvalid(errors)
+        return {"won_amount_wan": value, "won_on": day, "contract_no": reference or None}
+
+    def _sign(self, user, product):
+        """The customer now holds the product: holding, balance, tier, each in their history."""
+        customer = Customer.get_by_id(self.customer_id)
+        amount = self.won_amount_wan or 0
+        fields = {}
+        if product.kind == "deposit" and amount:
+            fields["deposit_balance_wan"] = (customer.deposit_balance_wan or 0) + amount
+        elif product.kind == "loan" and amount:
+            fields["loan_balance_wan"] = (customer.loan_balance_wan or 0) + amount
+        held = [h.product_id for h in Holding.select(Holding.product).where(Holding.customer == customer.id)]
+        customer.update_archive(user, fields, products=set(held) | {product.id})
+        holding = Holding.get((Holding.customer == customer.id) & (Holding.product == product.id))
+        holding.since = holding.since or self.won_on
+        holding.amount_wan = (holding.amount_wan or 0) + amount if amount else holding.amount_wan
+        holding.reference = self.contract_no or holding.reference
+        holding.save()
+
+    def reopen(self, user, note=""):
+        """A lost lead back to the open status it had before it was lost."""
+        self._check_actor(user)
+        if self.status != "lost":
+            raise LeadInvalid({"status": _l("Only a lost lead can be reopened.")})
+        last = (LeadEvent.select().where((LeadEvent.lead == self.id) & (LeadEvent.kind == "status")
+                                         & (LeadEvent.to_value == "lost"))
+                .order_by(LeadEvent.id.desc()).first())
+        back = last.from_value if last and last.from_value in OPEN_STATUSES else "contacted"
+        with database.atomic():
+            self.status, self.lost_reason, self.closed_at = back, None, None
+            self._touch(user)
+            self.save()
+            LeadEvent.create(lead=self.id, user=user.id, kind="status", from_value="lost", to_value=back,
+                             note=(note or "").strip()[:500])
+        return self
+
+    def reassign(self, user, owner_id, note):
+        """A team lead hands the lead to another manager of their team, with a note."""
+        if user.role != "team_lead":
+            raise LeadForbidden()
+        errors = {}
+        owner = team_managers(user).where(User.id == _int(owner_id)).first()
+        if owner is None:
+            errors["owner"] = _l("Choose a manager of your team.")
+        elif owner.id == self.owner_id:
+            errors["owner"] = _l("This manager already owns the lead.")
+        note = (note or "").strip()
+        if not note:
+            errors["handover_note"] = _l("Say why, so the new owner knows where things stand.")
+        elif len(note) > 500:
+            errors["handover_note"] = _l("A note has at most 500 characters.")
+        if self.status not in OPEN_STATUSES:
+            errors["status"] = _l("Only an open lead can be handed over.")
+        if errors:
+            raise LeadInvalid(errors)
+        with database.atomic():
+            old = User.get_by_id(self.owner_id)
+            self.owner = owner.id
+            self.handed_over_at = clock.now()
+            self.handover_note = note
+            self.handover_pending = True
+            self.updated_at = clock.now()
+            self.save()
+            LeadEvent.create(lead=self.id, user=user.id, kind="reassign", from_value=old.name,
+                             to_value=owner.name, note=note)
+        return self
+
+    def add_note(self, user, note):
+        """A note in the lead's history (a follow-up call, a second report of the same interest)."""
+        self._check_actor(user)
+        note = (note or "").strip()
+        if not note or len(note) > 500:
+            raise LeadInvalid({"note": _l("Write a note of at most 500 characters.")})
+        with database.atomic():
+            self._touch(user)
+            self.save()
+            LeadEvent.create(lead=self.id, user=user.id, kind="note", note=note)
+        return self
+
+    def _touch(self, user):
+        self.updated_at = clock.now()
+        if user.id == self.owner_id:
+            self.handover_pending = False  # the new owner has taken it up
+
+    # ------------------------------------------------------------------ reading
+
+    @property
+    def is_open(self):
+        return self.status in OPEN_STATUSES
+
+    @property
+    def masked_phone(self):
+        return crypto.mask_phone(self.phone or (self.customer.phone if self.customer_id else None))
+
+    def is_stale(self, days):
+        return self.is_open and self.updated_at < clock.now() - dt.timedelta(days=days)
+
+    @property
+    def next_status(self):
+        """The status a one-tap button moves an open lead to (won needs its form)."""
+        return {"new": "contacted", "contacted": "qualified"}.get(self.status)
+
+    @classmethod
+    def stale_before(cls, bank):
+        from app.models.setting import Setting
+
+        return clock.now() - dt.timedelta(days=Setting.get(bank, "stale_lead_days"))
+
+    @classmethod
+    def listing(cls, user, status=None, stale=False, owner=None, product=None, reached=None,
+                since=None, until=None, customer=None):
+        """The leads tab and the funnel's links: the user's scope, filtered; newest touched first."""
+        query = (cls.visible_to(user).select(cls, Product, User, Customer)
+                 .join(Product, on=(cls.product == Product.id))
+                 .switch(cls).join(User, on=(cls.owner == User.id))
+                 .switch(cls).join(Customer, JOIN.LEFT_OUTER, on=(cls.customer == Customer.id)))
+        if status == "open":
+            query = query.where(cls.status.in_(OPEN_STATUSES))
+        elif status in LEAD_STATUSES:
+            query = query.where(cls.status == status)
+        if stale:
+            query = query.where(cls.status.in_(OPEN_STATUSES),
+                                cls.updated_at < cls.stale_before(user.branch.bank))
+        if owner:
+            query = query.where(cls.owner == owner)
+        if product:
+            query = query.where(cls.product == product)
+        if reached in STAGE:
+            query = query.where(cls.stage_reached >= STAGE[reached])
+        if since:
+            query = query.where(cls.created_at >= clock.local_day_start_utc(since))
+        if until:
+            query = query.where(cls.created_at < clock.local_day_start_utc(until + dt.timedelta(days=1)))
+        if customer:
+            query = query.where(cls.customer == customer)
+        return query.order_by(cls.updated_at.desc(), cls.id.desc())
+
+    @classmethod
+    def for_today(cls, user):
+        """What Today shows of leads: those just handed to the user first, then the stale ones."""
+        mine = (cls.select(cls, Product).join(Product)
+                .where((cls.owner == user.id) & cls.status.in_(OPEN_STATUSES)))
+        handed = list(mine.where(cls.handover_pending).order_by(cls.handed_over_at.desc()).limit(10))
+        stale_query = mine.where(~cls.handover_pending, cls.updated_at < cls.stale_before(user.branch.bank))
+        return {"handed": handed, "stale": list(stale_query.order_by(cls.updated_at).limit(5)),
+                "stale_count": stale_query.count(), "open_count": mine.count()}
+
+    @classmethod
+    def funnel(cls, user, since, until):
+        """Leads captured in [since, until] (business dates) per manager and per product.
+
+        Each row: counts reaching each stage, lost, conversion between stages
+        (None when the earlier stage is empty) and the median days from capture to signing.
+        """
+        rows = list(cls.visible_to(user).select(cls.id, cls.owner, cls.product, cls.status,
+                                                cls.stage_reached, cls.created_at, cls.won_on)
+                    .where(cls.created_at >= clock.local_day_start_utc(since),
+                           cls.created_at < clock.local_day_start_utc(until + dt.timedelta(days=1))))
+        names = {p.id: p.name for p in Product.select(Product.id, Product.name)
+                 .where(Product.id.in_({r.product_id for r in rows} or {0}))}
+        owners = {u.id: u.name for u in User.select(User.id, User.name)
+                  .where(User.id.in_({r.owner_id for r in rows} or {0}))}
+        by_owner, by_product = {}, {}
+        for lead in rows:
+            by_owner.setdefault(lead.owner_id, []).append(lead)
+            by_product.setdefault(lead.product_id, []).append(lead)
+        return {
+            "owners": sorted((_funnel_row(k, owners[k], v) for k, v in by_owner.items()),
+                             key=lambda r: r["label"]),
+            "products": sorted((_funnel_row(k, names[k], v) for k, v in by_product.items()),
+                               key=lambda r: r["label"]),
+            "total": _funnel_row(None, "", rows),
+        }
+
+    def history(self):
+        return (LeadEvent.select(LeadEvent, User).join(User, on=(LeadEvent.user == User.id))
+                .where(LeadEvent.lead == self.id).order_by(LeadEvent.at.desc(), LeadEvent.id.desc()))
+
+
+def _funnel_row(key, label, leads):
+    reached = {stage: sum(1 for lead in leads if lead.stage_reached >= STAGE[stage]) for stage in FUNNEL_STAGES}
+    conversions = []
+    for earlier, later in zip(FUNNEL_STAGES, FUNNEL_STAGES[1:]):
+        conversions.append(reached[later] / reached[earlier] if reached[earlier] else None)
+    days = [(lead.won_on - clock.to_local(lead.created_at).date()).days
+            for lead in leads if lead.status == "won" and lead.won_on]
+    return {"key": key, "label": label, "reached": reached, "conversions": conversions,
+            "lost": sum(1 for lead in leads if lead.status == "lost"),
+            "median_days": statistics.median(days) if days else None}
+
+
+def team_managers(user):
+    """The active managers a team lead may give leads to: their branch subtree."""
+    from app.models.scope import branch_ids
+
+    if user.role != "team_lead":
+        return User.select().where(User.id == user.id)
+    return (User.select().where(User.branch.in_(branch_ids(user)), User.role == "manager", User.active)
+            .order_by(User.name))
+
+
+def new_client_uuid():
+    return str(uuidlib.uuid4())
+
+
+def _client_uuid(value):
+    try:
+        return str(uuidlib.UUID(str(value or "")))
+    except ValueError:
+        raise LeadInvalid({"client_uuid": _l("This form is damaged. Reload the page and try again.")}) from None
+
+
+def _int(value):
+    try:
+        return int(str(value).strip())
+    except ValueError:
+        return 0
+
+
+def _truthy(value):
+    return str(value or "").lower() in ("1", "true", "on", "y", "yes")
+
+
+def _amount(text, product):
+    """An amount in 10k yuan, or None when blank; ValueError with the message otherwise."""
+    text = "" if text is None else str(text).strip()
+    if not text:
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        raise ValueError(_l("Enter a number, e.g. 12.5.")) from None
+    if value != value or value in (float("inf"), float("-inf")):
+        raise ValueError(_l("Enter a number, e.g. 12.5."))
+    if value <= 0:
+        raise ValueError(_l("The amount must be more than zero."))
+    if product is not None:
+        if product.kind not in AMOUNT_KINDS:
+            raise ValueError(_l("This product takes no amount."))
+        if product.amount_limit_wan is not None and value > product.amount_limit_wan:
+            raise ValueError(_l("%(product)s goes up to %(limit)s (10k yuan).", product=product.name,
+                                limit=f"{product.amount_limit_wan:g}"))
+    return round(value, 2)
+
+
+class LeadEvent(BaseModel):
+    """One change of one lead by one user: its history (who, when, from, to)."""
+
+    lead = ForeignKeyField(Lead, backref="events", on_delete="CASCADE")
+    user = ForeignKeyField(User, backref="lead_events", on_delete="RESTRICT")
+    at = created_at_field()
+    kind = TextField(constraints=[one_of("kind", EVENT_KINDS)])
+    from_value = TextField(null=True)
+    to_value = TextField(null=True)
+    note = TextField(default="", constraints=[default("''")])
+
+    class Meta:
+        indexes = ((("lead", "at"), False),)
+
+
+class LostReason(BaseModel):
+    """A reason a lead was lost, from the list the bank's admin keeps."""
+
+    bank = ForeignKeyField(Branch, backref="lost_reasons", on_delete="CASCADE")
+    label = TextField()
+    active = BooleanField(default=True, constraints=[default("TRUE")])
+    created_at = created_at_field()
+
+    class Meta:
+        indexes = ((("bank", "label"), True),)
+
+    @classmethod
+    def labels(cls, bank):
+        """The reasons offered: the bank's active ones, or the defaults while it has none."""
+        if bank is None:
+            return list(DEFAULT_LOST_REASONS)
+        rows = list(cls.select().where(cls.bank == bank.id).order_by(cls.id))
+        if not rows:
+            return list(DEFAULT_LOST_REASONS)
+        return [r.label for r in rows if r.active]

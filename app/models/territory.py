@@ -214,7 +214,9 @@ class Assignment(BaseModel):
             follow_ups = (FollowUp.update(user=to_user)
                           .where(FollowUp.customer.in_(customers), FollowUp.user.in_(old),
                                  FollowUp.done_at.is_null()).execute())
-            leads = (Lead.update(owner=to_user, updated_at=clock.now())
+            # The new owner sees them first on Today, as with a team lead's hand-over.
+            leads = (Lead.update(owner=to_user, updated_at=clock.now(), handed_over_at=clock.now(),
+                                 handover_pending=True)
                      .where(Lead.customer.in_(customers), Lead.owner.in_(old),
                             Lead.status.in_(OPEN_LEAD_STATUSES)).execute())
         return follow_ups, leads
