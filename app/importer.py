@@ -394,16 +394,21 @@ def run(job, write=False, user=None, progress=None):
     mapping = mapping_of(job)
     labels = {name: msgid(field_label(name)) for name in FIELD_TYPES[job.kind]}
     problems = mapping_problems(mapping, job.kind)
-    table = Table(path, job.file_format, job.encoding)
+    parsed = job_file(job, ".parsed.jsonl")
+    if write and parsed.exists():
+        # The dry run's parsed rows, not the file again: parsing is most of a check's cost, and
+        # the file has not changed (a check that found a problem with the file, merged header
+        # cells included, cannot be written). Matching is done afresh. The sheet is not even
+        # opened: calamine would load all of it for nothing.
+        table = SimpleNamespace(total=job.total_rows, close=lambda: None)
+    else:
+        table = Table(path, job.file_format, job.encoding)
     try:
-        merged = table.header_merges()
+        merged = table.header_merges() if isinstance(table, Table) else []
         if merged:
             problems.append(reason("merged", F, ranges=", ".join(merged[:5])))
         state = _State(job, mapping, labels, write, user)
-        parsed = job_file(job, ".parsed.jsonl")
         if write:
-            # The dry run's parsed rows, not the file again: parsing (openpyxl above all) is most
-            # of a check's cost, and the file has not changed. Matching is done afresh.
             rows = _parsed_rows(parsed) if parsed.exists() else _table_rows(table)
             if isinstance(database.obj, SqliteDatabase):
                 # Index pages of a 100,000-row write stay in memory instead of spilling to the WAL
