@@ -401,3 +401,39 @@ def test_a_check_whose_thread_died_can_be_run_again(app, lead):
     assert page.select_one("#import-job").get("hx-trigger") is None  # no more polling
     check(lead, job_id)
     assert counts(job_id) == {"new": 1}
+
+
+def test_the_dry_run_reads_an_xlsx_as_the_mapping_page_shows_it(tmp_path):
+    """The pages read the first rows with openpyxl (streaming), a run reads every row with
+    calamine (fast): both must see the same header, columns and values, or a mapping chosen on
+    the page would import the wrong column."""
+    import datetime as dt
+
+    from app.spreadsheet import Table, cell_text
+
+    book = Workbook()
+    sheet = book.active
+    sheet["B2"] = "茶园村建档表"  # a title row, and nothing in column A at all
+    for col, title in zip("BCDEFGH", HEADER):
+        sheet[f"{col}3"] = title
+    sheet.append([None, "王一", make_id(1), 13800001111, "茶园村", "一组", 12.5, 3])  # phone as a number
+    sheet.append([None, "李二", 5.20102198001011e17, "13800002222", None, None, 0, None])  # ID damaged
+    sheet.append([None, None, None, None, None, None, None, None])  # blank row, skipped
+    sheet.append([None, "张三", make_id(3), "", "茶园村", dt.date(2024, 3, 1), True, "=G4+1"])
+    sheet.merge_cells("E4:E5")  # a village merged over two households, filled down
+    path = tmp_path / "upload"  # uploads are stored without their extension
+    book.save(path)
+    streamed, whole = Table(path, "xlsx"), Table(path, "xlsx", whole=True)
+    try:
+        assert whole.header_row == streamed.header_row == 3
+        assert whole.header == streamed.header and streamed.header[1:] == HEADER
+        rows = list(whole.rows())
+        # As text the same (a date may come as a date or a midnight datetime: both read 2024-03-01).
+        assert [(n, [cell_text(v) for v in r]) for n, r in rows] == [
+            (n, [cell_text(v) for v in r]) for n, r in streamed.rows()]
+        assert [n for n, _ in rows] == [4, 5, 7]
+        assert rows[0][1][3] == 13800001111 and rows[1][1][2] == 5.20102198001011e17
+        assert rows[1][1][4] == "茶园村"  # filled down from the merged cell
+    finally:
+        streamed.close()
+        whole.close()
