@@ -402,7 +402,7 @@ def run(job, write=False, user=None, progress=None):
         # opened: calamine would load all of it for nothing.
         table = SimpleNamespace(total=job.total_rows, close=lambda: None)
     else:
-        table = Table(path, job.file_format, job.encoding, whole=True)
+        table = Table(path, job.file_format, job.encoding)
     try:
         merged = table.header_merges() if isinstance(table, Table) else []
         if merged:
