@@ -14,6 +14,7 @@ import multiprocessing
 import os
 import random
 import resource
+import shutil
 import tempfile
 import time
 from pathlib import Path
@@ -120,6 +121,7 @@ def _sample(file_format):
     child.join()
     result["peak_mb"] = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     result["size_mb"] = size / 1e6
+    shutil.rmtree(folder, ignore_errors=True)  # ~70 MB of database and file a sample
     return result
 
 
