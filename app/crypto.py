@@ -8,6 +8,7 @@ list of ID numbers without the key.
 import datetime as dt
 import hashlib
 import hmac
+import operator
 import re
 
 from cryptography.fernet import Fernet
@@ -28,7 +29,7 @@ class InvalidIdNumber(ValueError):
 
 def check_digit(first17):
     """The GB 11643 check character of the first 17 digits."""
-    return CHECK_CHARS[sum(int(d) * w for d, w in zip(first17, WEIGHTS)) % 11]
+    return CHECK_CHARS[sum(map(operator.mul, map(int, first17), WEIGHTS)) % 11]
 
 
 def normalise_id(text):

@@ -1,5 +1,10 @@
-"""Reading the bank's spreadsheets as a stream of rows: .xlsx (openpyxl read-only) and .csv
+"""Reading the bank's spreadsheets as a stream of rows: .xlsx (python-calamine) and .csv
 (UTF-8 with or without BOM, GBK / GB18030), whatever their size.
+
+.xlsx goes through calamine (Rust) rather than openpyxl: openpyxl's read-only parser costs
+about 0.35 ms a row, most of a 100,000-row import's budget; calamine reads the same sheet
+some twenty times faster. It holds the sheet's values at once (about 100 bytes a cell on the
+Rust side), which stays far under the 500 MB budget at 200,000 rows of a 建档 list.
 
 Pure functions of a file on disk: no database, no Flask. Problems are `Problem`s
 holding an English msgid and its parameters, rendered in the reader's language later.
@@ -8,12 +13,10 @@ import codecs
 import csv
 import io
 import re
-import zipfile
 from dataclasses import dataclass, field
 
 from flask_babel import lazy_gettext as _l
-from openpyxl import load_workbook
-from openpyxl.utils.cell import range_boundaries
+from python_calamine import CalamineError, CalamineWorkbook, SheetTypeEnum
 
 HEADER_SCAN_ROWS = 10  # a title row or two often sits above the header in 建档 lists
 SAMPLE_BYTES = 256 * 1024
@@ -130,20 +133,21 @@ class Table:
 
     # -- reading ---------------------------------------------------------------------------
     def _open_xlsx(self):
-        # A file object: openpyxl refuses a path whose name does not end in .xlsx.
-        self.handle = open(self.path, "rb")  # noqa: SIM115 - closed by close()
         try:
-            self.workbook = load_workbook(self.handle, read_only=True, data_only=True)
-        except Exception:  # openpyxl raises a dozen kinds for a zip that is not a workbook
-            self.handle.close()
+            workbook = CalamineWorkbook.from_path(str(self.path))
+            sheets = [m.name for m in workbook.sheets_metadata if m.typ == SheetTypeEnum.WorkSheet]
+            self.sheet = workbook.get_sheet_by_name(sheets[0]) if sheets else None
+        except (CalamineError, OSError, ValueError, IndexError):  # a zip that is not a workbook, a broken one
             raise Unreadable(_l("This file is not a spreadsheet Excel can open: upload an Excel .xlsx "
                              "file or a .csv file.")) from None
-        self.sheet = self.workbook.worksheets[0]
-        self.merged = _merged_ranges(self.path, self.sheet)
-        try:
-            self.total = self.sheet.max_row
-        except Exception:  # a workbook without a dimension record
-            self.total = None
+        if self.sheet is None:
+            raise Unreadable(_l("The file has no rows."))
+        # calamine's ranges are 0-based ((first row, first col), (last row, last col)).
+        self.merged = sorted({(c1 + 1, r1 + 1, c2 + 1, r2 + 1)
+                              for (r1, c1), (r2, c2) in (self.sheet.merged_cell_ranges or [])},
+                             key=lambda r: (r[1], r[0]))
+        end = self.sheet.end
+        self.total = end[0] + 1 if end else 0
 
     def _count_lines(self):
         count = 0
@@ -155,8 +159,7 @@ class Table:
     def raw_rows(self):
         """(row number, list of raw values) for every row of the file, streaming."""
         if self.file_format == "xlsx":
-            for number, row in enumerate(self.sheet.iter_rows(values_only=True), start=1):
-                yield number, list(row)
+            yield from self._xlsx_rows()
             return
         with open(self.path, "rb") as f:
             text = io.TextIOWrapper(f, encoding=self.encoding, errors="strict", newline="")
@@ -172,6 +175,23 @@ class Table:
             except csv.Error:
                 raise Unreadable(_l("Line %(line)s of this CSV file is broken (a quote never closed?)."),
                                  line=number + 1) from None
+
+    def _xlsx_rows(self):
+        # calamine gives every row from the sheet's first (rows are absolute) but drops the empty
+        # columns left of the first used one: put them back so column letters stay the file's.
+        # Blank cells come as "" and whole numbers as floats; read them as openpyxl did (None,
+        # int below 10^15), so a phone stored as a number is not taken for a damaged one.
+        start = self.sheet.start
+        left = [None] * (start[1] if start else 0)
+        for number, row in enumerate(self.sheet.iter_rows(), start=1):
+            out = list(left)
+            for value in row:
+                if value == "":
+                    value = None
+                elif type(value) is float and value.is_integer() and -1e15 < value < 1e15:
+                    value = int(value)
+                out.append(value)
+            yield number, out
 
     def _find_header(self):
         """The header row: among the first rows, the one naming the most known columns."""
@@ -247,31 +267,7 @@ class Table:
         return rows
 
     def close(self):
-        if self.file_format == "xlsx":
-            self.workbook.close()
-            self.handle.close()
-
-
-def _merged_ranges(path, sheet):
-    """The sheet's merged ranges; read-only mode does not parse them, so scan the XML for them.
-
-    <mergeCells> sits after <sheetData>, so the scan reads the sheet's XML once,
-    in blocks, without building it.
-    """
-    ranges = []
-    member = getattr(sheet, "_worksheet_path", None)
-    if not member:
-        return ranges
-    pattern = re.compile(rb'<(?:\w+:)?mergeCell [^>]*ref="([A-Z]+\d+:[A-Z]+\d+)"')
-    with zipfile.ZipFile(path) as archive, archive.open(member.lstrip("/")) as f:
-        tail = b""
-        for block in iter(lambda: f.read(1 << 20), b""):
-            data = tail + block
-            if b"mergeCell" in data:
-                for ref in pattern.findall(data):
-                    ranges.append(range_boundaries(ref.decode()))
-            tail = data[-200:]
-    return sorted(set(ranges), key=lambda r: (r[1], r[0]))
+        self.sheet = None  # calamine's sheet holds its values until it is dropped
 
 
 def header_signature(header):

@@ -401,3 +401,37 @@ def test_a_check_whose_thread_died_can_be_run_again(app, lead):
     assert page.select_one("#import-job").get("hx-trigger") is None  # no more polling
     check(lead, job_id)
     assert counts(job_id) == {"new": 1}
+
+
+def test_an_xlsx_is_read_as_excel_shows_it(tmp_path):
+    """calamine reads the sheet: the same header, columns and values as openpyxl (which the
+    mapping was designed with) finds in it, so no column shifts and no value changes."""
+    import datetime as dt
+
+    from app.spreadsheet import Table, cell_text
+
+    book = Workbook()
+    sheet = book.active
+    sheet["B2"] = "茶园村建档表"  # a title row, and nothing in column A at all
+    for col, title in zip("BCDEFGH", HEADER):
+        sheet[f"{col}3"] = title
+    sheet.append([None, "王一", make_id(1), 13800001111, "茶园村", "一组", 12.5, 3])  # phone as a number
+    sheet.append([None, "李二", 5.20102198001011e17, "13800002222", None, None, 0, None])  # ID damaged
+    sheet.append([None, None, None, None, None, None, None, None])  # blank row, skipped
+    sheet.append([None, "张三", make_id(3), "", "茶园村", dt.date(2024, 3, 1), True, "=G4+1"])
+    sheet.merge_cells("E4:E5")  # a village merged over two households, filled down
+    path = tmp_path / "upload"  # uploads are stored without their extension
+    book.save(path)
+    table = Table(path, "xlsx")
+    try:
+        assert table.header_row == 3 and table.header == ["", *HEADER]
+        rows = list(table.rows())
+    finally:
+        table.close()
+    assert [n for n, _ in rows] == [4, 5, 7]
+    seen = [[cell_text(v) for v in r] for _, r in rows]
+    assert seen == [["", "王一", make_id(1), "13800001111", "茶园村", "一组", "12.5", "3"],
+                    ["", "李二", "5.20102198001011e+17", "13800002222", "茶园村", "", "0", ""],
+                    ["", "张三", make_id(3), "", "茶园村", "2024-03-01", "1", ""]]
+    assert rows[0][1][3] == 13800001111  # a whole number, not a float taken for a damaged phone
+    assert isinstance(rows[1][1][2], float)  # the damaged ID stays a float, so it is refused
