@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from flask_babel import lazy_gettext as _l
 from geopy.distance import geodesic
-from peewee import (JOIN, BooleanField, DateField, DateTimeField, DoubleField, ForeignKeyField,
+from peewee import (JOIN, Case, fn, BooleanField, DateField, DateTimeField, DoubleField, ForeignKeyField,
                     IntegrityError, TextField)
 
 from app import clock, geo
@@ -253,9 +253,11 @@ class Visit(BaseModel):
         """
         counted = customers.where(
             Customer.kind.in_(COUNTED_KINDS), Customer.status == "active", Customer.consent)
-        total = counted.count()
-        visited = counted.where(
-            Customer.id.in_(cls.this_week_customer_ids(verified_only=True, day=day))).count()
+        # One pass over the customers (the covering index) instead of two counts.
+        seen = Case(None, [(Customer.id.in_(cls.this_week_customer_ids(verified_only=True, day=day)), 1)], 0)
+        total, visited = counted.select(fn.COUNT(Customer.id), fn.COALESCE(fn.SUM(seen), 0)).order_by().scalar(
+            as_tuple=True)
+        total, visited = int(total or 0), int(visited or 0)
         return visited, total, (visited / total if total else None)
 
     @classmethod
