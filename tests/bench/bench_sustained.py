@@ -150,6 +150,8 @@ def _highest_rate(port, make_request):
             misses += 1
             if misses == 2:
                 break
+    if best is None:
+        steps.insert(0, f"NO tested rate kept p95 ≤ {TARGET_P95:.0f} ms (0 means none, not zero)")
     return best, steps
 
 
