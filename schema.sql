@@ -442,3 +442,4 @@ CREATE TABLE "visit_fix" (
 CREATE INDEX "visit_fix_visit_id" ON "visit_fix" ("visit_id");
 CREATE UNIQUE INDEX "visit_fix_client_uuid" ON "visit_fix" ("client_uuid");
 CREATE INDEX "visit_made_at" ON "visit" ("made_at");
+CREATE INDEX "customer_territory_id_status_consent_kind_tier_village_g_48cb0bf" ON "customer" ("territory_id", "status", "consent", "kind", "tier", "village", "group_name", "lat", "lng", "name");

@@ -89,8 +89,13 @@ def _position_args():
 def today():
     """The walk list: follow-ups due first, then customers not yet visited, nearest first."""
     here = _position_args()
+    offset = request.args.get("offset", "0")
+    offset = min(int(offset), 1_000_000) if offset.isdigit() else 0
+    if offset and request.htmx and not request.htmx.history_restore_request:
+        # The "more" link: only the next rows, without the counters.
+        return render("visits/_walk_rows.html", walk=walk_list(current_user, here, offset=offset), here=here)
     counts = Visit.day_counters(current_user)
-    walk = walk_list(current_user, here)
+    walk = walk_list(current_user, here, offset=offset)
     counts["follow_ups_due"] = len(walk.follow_ups)
     return render("visits/today.html", "visits/_walk.html", counts=counts, walk=walk, here=here)
 

@@ -18,7 +18,7 @@ from app.models import Campaign, CampaignTerritory, Customer, FollowUp, Visit
 from app.models.scope import assigned_territory_ids, customer_scope
 
 BAND_M = 300          # "equal distance": a few minutes' walk
-SHOWN = 40            # rows on the page; the rest are counted
+SHOWN = 30            # rows a page carries; the rest are counted and come on demand
 TIER_RANK = {"gold": 0, "mass": 1, "potential": 2}
 
 
@@ -42,6 +42,7 @@ class WalkList:
     follow_ups: list = field(default_factory=list)
     customers: list = field(default_factory=list)
     remaining: int = 0
+    offset: int = 0
     since: dt.date | None = None
     campaign: str | None = None
     day: dt.date | None = None
@@ -61,11 +62,15 @@ def window_start(user, day=None):
     return monday, None
 
 
-def walk_list(user, here=None, day=None):
-    """The Today page's list for a manager; here is (lat, lng) of the phone, or None."""
+def walk_list(user, here=None, day=None, offset=0):
+    """The Today page's list for a manager; here is (lat, lng) of the phone, or None.
+
+    customers holds SHOWN rows from offset in walking order; remaining counts them all.
+    """
     day = day or clock.today()
     since, campaign = window_start(user, day)
-    result = WalkList(since=since, campaign=campaign, day=day)
+    result = WalkList(since=since, campaign=campaign, day=day, offset=offset)
+    page = slice(offset, offset + SHOWN)
     result.follow_ups = list(
         FollowUp.select(FollowUp, Customer).join(Customer)
         .where((FollowUp.user == user.id) & FollowUp.done_at.is_null() & (FollowUp.due_on <= day)
@@ -93,11 +98,11 @@ def walk_list(user, here=None, day=None):
         bands = np.where(unknown, 0, np.floor(np.nan_to_num(distances) / BAND_M))
         ranks = np.array([TIER_RANK.get(r[2], 3) for r in rows])
         # The last key sorts first: position known, then band, then tier, then distance.
-        order = np.lexsort((np.nan_to_num(distances), ranks, bands, unknown))[:SHOWN]
+        order = np.lexsort((np.nan_to_num(distances), ranks, bands, unknown))[page]
         chosen = [(rows[i], None if unknown[i] else float(distances[i])) for i in order]
     else:
         rows.sort(key=lambda r: (r[3] or "\uffff", r[4] or "\uffff", TIER_RANK.get(r[2], 3), r[1]))
-        chosen = [(r, None) for r in rows[:SHOWN]]
+        chosen = [(r, None) for r in rows[page]]
     result.customers = [WalkRow(r[0], r[1], r[2], r[3], r[4], d) for r, d in chosen]
     _last_visits(result.customers + [f.customer for f in result.follow_ups])
     return result

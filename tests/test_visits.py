@@ -276,3 +276,22 @@ def test_a_customer_met_on_the_street_then_checked_in_and_confirmed(app, client,
     with app.app_context(), database.obj.connection_context():
         assert Customer.get_by_id(customer.id).position_confirmed
     assert "路边新客" not in soup(client.get("/positions")).select_one(".rows").text
+
+
+def test_today_carries_a_page_of_the_walk_and_more_brings_the_rest_in_order(app, county, client, monkeypatch):
+    from app import walk as walk_module
+    login(client, "mgr1")
+    everyone, _ = walk(client)
+    monkeypatch.setattr(walk_module, "SHOWN", 2)  # the county is small; a page of 2 shows the paging
+    names, page = walk(client)
+    assert names == everyone[:2]
+    assert page.select_one(".remaining").text == f"({len(everyone)})"  # the counter counts them all
+    more = page.select_one(".to-visit .more a")
+    seen = list(names)
+    while more is not None:
+        assert more["href"] == more["hx-get"]  # works without JS too
+        part = soup(client.get(more["hx-get"], headers={"HX-Request": "true"}))
+        assert part.select_one("#counters") is None  # only the next rows
+        seen += [li.select_one(".row-main").contents[0].strip() for li in part.select(".walk-row")]
+        more = part.select_one(".more a")
+    assert seen == everyone
