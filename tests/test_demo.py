@@ -1,6 +1,7 @@
 """The demo county: deterministic, geometrically sound, and a fair sample of a real bank."""
 import datetime as dt
 import json
+from contextlib import contextmanager
 from collections import defaultdict
 from types import SimpleNamespace
 
@@ -19,38 +20,38 @@ CUSTOMERS = 300
 FAST_HASH = "pbkdf2:sha256:1000"  # the demo's own password hashing is not under test
 
 
-def key_context():
-    """What `flask demo` has around it: the app (its ID-number key, its translations).
-
-    Call before binding the demo's own database: making the app binds its URL.
-    """
-    return make_app("sqlite:///:memory:").app_context()
-
-
-def build(seed=20261129):
-    """A small demo in a fresh in-memory database, read back as plain data."""
-    context = key_context()
+@contextmanager
+def demo_database():
+    """A fresh in-memory database inside what `flask demo` has around it: the app (its
+    ID-number key, its translations). The app is made first: making it binds its own URL."""
+    context = make_app("sqlite:///:memory:").app_context()
     db = open_database("sqlite:///:memory:")
     database.initialize(db)
     db.connect()
     apply_schema(db)
     try:
         with context:
-            result = build_demo(customers=CUSTOMERS, seed=seed, password_method=FAST_HASH)
-            customers = list(Customer.select().order_by(Customer.id))
-            territories = list(Territory.select().order_by(Territory.id))
-            return SimpleNamespace(
-                result=result,
-                territories=territories,
-                shapes={t.id: shapely.from_geojson(t.geometry) for t in territories},
-                customers=customers,
-                id_numbers={c.id: c.id_number for c in customers},
-                rules=TierRule.for_bank(customers[0].branch.bank.id),
-                users=list(User.select().order_by(User.id)),
-                assignments=list(Assignment.current()),
-            )
+            yield db
     finally:
         db.close()
+
+
+def build(seed=20261129):
+    """A small demo in a fresh in-memory database, read back as plain data."""
+    with demo_database():
+        result = build_demo(customers=CUSTOMERS, seed=seed, password_method=FAST_HASH)
+        customers = list(Customer.select().order_by(Customer.id))
+        territories = list(Territory.select().order_by(Territory.id))
+        return SimpleNamespace(
+            result=result,
+            territories=territories,
+            shapes={t.id: shapely.from_geojson(t.geometry) for t in territories},
+            customers=customers,
+            id_numbers={c.id: c.id_number for c in customers},
+            rules=TierRule.for_bank(customers[0].branch.bank.id),
+            users=list(User.select().order_by(User.id)),
+            assignments=list(Assignment.current()),
+        )
 
 
 @pytest.fixture(scope="module")
@@ -188,55 +189,39 @@ def test_territories_came_through_the_import_and_read_back_as_a_clean_file():
     from app.models import Branch
     from app.models.territory import import_territories
 
-    context = key_context()
-    db = open_database("sqlite:///:memory:")
-    database.initialize(db)
-    db.connect()
-    apply_schema(db)
-    try:
-        with context:
-            build_demo(customers=50, password_method=FAST_HASH)
-            for branch in Branch.select().where(Branch.kind == "branch"):
-                rows = list(Territory.select().where(Territory.branch == branch))
-                assert rows
-                by_id = {t.id: t for t in rows}
-                for t in rows:
-                    assert t.area_m2 == round(geo.area_m2(geo.loads(t.geometry)), 1)
-                features = [{"type": "Feature", "geometry": json.loads(t.geometry),
-                             "properties": {"name": t.name, "kind": t.kind, "code": t.code,
-                                            "parent": by_id[t.parent_id].code if t.parent_id else None}}
-                            for t in rows]
-                result = import_territories(json.dumps({"type": "FeatureCollection", "datum": "wgs84",
-                                                        "features": features}), branch, dry_run=True)
-                assert result.ok, result.messages()[:3]
-                assert {row.action for row in result.rows} == {"update"}
-    finally:
-        db.close()
+    with demo_database():
+        build_demo(customers=50, password_method=FAST_HASH)
+        for branch in Branch.select().where(Branch.kind == "branch"):
+            rows = list(Territory.select().where(Territory.branch == branch))
+            assert rows
+            by_id = {t.id: t for t in rows}
+            for t in rows:
+                assert t.area_m2 == round(geo.area_m2(geo.loads(t.geometry)), 1)
+            features = [{"type": "Feature", "geometry": json.loads(t.geometry),
+                         "properties": {"name": t.name, "kind": t.kind, "code": t.code,
+                                        "parent": by_id[t.parent_id].code if t.parent_id else None}}
+                        for t in rows]
+            result = import_territories(json.dumps({"type": "FeatureCollection", "datum": "wgs84",
+                                                    "features": features}), branch, dry_run=True)
+            assert result.ok, result.messages()[:3]
+            assert {row.action for row in result.rows} == {"update"}
 
 
 def test_the_demo_has_leads_won_lost_and_stale_written_through_the_app():
     """Leads go through Lead.capture and Lead.move: won ones left their customers holding the product."""
     from app.models import Holding, Lead, LeadEvent, Setting
-    context = key_context()
-    db = open_database("sqlite:///:memory:")
-    database.initialize(db)
-    db.connect()
-    apply_schema(db)
-    try:
-        with context:
-            result = build_demo(customers=CUSTOMERS, password_method=FAST_HASH)
-            leads = list(Lead.select())
-            assert result["leads"] == len(leads) >= 150
-            assert sum(1 for lead in leads if lead.visit_id) >= 20  # from visits that found interest
-            by_status = {s: sum(1 for lead in leads if lead.status == s) for s in ("won", "lost", "new")}
-            assert all(n >= 10 for n in by_status.values()), by_status
-            stale_before = Lead.stale_before(leads[0].branch.bank)
-            assert sum(1 for lead in leads if lead.is_open and lead.updated_at < stale_before) >= 10
-            assert Setting.get(leads[0].branch.bank, "stale_lead_days") == 7
-            for lead in (lead for lead in leads if lead.status == "won" and lead.customer_id):
-                assert Holding.get_or_none(Holding.customer == lead.customer_id, Holding.product == lead.product_id)
-                assert lead.won_on >= clock.to_local(lead.created_at).date()
-            assert LeadEvent.select().where(LeadEvent.kind == "status").count() >= len(leads)
-            assert clock.now() - dt.datetime.now(dt.UTC).replace(tzinfo=None) < dt.timedelta(seconds=5)
-    finally:
-        db.close()
+    with demo_database():
+        result = build_demo(customers=CUSTOMERS, password_method=FAST_HASH)
+        leads = list(Lead.select())
+        assert result["leads"] == len(leads) >= 150
+        assert sum(1 for lead in leads if lead.visit_id) >= 20  # from visits that found interest
+        by_status = {s: sum(1 for lead in leads if lead.status == s) for s in ("won", "lost", "new")}
+        assert all(n >= 10 for n in by_status.values()), by_status
+        stale_before = Lead.stale_before(leads[0].branch.bank)
+        assert sum(1 for lead in leads if lead.is_open and lead.updated_at < stale_before) >= 10
+        assert Setting.get(leads[0].branch.bank, "stale_lead_days") == 7
+        for lead in (lead for lead in leads if lead.status == "won" and lead.customer_id):
+            assert Holding.get_or_none(Holding.customer == lead.customer_id, Holding.product == lead.product_id)
+            assert lead.won_on >= clock.to_local(lead.created_at).date()
+        assert LeadEvent.select().where(LeadEvent.kind == "status").count() >= len(leads)
+        assert clock.now() - dt.datetime.now(dt.UTC).replace(tzinfo=None) < dt.timedelta(seconds=5)

@@ -5,21 +5,14 @@ from collections import Counter
 import pytest
 
 from app import clock
-from app.db import apply_schema, database, open_database
 from app.demo import build_demo
 from app.models import FollowUp, User, Visit, VisitFix
-from tests.conftest import make_app
+from tests.test_demo import demo_database
 
 
 @pytest.fixture(scope="module")
 def history():
-    context = make_app("sqlite:///:memory:").app_context()  # the demo encrypts ID numbers with the app's key
-    db = open_database("sqlite:///:memory:")
-    database.initialize(db)
-    db.connect()
-    apply_schema(db)
-    context.push()
-    try:
+    with demo_database():
         result = build_demo(customers=1500, password_method="pbkdf2:sha256:1000")
         managers = {u.id for u in User.select().where(User.role == "manager")}
         visits = list(Visit.select(Visit.id, Visit.user, Visit.made_at, Visit.verified, Visit.late,
@@ -27,9 +20,6 @@ def history():
         return dict(result=result, managers=managers, visits=visits,
                     fixes=VisitFix.select().count(),
                     follow_ups=list(FollowUp.select(FollowUp.due_on, FollowUp.done_at).tuples()))
-    finally:
-        db.close()
-        context.pop()
 
 
 def test_about_36_households_a_manager_a_week_on_weekdays_in_daylight(history):
