@@ -10,7 +10,8 @@ from pathlib import Path
 
 import click
 from flask import current_app
-from peewee import DatabaseProxy, PostgresqlDatabase, SqliteDatabase
+from peewee import DatabaseProxy, SqliteDatabase
+from playhouse.pool import PooledDatabase, PooledPostgresqlDatabase, PooledSqliteDatabase
 from playhouse.db_url import parse
 
 database = DatabaseProxy()
@@ -34,21 +35,48 @@ SQLITE_PRAGMAS = {
 }
 
 
+# PostgreSQL may drop a connection idle for long; a pooled one older than this is
+# replaced rather than trusted.
+POOL_STALE_SECONDS = 300
+
+
 def open_database(url):
-    """Return an unconnected peewee database for a DATABASE_URL."""
+    """Return an unconnected peewee database for a DATABASE_URL.
+
+    Each request still takes a connection and hands it back at its end, but the hand-back
+    keeps it open in a pool (one per thread). Really closing it cost more than the rest of
+    a check-in: closing SQLite's last connection checkpoints and deletes the WAL every time,
+    and a new PostgreSQL connection is a server process. An in-memory SQLite database is
+    its connection, so it is never pooled.
+    """
     if url.startswith("sqlite:///"):
         path = url[len("sqlite:///"):]
-        if path != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
-        return SqliteDatabase(path, pragmas=SQLITE_PRAGMAS, field_types=SQLITE_FIELD_TYPES)
+        if path == ":memory:":
+            return SqliteDatabase(path, pragmas=SQLITE_PRAGMAS, field_types=SQLITE_FIELD_TYPES)
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        return PooledSqliteDatabase(path, pragmas=SQLITE_PRAGMAS, field_types=SQLITE_FIELD_TYPES,
+                                    max_connections=None)
     if url.startswith(("postgres:", "postgresql:")):
         params = parse(url)
-        return PostgresqlDatabase(params.pop("database"), **params)
+        return PooledPostgresqlDatabase(params.pop("database"), max_connections=None,
+                                        stale_timeout=POOL_STALE_SECONDS, **params)
     raise ValueError(f"unsupported DATABASE_URL: {url}")
+
+
+def close_all(db=None):
+    """Really close every connection of db (the bound one by default), pooled or not:
+    before its file is copied or moved, or another database takes its place."""
+    db = db or database.obj
+    if isinstance(db, PooledDatabase):
+        db.close_all()
+    elif db is not None and not db.is_closed():
+        db.close()
 
 
 def bind(url):
     """Point the proxy at the database named by url and return it."""
+    if database.obj is not None:
+        close_all(database.obj)
     db = open_database(url)
     database.initialize(db)
     return db

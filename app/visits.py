@@ -132,7 +132,7 @@ def _number(name):
     return value
 
 
-def _form_check_in(customer):
+def _form_check_in():
     """Read the posted form into Visit.check_in's arguments (raises CheckInRefused)."""
     form = request.form
     now = clock.now()
@@ -174,11 +174,12 @@ def _form_check_in(customer):
 @roles_required("manager")
 def check_in(customer_id):
     """The visit form: one tap from Today, a GPS fix, the outcome, products, note, follow-up."""
-    customer = get_visible_or_404(Customer, customer_id)
     error, status = None, 200
     if request.method == "POST":
+        # Visit.check_in checks the scope itself (on made-at's day too, for a late upload):
+        # loading the archive first would pay for the check twice on every post.
         try:
-            result = Visit.check_in(current_user, customer.id, **_form_check_in(customer))
+            result = Visit.check_in(current_user, customer_id, **_form_check_in())
         except CheckInRefused as refused:
             if refused.code == "not_found":
                 abort(404)
@@ -186,6 +187,7 @@ def check_in(customer_id):
         else:
             flash(_describe(result))
             return redirect(url_for("visits.detail", visit_id=result.visit.id))
+    customer = get_visible_or_404(Customer, customer_id)
     response = render("visits/check_in.html", customer=customer, products=_products_for(customer),
                       OUTCOME_LABELS=OUTCOME_LABELS, RESULT_LABELS=RESULT_LABELS, error=error,
                       client_uuid=request.form.get("client_uuid") or str(uuid.uuid4()),

@@ -10,7 +10,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 
 import numpy as np
-from peewee import fn
+from peewee import Case, fn
 
 from app import clock, geo
 from app.db import database
@@ -20,6 +20,7 @@ from app.models.scope import assigned_territory_ids, customer_scope
 BAND_M = 300          # "equal distance": a few minutes' walk
 SHOWN = 30            # rows a page carries; the rest are counted and come on demand
 TIER_RANK = {"gold": 0, "mass": 1, "potential": 2}
+TIER_SQL = Case(Customer.tier, list(TIER_RANK.items()), len(TIER_RANK))
 
 
 @dataclass
@@ -72,38 +73,42 @@ def walk_list(user, here=None, day=None, offset=0):
     result = WalkList(since=since, campaign=campaign, day=day, offset=offset)
     page = slice(offset, offset + SHOWN)
     result.follow_ups = list(
-        FollowUp.select(FollowUp, Customer).join(Customer)
+        FollowUp.select(FollowUp.id, FollowUp.customer, FollowUp.due_on, FollowUp.reason,
+                        Customer.id, Customer.name, Customer.tier)
+        .join(Customer)
         .where((FollowUp.user == user.id) & FollowUp.done_at.is_null() & (FollowUp.due_on <= day)
                & customer_scope(user))
         .order_by(FollowUp.due_on, Customer.name))
-    planned = {f.customer_id for f in result.follow_ups}
-
+    skip = {f.customer_id for f in result.follow_ups}
     # This week's visits are few beside a bank's history: read them through visit(made_at)
     # once rather than probing the history customer by customer.
-    # Straight to the driver: peewee's per-value conversion of thousands of rows costs
-    # more than the query, and these columns need none.
-    visited = {cid for (cid,) in _raw(Visit.select(Visit.customer).where(
-        Visit.made_at >= clock.local_day_start_utc(since)))}
-    rows = _raw(Customer.select(Customer.id, Customer.name, Customer.tier, Customer.village,
-                                Customer.group_name, Customer.lat, Customer.lng)
-                .where(customer_scope(user), Customer.status == "active", Customer.consent))
-    skip = visited | planned
-    rows = [r for r in rows if r[0] not in skip]
-    result.remaining = len(rows)
-    if here is not None and rows:
-        lats = np.array([np.nan if r[5] is None else r[5] for r in rows], dtype=float)
-        lngs = np.array([np.nan if r[6] is None else r[6] for r in rows], dtype=float)
-        distances = np.asarray(geo.distance_m(here[1], here[0], lngs, lats), dtype=float)
+    skip.update(cid for (cid,) in _raw(Visit.select(Visit.customer).where(
+        Visit.made_at >= clock.local_day_start_utc(since))))
+    to_visit = Customer.select().where(customer_scope(user), Customer.status == "active", Customer.consent)
+    # Thousands of rows are ordered to show thirty: order them on numbers (and, without a
+    # position, on village and group), then read names for the thirty shown.
+    if here is not None:
+        rows = np.array(_raw(to_visit.select(Customer.id, TIER_SQL, Customer.lat, Customer.lng)),
+                        dtype=float).reshape(-1, 4)  # None reads as NaN
+        rows = rows[~np.isin(rows[:, 0], np.fromiter(skip, dtype=float, count=len(skip)))]
+        result.remaining = len(rows)
+        distances = np.asarray(geo.distance_m(here[1], here[0], rows[:, 3], rows[:, 2]), dtype=float)
         unknown = np.isnan(distances)
         bands = np.where(unknown, 0, np.floor(np.nan_to_num(distances) / BAND_M))
-        ranks = np.array([TIER_RANK.get(r[2], 3) for r in rows])
         # The last key sorts first: position known, then band, then tier, then distance.
-        order = np.lexsort((np.nan_to_num(distances), ranks, bands, unknown))[page]
-        chosen = [(rows[i], None if unknown[i] else float(distances[i])) for i in order]
+        order = np.lexsort((np.nan_to_num(distances), rows[:, 1], bands, unknown))[page]
+        chosen = [(int(rows[i, 0]), None if unknown[i] else float(distances[i])) for i in order]
     else:
-        rows.sort(key=lambda r: (r[3] or "\uffff", r[4] or "\uffff", TIER_RANK.get(r[2], 3), r[1]))
-        chosen = [(r, None) for r in rows[page]]
-    result.customers = [WalkRow(r[0], r[1], r[2], r[3], r[4], d) for r, d in chosen]
+        rows = [r for r in _raw(to_visit.select(Customer.id, Customer.village, Customer.group_name,
+                                                TIER_SQL, Customer.name))
+                if r[0] not in skip]
+        result.remaining = len(rows)
+        rows.sort(key=lambda r: (r[1] or "\uffff", r[2] or "\uffff", r[3], r[4]))
+        chosen = [(r[0], None) for r in rows[page]]
+    details = {r[0]: r for r in _raw(Customer.select(
+        Customer.id, Customer.name, Customer.tier, Customer.village, Customer.group_name)
+        .where(Customer.id.in_([cid for cid, _ in chosen])))} if chosen else {}
+    result.customers = [WalkRow(*details[cid], distance_m=d) for cid, d in chosen]
     _last_visits(result.customers + [f.customer for f in result.follow_ups])
     return result
 

@@ -10,7 +10,8 @@ from flask_wtf.csrf import CSRFError, CSRFProtect
 from htmx_flask import Htmx
 
 from app import clock
-from app.models import Setting, User
+from app.models import User
+from app.models.setting import for_branch
 
 login_manager = LoginManager()
 csrf = CSRFProtect()
@@ -125,7 +126,7 @@ def _idle_too_long():
         seen_at = dt.datetime.fromisoformat(seen)
     except ValueError:
         return True
-    minutes = Setting.get(current_user.branch.bank, "session_idle_minutes")
+    minutes = for_branch(current_user.branch_id, ("session_idle_minutes",))["session_idle_minutes"]
     return clock.now() - seen_at > dt.timedelta(minutes=minutes)
 
 

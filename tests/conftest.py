@@ -9,6 +9,7 @@ import re
 import psycopg2
 import pytest
 from bs4 import BeautifulSoup
+from peewee import PostgresqlDatabase
 
 from app import clock, create_app
 from app.db import apply_schema, database
@@ -62,7 +63,7 @@ def make_app(url):
 def reset_database(db):
     """An empty database with schema.sql applied."""
     with db.connection_context():
-        if db.__class__.__name__.startswith("Postgres"):
+        if isinstance(db, PostgresqlDatabase):
             db.execute_sql("DROP SCHEMA public CASCADE")
             db.execute_sql("CREATE SCHEMA public")
         apply_schema(db)

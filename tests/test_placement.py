@@ -2,6 +2,7 @@
 import json
 
 import pytest
+from peewee import SqliteDatabase
 
 from app.db import database
 from app.models import Customer, Territory
@@ -75,7 +76,7 @@ def test_a_big_rewrite_rebuilds_the_territory_indexes(db, monkeypatch):
     assert place_customers(db.branches["A1"]) >= 2
     assert Customer.get_by_id(db.customers["c_v1"].id).territory_id == db.territories["V1"].id
     assert Customer.get_by_id(db.customers["c_g1"].id).territory_id == db.territories["G1"].id
-    if database.obj.__class__.__name__.startswith("Sqlite"):
+    if isinstance(database.obj, SqliteDatabase):
         names = {row[0] for row in database.execute_sql(
             "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'customer'")}
         assert {"customer_territory_id", "customer_territory_id_tier"} <= names

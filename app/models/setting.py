@@ -94,6 +94,7 @@ class Setting(BaseModel):
         _, _, to_text, _ = DEFINITIONS[key]
         old = to_text(cls.get(bank, key))
         new = to_text(value)
+        _forget_cached_rows()
         row = cls._row(bank, key)
         if row is None:
             cls.create(bank=bank, key=key, value=new)
@@ -107,23 +108,12 @@ class Setting(BaseModel):
 def for_branch(branch_id, keys):
     """{key: typed value} of the bank a branch belongs to, in one query (defaults for unset keys).
 
-    The check-in path needs two settings on every post; Setting.get would take a
-    query to find the bank and one per key.
+    Every signed-in request reads the idle timeout and every check-in two more keys;
+    Setting.get would take a query to find the bank and one per key. Within a request
+    the rows are read once.
     """
-    from peewee import fn
-
-    from app.models.base import run_cached
-
-    bank, branch = Branch.alias("bank"), Branch.alias("of_branch")
-    rows = run_cached(
-        "settings_for_branch",
-        lambda: (Setting.select(Setting.key, Setting.value)
-                 .join(bank, on=(Setting.bank == bank.id))
-                 .join(branch, on=(fn.substr(branch.path, 1, fn.length(bank.path)) == bank.path))
-                 .where((branch.id == 0) & (bank.kind == "bank"))),
-        (1, branch_id, "bank")).fetchall()  # in the order the SQL takes them
     values = {key: DEFINITIONS[key][0] for key in keys}
-    for key, text in rows:
+    for key, text in _bank_rows(branch_id):
         if key not in values:
             continue
         try:
@@ -131,3 +121,29 @@ def for_branch(branch_id, keys):
         except ValueError:
             pass  # a value written by hand into the database must not break a check-in
     return values
+
+
+def _bank_rows(branch_id):
+    from flask import g, has_app_context
+    from peewee import fn
+
+    from app.models.base import run_cached
+
+    cache = g.setdefault("bank_settings", {}) if has_app_context() else {}
+    if branch_id not in cache:
+        bank, branch = Branch.alias("bank"), Branch.alias("of_branch")
+        cache[branch_id] = run_cached(
+            "settings_for_branch",
+            lambda: (Setting.select(Setting.key, Setting.value)
+                     .join(bank, on=(Setting.bank == bank.id))
+                     .join(branch, on=(fn.substr(branch.path, 1, fn.length(bank.path)) == bank.path))
+                     .where((branch.id == 0) & (bank.kind == "bank"))),
+            (1, branch_id, "bank")).fetchall()  # in the order the SQL takes them
+    return cache[branch_id]
+
+
+def _forget_cached_rows():
+    from flask import g, has_app_context
+
+    if has_app_context():
+        g.pop("bank_settings", None)
