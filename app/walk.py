@@ -10,12 +10,12 @@ import datetime as dt
 from dataclasses import dataclass, field
 
 import numpy as np
-from peewee import Case, fn
+from peewee import SQL, Case, fn
 
 from app import clock, geo
-from app.db import database
 from app.models import Campaign, CampaignTerritory, Customer, FollowUp, Visit
-from app.models.scope import assigned_territory_ids, customer_scope
+from app.models.base import run_shaped
+from app.models.scope import assigned_territory_ids, customer_scope, stand_in_manager
 
 BAND_M = 300          # "equal distance": a few minutes' walk
 SHOWN = 30            # rows a page carries; the rest are counted and come on demand
@@ -53,43 +53,64 @@ def window_start(user, day=None):
     """Monday of this week, or the start of a campaign running over the user's territories."""
     day = day or clock.today()
     monday, _ = clock.week_bounds(day)
-    campaign = (Campaign.select(Campaign.name, Campaign.starts_on)
-                .join(CampaignTerritory)
-                .where(CampaignTerritory.territory.in_(assigned_territory_ids(user, day)),
-                       Campaign.starts_on <= day, Campaign.ends_on >= day)
-                .order_by(Campaign.starts_on).first())
-    if campaign is not None and campaign.starts_on < monday:
-        return campaign.starts_on, campaign.name
+    campaign = run_shaped(
+        "walk_campaign",
+        lambda user_id, day: (Campaign.select(Campaign.name, Campaign.starts_on)
+                              .join(CampaignTerritory)
+                              .where(CampaignTerritory.territory.in_(
+                                  assigned_territory_ids(stand_in_manager(user_id), day)),
+                                     Campaign.starts_on <= day, Campaign.ends_on >= day)
+                              .order_by(Campaign.starts_on).limit(1)),
+        user_id=user.id, day=day).fetchone()
+    if campaign is not None:
+        name, starts_on = campaign[0], Campaign.starts_on.python_value(campaign[1])
+        if starts_on < monday:
+            return starts_on, name
     return monday, None
 
 
 def walk_list(user, here=None, day=None, offset=0):
-    """The Today page's list for a manager; here is (lat, lng) of the phone, or None.
+    """A manager's Today list; here is (lat, lng) of the phone, or None.
 
     customers holds SHOWN rows from offset in walking order; remaining counts them all.
+    Every query's SQL is built once (base.run_shaped): this is the page managers open
+    all day, and peewee's building cost more than SQLite's running.
     """
+    if user.role != "manager":
+        raise ValueError("the walk list is a manager's")
     day = day or clock.today()
     since, campaign = window_start(user, day)
     result = WalkList(since=since, campaign=campaign, day=day, offset=offset)
     page = slice(offset, offset + SHOWN)
-    result.follow_ups = list(
-        FollowUp.select(FollowUp.id, FollowUp.customer, FollowUp.due_on, FollowUp.reason,
-                        Customer.id, Customer.name, Customer.tier)
-        .join(Customer)
-        .where((FollowUp.user == user.id) & FollowUp.done_at.is_null() & (FollowUp.due_on <= day)
-               & customer_scope(user))
-        .order_by(FollowUp.due_on, Customer.name))
-    skip = {f.customer_id for f in result.follow_ups}
-    # This week's visits are few beside a bank's history: read them through visit(made_at)
-    # once rather than probing the history customer by customer.
-    skip.update(cid for (cid,) in _raw(Visit.select(Visit.customer).where(
-        Visit.made_at >= clock.local_day_start_utc(since))))
-    to_visit = Customer.select().where(customer_scope(user), Customer.status == "active", Customer.consent)
-    # Thousands of rows are ordered to show thirty: order them on numbers (and, without a
-    # position, on village and group), then read names for the thirty shown.
+
+    def in_scope(user_id, day):
+        return customer_scope(stand_in_manager(user_id), day)
+
+    result.follow_ups = [_follow_up(row) for row in run_shaped(
+        "walk_follow_ups",
+        lambda user_id, day: (FollowUp.select(FollowUp.id, FollowUp.due_on, FollowUp.reason, Customer.id,
+                                              Customer.name, Customer.tier, _LAST_VISIT)
+                              .join(Customer)
+                              .where((FollowUp.user == user_id) & FollowUp.done_at.is_null()
+                                     & (FollowUp.due_on <= day) & in_scope(user_id, day))
+                              .order_by(FollowUp.due_on, Customer.name)),
+        user_id=user.id, day=day)]
+    def to_visit(*columns):
+        return lambda user_id, day, **_: Customer.select(*columns).where(
+            in_scope(user_id, day), Customer.status == "active", Customer.consent)
+
+    # Thousands of rows are ordered to show thirty: with a position, on numbers (id, tier
+    # rank, lat, lng) in numpy; without, by SQLite's top-N sort on village and group.
+    # Names are read for the thirty shown.
     if here is not None:
-        rows = np.array(_raw(to_visit.select(Customer.id, TIER_SQL, Customer.lat, Customer.lng)),
-                        dtype=float).reshape(-1, 4)  # None reads as NaN
+        # This week's visits are few beside a bank's history: read them through
+        # visit(made_at) once rather than probing the history customer by customer.
+        skip = {f.customer_id for f in result.follow_ups}
+        skip.update(cid for (cid,) in run_shaped(
+            "walk_visited", lambda since: Visit.select(Visit.customer).where(Visit.made_at >= since),
+            since=clock.local_day_start_utc(since)))
+        rows = np.array(run_shaped("walk_by_distance", to_visit(Customer.id, TIER_SQL, Customer.lat, Customer.lng),
+                                   user_id=user.id, day=day).fetchall(), dtype=float).reshape(-1, 4)  # None → NaN
         rows = rows[~np.isin(rows[:, 0], np.fromiter(skip, dtype=float, count=len(skip)))]
         result.remaining = len(rows)
         distances = np.asarray(geo.distance_m(here[1], here[0], rows[:, 3], rows[:, 2]), dtype=float)
@@ -99,33 +120,52 @@ def walk_list(user, here=None, day=None, offset=0):
         order = np.lexsort((np.nan_to_num(distances), rows[:, 1], bands, unknown))[page]
         chosen = [(int(rows[i, 0]), None if unknown[i] else float(distances[i])) for i in order]
     else:
-        rows = [r for r in _raw(to_visit.select(Customer.id, Customer.village, Customer.group_name,
-                                                TIER_SQL, Customer.name))
-                if r[0] not in skip]
-        result.remaining = len(rows)
-        rows.sort(key=lambda r: (r[1] or "\uffff", r[2] or "\uffff", r[3], r[4]))
-        chosen = [(r[0], None) for r in rows[page]]
-    details = {r[0]: r for r in _raw(Customer.select(
-        Customer.id, Customer.name, Customer.tier, Customer.village, Customer.group_name)
-        .where(Customer.id.in_([cid for cid, _ in chosen])))} if chosen else {}
-    result.customers = [WalkRow(*details[cid], distance_m=d) for cid, d in chosen]
-    _last_visits(result.customers + [f.customer for f in result.follow_ups])
+        def by_village(user_id, day, since, offset):
+            planned = FollowUp.select(FollowUp.customer).where(
+                (FollowUp.user == user_id) & FollowUp.done_at.is_null() & (FollowUp.due_on <= day))
+            # No village (or group) last; then village, group, tier, name.
+            return (to_visit(Customer.id, fn.COUNT(SQL("*")).over())(user_id, day)
+                    .where(Customer.id.not_in(Visit.select(Visit.customer).where(Visit.made_at >= since)),
+                           Customer.id.not_in(planned))
+                    .order_by(_missing(Customer.village), fn.COALESCE(Customer.village, ""),
+                              _missing(Customer.group_name), fn.COALESCE(Customer.group_name, ""),
+                              TIER_SQL, Customer.name, Customer.id)
+                    .limit(SHOWN).offset(offset))
+
+        rows = run_shaped(f"walk_by_village:{SHOWN}", by_village, user_id=user.id, day=day,
+                          since=clock.local_day_start_utc(since), offset=offset).fetchall()
+        # COUNT(*) OVER () counts them all; a page past the end has no row to carry it.
+        result.remaining = rows[0][1] if rows else offset
+        chosen = [(r[0], None) for r in rows]
+    # One query for the page, its ids in SHOWN fixed slots (0 names no customer).
+    ids = [cid for cid, _ in chosen] + [0] * (SHOWN - len(chosen))
+    details = {r[0]: r for r in run_shaped(
+        f"walk_page:{SHOWN}",
+        lambda **slots: (Customer.select(Customer.id, Customer.name, Customer.tier, Customer.village,
+                                         Customer.group_name, _LAST_VISIT)
+                         .where(Customer.id.in_(list(slots.values())))),
+        **{f"id{i}": cid for i, cid in enumerate(ids)})} if chosen else {}
+    result.customers = [WalkRow(*details[cid][:5], distance_m=d, last_visit_at=_moment(details[cid][5]))
+                        for cid, d in chosen]
     return result
 
 
-def _raw(query):
-    return database.execute_sql(*query.sql()).fetchall()
+def _missing(text):
+    return Case(None, [(text.is_null() | (text == ""), 1)], 0)
 
 
-def _last_visits(items):
-    """Fill each row's last_visit_at with one grouped query over the rows shown."""
-    ids = [item.id for item in items]
-    if not ids:
-        return
-    last = dict(Visit.select(Visit.customer, fn.MAX(Visit.made_at))
-                .where(Visit.customer.in_(ids)).group_by(Visit.customer).tuples())
-    for item in items:
-        value = last.get(item.id)
-        if isinstance(value, str):  # SQLite hands MAX() back as text
-            value = dt.datetime.fromisoformat(value)
-        item.last_visit_at = value
+_LAST_VISIT = (Visit.select(fn.MAX(Visit.made_at)).where(Visit.customer == Customer.id))
+
+
+def _moment(value):
+    """A timestamp as peewee reads it (SQLite hands MAX() back as text)."""
+    return Visit.made_at.python_value(value)
+
+
+def _follow_up(row):
+    follow_up_id, due_on, reason, customer_id, name, tier, last_visit_at = row
+    customer = Customer(id=customer_id, name=name, tier=tier)
+    customer.last_visit_at = _moment(last_visit_at)
+    follow_up = FollowUp(id=follow_up_id, due_on=FollowUp.due_on.python_value(due_on), reason=reason)
+    follow_up.customer = customer
+    return follow_up

@@ -11,12 +11,12 @@ import statistics
 import uuid as uuidlib
 
 from flask_babel import lazy_gettext as _l
-from peewee import (JOIN, BooleanField, DateField, DateTimeField, DoubleField, ForeignKeyField,
+from peewee import (JOIN, BooleanField, Case, fn, DateField, DateTimeField, DoubleField, ForeignKeyField,
                     IntegerField, IntegrityError, TextField)
 
 from app import clock, crypto
 from app.db import database
-from app.models.base import BaseModel, created_at_field, default, one_of
+from app.models.base import BaseModel, created_at_field, default, one_of, run_shaped
 from app.models.customer import Customer, Holding
 from app.models.org import Branch, User
 from app.models.product import Product
@@ -462,12 +462,32 @@ class Lead(BaseModel):
     @classmethod
     def for_today(cls, user):
         """What Today shows of leads: those just handed to the user first, then the stale ones."""
-        mine = (cls.select(cls, Product).join(Product)
-                .where((cls.owner == user.id) & cls.status.in_(OPEN_STATUSES)))
-        handed = list(mine.where(cls.handover_pending).order_by(cls.handed_over_at.desc()).limit(10))
-        stale_query = mine.where(~cls.handover_pending, cls.updated_at < cls.stale_before(user.branch.bank))
-        return {"handed": handed, "stale": list(stale_query.order_by(cls.updated_at).limit(5)),
-                "stale_count": stale_query.count(), "open_count": mine.count()}
+        from app.models.setting import for_branch
+
+        days = for_branch(user.branch_id, ("stale_lead_days",))["stale_lead_days"]
+        values = dict(user_id=user.id, stale_before=clock.now() - dt.timedelta(days=days))
+
+        def listing(which):
+            def build(user_id, stale_before=None):
+                query = (cls.select(cls.id, cls.name, cls.status, cls.updated_at, cls.handover_note, Product.id,
+                                    Product.name)
+                         .join(Product).where((cls.owner == user_id) & cls.status.in_(OPEN_STATUSES)))
+                if which == "handed":
+                    return query.where(cls.handover_pending).order_by(cls.handed_over_at.desc()).limit(10)
+                return query.where(~cls.handover_pending & (cls.updated_at < stale_before)).order_by(
+                    cls.updated_at).limit(5)
+            given = values if which == "stale" else {"user_id": values["user_id"]}
+            return [_today_lead(row) for row in run_shaped(f"leads_today_{which}", build, **given)]
+
+        def counts(user_id, stale_before):
+            stale = (~cls.handover_pending) & (cls.updated_at < stale_before)
+            return (cls.select(fn.COUNT(cls.id), fn.COALESCE(fn.SUM(Case(None, [(stale, 1)], 0)), 0))
+                    .where((cls.owner == user_id) & cls.status.in_(OPEN_STATUSES)))
+
+        # Each query's SQL is built once (base.run_shaped): Today is opened all day.
+        open_count, stale_count = run_shaped("leads_today_counts", counts, **values).fetchone()
+        return {"handed": listing("handed"), "stale": listing("stale"),
+                "stale_count": int(stale_count or 0), "open_count": int(open_count or 0)}
 
     @classmethod
     def funnel(cls, user, since, until):
@@ -499,6 +519,15 @@ class Lead(BaseModel):
     def history(self):
         return (LeadEvent.select(LeadEvent, User).join(User, on=(LeadEvent.user == User.id))
                 .where(LeadEvent.lead == self.id).order_by(LeadEvent.at.desc(), LeadEvent.id.desc()))
+
+
+def _today_lead(row):
+    """A lead of Today's panel, with what the panel shows of it."""
+    lead_id, name, status, updated_at, handover_note, product_id, product_name = row
+    lead = Lead(id=lead_id, name=name, status=status, updated_at=Lead.updated_at.python_value(updated_at),
+                handover_note=handover_note)
+    lead.product = Product(id=product_id, name=product_name)
+    return lead
 
 
 def _funnel_row(key, label, leads):

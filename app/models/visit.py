@@ -15,7 +15,7 @@ from peewee import (JOIN, Case, fn, BooleanField, DateField, DateTimeField, Doub
                     IntegrityError, TextField)
 
 from app import clock, geo
-from app.models.base import BaseModel, created_at_field, default, insert_cached, one_of, run_cached
+from app.models.base import BaseModel, created_at_field, default, insert_cached, one_of, run_cached, run_shaped
 from app.models.customer import Customer
 from app.models.org import User
 from app.models.product import Product
@@ -234,10 +234,11 @@ class Visit(BaseModel):
         return cls.select().join(Customer).where(visit_scope(user))
 
     @classmethod
-    def this_week_customer_ids(cls, verified_only=False, day=None):
-        """Ids of customers with a visit since Monday (Asia/Shanghai)."""
-        monday, _ = clock.week_bounds(day)
-        query = cls.select(cls.customer).where(cls.made_at >= clock.local_day_start_utc(monday))
+    def this_week_customer_ids(cls, verified_only=False, day=None, since=None):
+        """Ids of customers with a visit since Monday (Asia/Shanghai), or since a UTC moment."""
+        if since is None:
+            since = clock.local_day_start_utc(clock.week_bounds(day)[0])
+        query = cls.select(cls.customer).where(cls.made_at >= since)
         if verified_only:
             query = query.where(cls.verified)
         return query
@@ -249,14 +250,19 @@ class Visit(BaseModel):
         Counted are households and merchants still there and not withdrawn from
         contact; a set with none has no ratio ("—"), never 0 %.
         """
+        since = clock.local_day_start_utc(clock.week_bounds(day)[0])
+        total, visited = cls._coverage_figures(customers, since).scalar(as_tuple=True)
+        total, visited = int(total or 0), int(visited or 0)
+        return visited, total, (visited / total if total else None)
+
+    @classmethod
+    def _coverage_figures(cls, customers, since):
+        """SELECT (counted customers, those with a verified visit since `since`) of a query."""
         counted = customers.where(
             Customer.kind.in_(COUNTED_KINDS), Customer.status == "active", Customer.consent)
         # One pass over the customers (the covering index) instead of two counts.
-        seen = Case(None, [(Customer.id.in_(cls.this_week_customer_ids(verified_only=True, day=day)), 1)], 0)
-        total, visited = counted.select(fn.COUNT(Customer.id), fn.COALESCE(fn.SUM(seen), 0)).order_by().scalar(
-            as_tuple=True)
-        total, visited = int(total or 0), int(visited or 0)
-        return visited, total, (visited / total if total else None)
+        seen = Case(None, [(Customer.id.in_(cls.this_week_customer_ids(verified_only=True, since=since)), 1)], 0)
+        return counted.select(fn.COUNT(Customer.id), fn.COALESCE(fn.SUM(seen), 0)).order_by()
 
     @classmethod
     def coverage_by_manager(cls, managers, day=None):
@@ -294,11 +300,26 @@ class Visit(BaseModel):
 
     @classmethod
     def day_counters(cls, user):
-        """What the Today page counts: visits made today and this week's coverage of the 责任田."""
-        start = clock.local_day_start_utc(clock.today())
-        visits_today = cls.select().where((cls.user == user.id) & (cls.made_at >= start)).count()
-        visited, total, ratio = cls.coverage(Customer.visible_to(user))
-        return {"visits_today": visits_today, "visited": visited, "total": total, "coverage": ratio}
+        """What a manager's Today counts: visits made today and this week's coverage of the 责任田.
+
+        The figures of coverage(Customer.visible_to(user)), in one query whose SQL is built
+        once (base.run_shaped): Today is the page every manager opens all day.
+        """
+        from app.models.scope import customer_scope, stand_in_manager
+
+        if user.role != "manager":
+            raise ValueError("Today's counters are a manager's")
+        today = clock.today()
+        total, visited, visits_today = run_shaped(
+            "day_counters",
+            lambda user_id, day, day_start, week_start: cls._coverage_figures(
+                Customer.select().where(customer_scope(stand_in_manager(user_id), day)), week_start)
+            .select_extend(cls.select(fn.COUNT(cls.id)).where((cls.user == user_id) & (cls.made_at >= day_start))),
+            user_id=user.id, day=today, day_start=clock.local_day_start_utc(today),
+            week_start=clock.local_day_start_utc(clock.week_bounds(today)[0])).fetchone()
+        total, visited = int(total or 0), int(visited or 0)
+        return {"visits_today": int(visits_today or 0), "visited": visited, "total": total,
+                "coverage": visited / total if total else None}
 
 
 class VisitProduct(BaseModel):
