@@ -54,8 +54,10 @@ def open_database(url):
         if path == ":memory:":
             return SqliteDatabase(path, pragmas=SQLITE_PRAGMAS, field_types=SQLITE_FIELD_TYPES)
         Path(path).parent.mkdir(parents=True, exist_ok=True)
+        # A pooled connection may be taken next by another thread than the one that opened
+        # it (never by two at once), so the sqlite3 module's same-thread check is off.
         return PooledSqliteDatabase(path, pragmas=SQLITE_PRAGMAS, field_types=SQLITE_FIELD_TYPES,
-                                    max_connections=None)
+                                    max_connections=None, check_same_thread=False)
     if url.startswith(("postgres:", "postgresql:")):
         params = parse(url)
         return PooledPostgresqlDatabase(params.pop("database"), max_connections=None,
