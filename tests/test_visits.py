@@ -9,7 +9,7 @@ from PIL import Image
 
 from app import clock
 from app.db import database
-from app.models import Customer, FollowUp, Visit, VisitFix
+from app.models import Campaign, CampaignTerritory, Customer, FollowUp, Visit, VisitFix
 from tests.conftest import csrf_token, login, soup
 
 M_LAT = 1 / 110_836
@@ -295,3 +295,27 @@ def test_today_carries_a_page_of_the_walk_and_more_brings_the_rest_in_order(app,
         seen += [li.select_one(".row-main").contents[0].strip() for li in part.select(".walk-row")]
         more = part.select_one(".more a")
     assert seen == everyone
+
+
+def test_a_campaign_over_the_village_widens_the_walk_to_its_start(app, county, client):
+    """进村入户 drives run for weeks: a household visited since the campaign began is done,
+    even if that was before this Monday; without the campaign it is due again this week."""
+    today = clock.today()
+    monday = clock.week_bounds(today)[0]
+    with app.app_context(), database.obj.connection_context():
+        Visit.delete().execute()
+        Visit.create(client_uuid=str(uuid.uuid4()), customer=county.customers["c_g1"],
+                     user=county.users["mgr1"], outcome="met", verified=True,
+                     made_at=clock.local_day_start_utc(monday - dt.timedelta(days=3)) + dt.timedelta(hours=3))
+    login(client, "mgr1")
+    names, page = walk(client)
+    assert "吴小梅" in names  # visited last week: due again this week
+    assert "本周待走访" in page.text
+    with app.app_context(), database.obj.connection_context():
+        drive = Campaign.create(branch=county.territories["V1"].branch_id, name="百日进村入户",
+                                starts_on=monday - dt.timedelta(days=10), ends_on=today + dt.timedelta(days=30))
+        CampaignTerritory.create(campaign=drive, territory=county.territories["V1"])
+    names, page = walk(client)
+    assert "吴小梅" not in names
+    assert "周大福" in names
+    assert "百日进村入户" in page.select_one(".to-visit").find_previous("h2").text
