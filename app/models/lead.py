@@ -121,6 +121,12 @@ class Lead(BaseModel):
             # a phone or ID match may be a different person, which the user confirms.
             same_customer = clean["customer"] and any(m.customer_id == clean["customer"].id for m in leads)
             if same_customer or not _truthy(data.get("confirmed")):
+                # The match may be this very capture, committed by a concurrent copy of the
+                # request after the replay check above (a double tap, a replayed queue):
+                # then it is a replay, not a duplicate.
+                existing = cls._replayed(user, client_uuid)
+                if existing is not None:
+                    return existing, False
                 raise LeadDuplicates(leads, customers)
         try:
             with database.atomic():
