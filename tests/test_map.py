@@ -74,6 +74,28 @@ def test_counts_include_the_subtree_and_coverage_colours_once_visits_exist(login
     assert (c["x"][n], c["y"][n]) == (10760500, 2891500)
 
 
+def test_the_banks_coverage_thresholds_colour_the_territories_and_the_legend(app, login_as, county):
+    lead = login_as("lead1")
+
+    def bands():
+        return {name: t["b"] for name, t in by_name(data(lead)).items()}
+
+    def legend():
+        return [li.get_text(strip=True) for li in soup(lead.get("/map")).select(".legend-coverage li")]
+
+    # Defaults 80 % / 50 %: 城关片区 2 of 3, 茶园村 1 of 2 (exactly 50 %), 茶园村一组 0 of 1, 石板村 1 of 1.
+    assert bands() == {"城关片区": "m", "茶园村": "m", "茶园村一组": "l", "石板村": "h"}
+    assert legend()[:3] == ["本周覆盖 80% 及以上", "50% 至 80%", "低于 50%"]
+    admin = app.test_client()
+    login(admin, "admin")
+    form = {"check_in_radius_m": "100", "check_in_radius_cap_m": "300", "coverage_kinds": ["household", "merchant"],
+            "stale_lead_days": "7", "session_idle_minutes": "60", "coverage_green_pct": "50",
+            "coverage_amber_pct": "10", "csrf_token": csrf_token(admin, "/admin/settings")}
+    assert admin.post("/admin/settings", data=form).status_code == 302
+    assert bands() == {"城关片区": "h", "茶园村": "h", "茶园村一组": "l", "石板村": "h"}
+    assert legend()[:3] == ["本周覆盖 50% 及以上", "10% 至 50%", "低于 10%"]
+
+
 def test_next_week_the_map_is_coloured_by_kind(login_as, county):
     clock.travel(dt.timedelta(days=8))
     try:

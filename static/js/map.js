@@ -14,11 +14,9 @@
   var TIER_COLOURS = { g: "#c27c00", m: "#0b4f8a", p: "#6b6b6b" };
   var CLUSTER_ABOVE = 300; // points drawn one by one up to here; clustered above
 
-  function coverageColour(v) {
-    if (!v || !v[1]) { return "#8a918d"; }
-    var ratio = v[0] / v[1];
-    return ratio >= 0.8 ? "#1a7f37" : ratio >= 0.5 ? "#c98b00" : "#c0392b";
-  }
+  // The band comes from the server, by the bank's thresholds (设置); none: nothing to count.
+  var BAND_COLOURS = { h: "#1a7f37", m: "#c98b00", l: "#c0392b" };
+  function coverageColour(band) { return BAND_COLOURS[band] || "#8a918d"; }
 
   // WGS-84 → GCJ-02, the public formula (a port of app/geo.py), for the phone's own position
   // on a GCJ-02 base map. The map data comes already shifted from the server.
@@ -87,7 +85,7 @@
   var drawing = false;
 
   function territoryStyle(t) {
-    var colour = data.by === "coverage" ? coverageColour(t.v) : KIND_COLOURS[t.k] || "#0b5d3b";
+    var colour = data.by === "coverage" ? coverageColour(t.b) : KIND_COLOURS[t.k] || "#0b5d3b";
     var zone = t.k === "zone";
     return { color: colour, weight: zone ? 3 : 2, dashArray: zone ? "6 4" : null,
       fillColor: colour, fillOpacity: zone ? 0.04 : 0.18 };
