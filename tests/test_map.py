@@ -246,6 +246,28 @@ def test_every_import_check_refuses_a_drawing_in_chinese(app, login_as, county, 
         assert Territory.select().count() == len(county.territories)
 
 
+def multi(*squares):
+    return {"type": "MultiPolygon", "coordinates": [square["coordinates"] for square in squares]}
+
+
+def test_a_territory_drawn_in_two_separate_parts_is_saved_as_one(app, login_as, county):
+    client = login_as("lead1")
+    v1 = county.territories["V1"].id
+    west, east = sq(107.601, 28.911, 107.604, 28.919), sq(107.606, 28.911, 107.609, 28.919)
+    # Parts that overlap each other are refused like any shape whose edges cross.
+    overlapping = multi(sq(107.601, 28.911, 107.606, 28.919), sq(107.604, 28.911, 107.609, 28.919))
+    refused = post_drawn(client, overlapping, name="两块组", kind="group", parent=v1)
+    assert refused.status_code == 422 and any("自相交" in m for m in refused.get_json()["messages"])
+    assert stored(app, "两块组") is None
+    response = post_drawn(client, multi(west, east), name="两块组", kind="group", parent=v1)
+    assert response.status_code == 201, response.get_json()
+    territory = stored(app, "两块组")
+    assert geo.to_shape(json.loads(territory.geometry)).equals(geo.to_shape(multi(west, east)))
+    # 周大福 lives between the two parts: not inside; the map shows both parts of one territory.
+    assert response.get_json()["inside"] == 0
+    assert len(by_name(data(client))["两块组"]["g"]["coordinates"]) == 2
+
+
 def test_an_outside_part_is_highlighted(login_as, county):
     response = post_drawn(login_as("lead1"), sq(107.605, 28.911, 107.615, 28.919),
                           name="甲", kind="group", parent=county.territories["V1"].id)

@@ -236,7 +236,10 @@
   var problems = document.getElementById("draw-problems");
   var fields = document.getElementById("draw-fields");
   var title = document.getElementById("draw-title");
-  var drawn = null, highlight = null, editing = null;
+  // The parts being drawn or edited: a new territory may be several separate pieces of land
+  // (a village with fields across the river); more than one part is sent as a MultiPolygon.
+  var parts = [], highlight = null, editing = null;
+  var addButton = document.getElementById("draw-add");
   startButton.hidden = false;
 
   function loadGeoman(then) {
@@ -262,7 +265,9 @@
   }
 
   function clearDrawing() {
-    if (drawn) { map.removeLayer(drawn); drawn = null; }
+    parts.forEach(function (layer) { map.removeLayer(layer); });
+    parts = [];
+    addButton.hidden = true;
     if (highlight) { map.removeLayer(highlight); highlight = null; }
     if (map.pm) { map.pm.disableDraw(); }
     problems.innerHTML = "";
@@ -300,17 +305,31 @@
   }
 
   map.on("pm:create", function (e) {
-    drawn = e.layer;
-    drawn.pm.enable({ allowSelfIntersection: false }); // vertices can be dragged to fix a refusal
+    parts.push(e.layer);
+    e.layer.pm.enable({ allowSelfIntersection: false }); // vertices can be dragged to fix a refusal
     saveButton.disabled = false;
+    addButton.hidden = editing !== null;
+    el.setAttribute("data-parts", String(parts.length));
     say(T.editHint, "hint");
   });
+
+  function drawnGeometry() {
+    if (parts.length === 1) { return parts[0].toGeoJSON().geometry; }
+    return { type: "MultiPolygon", coordinates: parts.map(function (layer) {
+      return layer.toGeoJSON().geometry.coordinates; }) };
+  }
 
   startButton.addEventListener("click", function () {
     openPanel("draw");
     loadGeoman(begin);
   });
   redoButton.addEventListener("click", function () { if (map.pm) { begin(); } });
+  addButton.addEventListener("click", function () {
+    if (!map.pm) { return; }
+    addButton.hidden = true;
+    say(T.partHint, "hint");
+    map.pm.enableDraw("Polygon", { finishOn: null, allowSelfIntersection: false });
+  });
   cancelButton.addEventListener("click", closePanel);
 
   function startEdit(id, name) {
@@ -321,11 +340,12 @@
       clearDrawing();
       editing = id;
       original.setStyle({ opacity: 0.2, fillOpacity: 0.02 });
-      drawn = L.geoJSON(original.toGeoJSON(), { style: { color: "#0b5d3b", weight: 3, fillOpacity: 0.25 } })
+      var layer = L.geoJSON(original.toGeoJSON(), { style: { color: "#0b5d3b", weight: 3, fillOpacity: 0.25 } })
         .getLayers()[0].addTo(map);
-      drawn.pm.enable({ allowSelfIntersection: false });
+      parts = [layer];
+      layer.pm.enable({ allowSelfIntersection: false });
       saveButton.disabled = false;
-      map.fitBounds(drawn.getBounds(), { padding: [24, 24] });
+      map.fitBounds(layer.getBounds(), { padding: [24, 24] });
       say(T.editHint, "hint");
     });
   }
@@ -349,8 +369,8 @@
   }
 
   saveButton.addEventListener("click", function () {
-    if (!drawn) { return; }
-    var body = { geometry: drawn.toGeoJSON().geometry };
+    if (!parts.length) { return; }
+    var body = { geometry: drawnGeometry() };
     var url = cfg.reshapeUrl.replace("/0/", "/" + editing + "/");
     if (!editing) {
       url = cfg.drawUrl;
