@@ -62,6 +62,8 @@ class SettingsForm(FlaskForm):
         validate_choice=False)  # checked against the vocabulary below, with our message
     stale_lead_days = StringField(_l("Days before a lead is stale"))
     session_idle_minutes = StringField(_l("Idle minutes before sign-out"))
+    coverage_green_pct = StringField(_l("Green from coverage (%)"))
+    coverage_amber_pct = StringField(_l("Amber from coverage (%)"))
 
     def validate(self, extra_validators=None):
         """Parse every value with the setting's own rule; keep the typed values."""
@@ -77,6 +79,9 @@ class SettingsForm(FlaskForm):
                 ok = False
         if ok and self.values["check_in_radius_m"] > self.values["check_in_radius_cap_m"]:
             self.check_in_radius_m.errors = [_l("The radius cannot be larger than the accuracy limit.")]
+            ok = False
+        if ok and self.values["coverage_green_pct"] <= self.values["coverage_amber_pct"]:
+            self.coverage_amber_pct.errors = [_l("Amber must start below green.")]
             ok = False
         return ok
 

@@ -74,6 +74,25 @@ def create_user_command(username, name, role, branch_code, password):
     click.echo(f"Created {role} {username}.")
 
 
+def _branch_from_option(code, what):
+    """The branch named by --branch, or the only bank when the option is left out.
+
+    `what` finishes the sentence "the branch ... " in the error, so the user knows what the branch is for.
+    """
+    from app.models import Branch
+
+    if code:
+        branch = Branch.get_or_none(Branch.code == code)
+        if branch is None:
+            raise click.ClickException(f"No branch with code {code}: give --branch CODE, the branch {what}.")
+        return branch
+    # Two banks under a union: guessing would put the rows in the wrong bank, so ask.
+    banks = list(Branch.select().where(Branch.kind == "bank").limit(2))
+    if len(banks) != 1:
+        raise click.ClickException(f"Give --branch CODE: the branch {what}.")
+    return banks[0]
+
+
 @click.command("import-territories")
 @click.argument("file", type=click.File("rb"))
 @click.option("--branch", "branch_code", help="The code of the branch the territories belong to "
@@ -85,17 +104,10 @@ def import_territories_command(file, branch_code, datum, dry_run):
     """Import a GeoJSON FeatureCollection of territories (nothing is written if any feature is wrong)."""
     from flask_babel import force_locale
 
-    from app.models import Branch
     from app.models.territory import MAX_IMPORT_BYTES, import_territories
 
     with database.obj.connection_context(), force_locale("zh_CN"):
-        if branch_code:
-            branch = Branch.get_or_none(Branch.code == branch_code)
-        else:
-            banks = list(Branch.select().where(Branch.kind == "bank").limit(2))
-            branch = banks[0] if len(banks) == 1 else None
-        if branch is None:
-            raise click.ClickException("Give --branch CODE: the branch the territories belong to.")
+        branch = _branch_from_option(branch_code, "the territories belong to")
         result = import_territories(file.read(MAX_IMPORT_BYTES + 1), branch, datum=datum, dry_run=dry_run)
         for message in result.messages:
             click.echo(message, err=True)
@@ -135,18 +147,11 @@ def import_customers_command(file, branch_code, kind, encoding, dry_run, yes, re
 
     from app import importer
     from app.imports import _new_job
-    from app.models import Branch
     from app.models.importing import field_label
     from app.spreadsheet import Unreadable
 
     with database.obj.connection_context(), force_locale("zh_CN"):
-        if branch_code:
-            branch = Branch.get_or_none(Branch.code == branch_code)
-        else:
-            banks = list(Branch.select().where(Branch.kind == "bank").limit(2))
-            branch = banks[0] if len(banks) == 1 else None
-        if branch is None:
-            raise click.ClickException("Give --branch CODE: the branch new customers belong to.")
+        branch = _branch_from_option(branch_code, "new customers belong to")
         importer.clean_old_files()
         token = uuid.uuid4().hex
         path = importer.upload_dir() / token

@@ -173,11 +173,30 @@ def decode_geometry(encoded):
         "type": "MultiPolygon", "coordinates": polygons}
 
 
+def coverage_thresholds(user):
+    """(green, amber): the coverage percentages from which the user's bank colours a territory
+    green or amber (the defaults above any bank)."""
+    from app.models.setting import for_branch
+
+    values = for_branch(user.branch_id, ("coverage_green_pct", "coverage_amber_pct"))
+    return values["coverage_green_pct"], values["coverage_amber_pct"]
+
+
+def coverage_band(visited, counted, green, amber):
+    """'h', 'm' or 'l' (green, amber, red) for visited of counted; None when nothing is counted."""
+    if not counted:
+        return None
+    # Whole numbers: 4 of 5 is exactly 80 %, never 79.999…
+    percent = visited * 100
+    return "h" if percent >= green * counted else "m" if percent >= amber * counted else "l"
+
+
 def map_data(user, datum="wgs84"):
     """The map's data for a user, compact: what the scope lets them see, and no more.
 
     Territories: {i id, p parent id, k kind, n name, c customers in the subtree,
-    v [visited, counted] this week, g polygons (see encode_geometry)}. Customers,
+    v [visited, counted] this week, b its coverage colour band (h green, m amber, l red, by
+    the bank's thresholds; null when nothing is counted), g polygons (see encode_geometry)}. Customers,
     column by column in id order: i ids, x/y longitude/latitude in 1e-5 degrees, each
     of the three as differences from the previous one (gzip halves them then); t tier
     letters (g/m/p), v 1 when visited this week (a verified visit, as coverage counts
@@ -215,10 +234,12 @@ def map_data(user, datum="wgs84"):
             tiers.append(tier[0])
             seen.append("1" if is_visited else "0")
     lngs, lats = _shift(xs, ys, datum)
+    green, amber = coverage_thresholds(user)
     rows = []
     for tid, parent, kind, name, _, geometry in territories:
         rows.append({"i": tid, "p": parent if parent in path_of else None, "k": kind, "n": name,
                      "c": counts.get(tid, 0), "v": [covered.get(tid, 0), counted.get(tid, 0)],
+                     "b": coverage_band(covered.get(tid, 0), counted.get(tid, 0), green, amber),
                      "g": encode_geometry(json.loads(geometry), datum) if geometry else None})
     return {
         "datum": datum,

@@ -34,8 +34,10 @@ def map():
     centre = centre if centre and centre[0] is not None else maps.CHINA_CENTRE
     if datum == "gcj02":
         centre = geo.wgs84_to_gcj02(*centre)
+    green, amber = maps.coverage_thresholds(current_user)
     return render("territories/map.html", provider=provider, can_draw=can_draw, parents=parents,
-                  kinds=[(k, KIND_NAMES[k]) for k in TERRITORY_KINDS], datum=datum, centre=list(centre))
+                  kinds=[(k, KIND_NAMES[k]) for k in TERRITORY_KINDS], datum=datum, centre=list(centre),
+                  green=green, amber=amber)
 
 
 @bp.route("/map/data")

@@ -56,9 +56,31 @@ TAB_LABELS = {
     "leads.index": (_l("Leads"), "flag"),
     "auth.me": (_l("Me"), "person"),
 }
+# The tab a page belongs to when it is not a tab itself, by blueprint: the first of these
+# tabs the user has (an import is reached from a team lead's 今日 and from the admin's 管理).
+SECTION_TABS = {
+    "territories": ("territories.map",),  # /territories is the map as a list
+    "customers": ("customers.index",),
+    "leads": ("leads.index",),
+    "auth": ("auth.me",),
+    "visits": ("visits.today",),
+    "coverage": ("coverage.team",),
+    "reports": ("reports.overview",),
+    "admin": ("admin.index",),
+    "tiers": ("admin.index",),
+    "lost_reasons": ("admin.index",),
+    "imports": ("coverage.team", "admin.index"),
+}
 PUBLIC_ENDPOINTS = {"auth.login", "static", "manifest"}
 # What a user who must replace a reset password may still reach.
 PASSWORD_CHANGE_ENDPOINTS = {"auth.password", "auth.logout"}
+
+
+def current_tab_of(endpoint, blueprint, tabs):
+    """The tab to highlight: the page's own, else the first of its section's tabs the user has."""
+    if endpoint in tabs:
+        return endpoint
+    return next((tab for tab in SECTION_TABS.get(blueprint, ()) if tab in tabs), None)
 
 
 def render(template, partial=None, **context):
@@ -191,10 +213,12 @@ def init_app(app):
 
     @app.context_processor
     def shell_context():
-        tabs = []
+        tabs, current_tab = [], None
         if current_user.is_authenticated:
-            tabs = [(endpoint, *TAB_LABELS[endpoint]) for endpoint in TABS[current_user.role]]
-        return {"tabs": tabs, "ROLE_NAMES": ROLE_NAMES, "get_locale": get_locale}
+            own = TABS[current_user.role]
+            tabs = [(endpoint, *TAB_LABELS[endpoint]) for endpoint in own]
+            current_tab = current_tab_of(request.endpoint, request.blueprint, own)
+        return {"tabs": tabs, "current_tab": current_tab, "ROLE_NAMES": ROLE_NAMES, "get_locale": get_locale}
 
     @app.route("/manifest.webmanifest")
     def manifest():

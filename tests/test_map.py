@@ -74,6 +74,28 @@ def test_counts_include_the_subtree_and_coverage_colours_once_visits_exist(login
     assert (c["x"][n], c["y"][n]) == (10760500, 2891500)
 
 
+def test_the_banks_coverage_thresholds_colour_the_territories_and_the_legend(app, login_as, county):
+    lead = login_as("lead1")
+
+    def bands():
+        return {name: t["b"] for name, t in by_name(data(lead)).items()}
+
+    def legend():
+        return [li.get_text(strip=True) for li in soup(lead.get("/map")).select(".legend-coverage li")]
+
+    # Defaults 80 % / 50 %: 城关片区 2 of 3, 茶园村 1 of 2 (exactly 50 %), 茶园村一组 0 of 1, 石板村 1 of 1.
+    assert bands() == {"城关片区": "m", "茶园村": "m", "茶园村一组": "l", "石板村": "h"}
+    assert legend()[:3] == ["本周覆盖 80% 及以上", "50% 至 80%", "低于 50%"]
+    admin = app.test_client()
+    login(admin, "admin")
+    form = {"check_in_radius_m": "100", "check_in_radius_cap_m": "300", "coverage_kinds": ["household", "merchant"],
+            "stale_lead_days": "7", "session_idle_minutes": "60", "coverage_green_pct": "50",
+            "coverage_amber_pct": "10", "csrf_token": csrf_token(admin, "/admin/settings")}
+    assert admin.post("/admin/settings", data=form).status_code == 302
+    assert bands() == {"城关片区": "h", "茶园村": "h", "茶园村一组": "l", "石板村": "h"}
+    assert legend()[:3] == ["本周覆盖 50% 及以上", "10% 至 50%", "低于 10%"]
+
+
 def test_next_week_the_map_is_coloured_by_kind(login_as, county):
     clock.travel(dt.timedelta(days=8))
     try:
@@ -222,6 +244,28 @@ def test_every_import_check_refuses_a_drawing_in_chinese(app, login_as, county, 
     assert any(message in m for m in reply["messages"]), reply["messages"]
     with app.app_context(), database.obj.connection_context():
         assert Territory.select().count() == len(county.territories)
+
+
+def multi(*squares):
+    return {"type": "MultiPolygon", "coordinates": [square["coordinates"] for square in squares]}
+
+
+def test_a_territory_drawn_in_two_separate_parts_is_saved_as_one(app, login_as, county):
+    client = login_as("lead1")
+    v1 = county.territories["V1"].id
+    west, east = sq(107.601, 28.911, 107.604, 28.919), sq(107.606, 28.911, 107.609, 28.919)
+    # Parts that overlap each other are refused like any shape whose edges cross.
+    overlapping = multi(sq(107.601, 28.911, 107.606, 28.919), sq(107.604, 28.911, 107.609, 28.919))
+    refused = post_drawn(client, overlapping, name="两块组", kind="group", parent=v1)
+    assert refused.status_code == 422 and any("自相交" in m for m in refused.get_json()["messages"])
+    assert stored(app, "两块组") is None
+    response = post_drawn(client, multi(west, east), name="两块组", kind="group", parent=v1)
+    assert response.status_code == 201, response.get_json()
+    territory = stored(app, "两块组")
+    assert geo.to_shape(json.loads(territory.geometry)).equals(geo.to_shape(multi(west, east)))
+    # 周大福 lives between the two parts: not inside; the map shows both parts of one territory.
+    assert response.get_json()["inside"] == 0
+    assert len(by_name(data(client))["两块组"]["g"]["coordinates"]) == 2
 
 
 def test_an_outside_part_is_highlighted(login_as, county):

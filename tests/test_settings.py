@@ -9,7 +9,7 @@ from tests.conftest import csrf_token, soup
 
 GOOD = {"check_in_radius_m": "150", "check_in_radius_cap_m": "300",
         "coverage_kinds": ["household", "merchant"], "stale_lead_days": "7",
-        "session_idle_minutes": "60"}
+        "session_idle_minutes": "60", "coverage_green_pct": "80", "coverage_amber_pct": "50"}
 
 
 def _post(client, path="/admin/settings", **changes):
@@ -25,6 +25,7 @@ def test_defaults_before_any_change(app, county):
         assert Setting.get(bank, "coverage_kinds") == ["household", "merchant"]
         assert Setting.get(bank, "stale_lead_days") == 7
         assert Setting.get(bank, "session_idle_minutes") == 60
+        assert (Setting.get(bank, "coverage_green_pct"), Setting.get(bank, "coverage_amber_pct")) == (80, 50)
         assert Setting.get(None, "stale_lead_days") == 7
 
 
@@ -36,7 +37,7 @@ def test_the_page_shows_each_value_with_its_meaning(login_as, client, county):
     assert checked == {"household", "merchant"}
     helps = [p.get_text(strip=True) for p in page.select(".help")]
     assert "手机与客户位置的距离在此米数以内时，签到计为已核实。" in helps
-    assert len(helps) == 5
+    assert len(helps) == 7
 
 
 def test_a_change_is_saved_and_audited_with_old_and_new(login_as, client, county):
@@ -64,6 +65,10 @@ def test_a_change_is_saved_and_audited_with_old_and_new(login_as, client, county
     ({"coverage_kinds": ["household", "alien"]}, "coverage_kinds", "请至少选择一种客户类型。"),
     ({"stale_lead_days": "0"}, "stale_lead_days", "请输入 1 到 365 之间的数。"),
     ({"session_idle_minutes": "-3"}, "session_idle_minutes", "请输入 5 到 1440 之间的数。"),
+    ({"coverage_green_pct": "101"}, "coverage_green_pct", "请输入 0 到 100 之间的数。"),
+    ({"coverage_amber_pct": "半"}, "coverage_amber_pct", "请输入整数。"),
+    ({"coverage_green_pct": "60", "coverage_amber_pct": "60"}, "coverage_amber_pct", "黄色的起点必须低于绿色的起点。"),
+    ({"coverage_green_pct": "40"}, "coverage_amber_pct", "黄色的起点必须低于绿色的起点。"),
 ])
 def test_a_bad_value_is_marked_and_nothing_changes(changes, field, message, login_as, client, county):
     login_as("admin")

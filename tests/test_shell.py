@@ -24,6 +24,32 @@ def test_the_tab_bar_shows_what_the_role_may_use(username, client, county):
     assert page.select_one("nav.tabbar a[aria-current=page]").get_text(strip=True) == "我的"
 
 
+# Per user, page → the tab lit on it: the page's own tab, or the tab of the section it belongs to.
+CURRENT_TAB = {
+    "mgr1": {"/today": "今日", "/ledger": "今日", "/map": "地图", "/territories": "地图", "/customers/": "客户",
+             "/customers/new": "客户", "/customers/{c_v1}": "客户", "/leads/": "线索", "/leads/new": "线索",
+             "/me": "我的", "/me/password": "我的"},
+    "lead1": {"/team": "今日", "/imports/": "今日", "/territories": "地图", "/territories/unplaced": "地图",
+              "/territories/import": "地图", "/leads/funnel": "线索"},
+    "mgmt": {"/overview": "概览", "/territories": "地图", "/leads/": "线索"},
+    "admin": {"/admin/": "管理", "/admin/settings": "管理", "/admin/users": "管理", "/admin/tiers/": "管理",
+              "/imports/": "管理", "/territories": "地图", "/customers/": "客户"},
+}
+
+
+@pytest.mark.parametrize("username", sorted(CURRENT_TAB))
+def test_each_page_lights_its_tab(username, client, county):
+    login(client, username)
+    for path, tab in CURRENT_TAB[username].items():
+        path = path.format(c_v1=county.customers["c_v1"].id)
+        response = client.get(path)
+        assert response.status_code == 200, path
+        lit = soup(response).select("nav.tabbar a.current")
+        assert [a.get_text(strip=True) for a in lit] == [tab], path
+        # The tab itself is "the current page"; a page inside its section is only "current".
+        assert lit[0]["aria-current"] == ("page" if lit[0]["href"] == path else "true"), path
+
+
 def test_every_page_sends_a_strict_content_security_policy(client, county):
     pages = ["/login", "/static/css/app.css"]
     for path in pages:

@@ -51,6 +51,11 @@ DEFINITIONS = {
                         _l("A lead untouched for this many days is shown as stale.")),
     "session_idle_minutes": (60, _int_between(5, 1440), str,
                              _l("A signed-in user who does nothing for this many minutes is signed out.")),
+    # The map's coverage colours; the settings form also checks green is above amber.
+    "coverage_green_pct": (80, _int_between(0, 100), str,
+                           _l("On the map, a territory covered this week at this percentage or more is green.")),
+    "coverage_amber_pct": (50, _int_between(0, 100), str,
+                           _l("From this percentage up to the green one it is amber; below it, red.")),
 }
 
 

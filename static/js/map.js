@@ -14,11 +14,9 @@
   var TIER_COLOURS = { g: "#c27c00", m: "#0b4f8a", p: "#6b6b6b" };
   var CLUSTER_ABOVE = 300; // points drawn one by one up to here; clustered above
 
-  function coverageColour(v) {
-    if (!v || !v[1]) { return "#8a918d"; }
-    var ratio = v[0] / v[1];
-    return ratio >= 0.8 ? "#1a7f37" : ratio >= 0.5 ? "#c98b00" : "#c0392b";
-  }
+  // The band comes from the server, by the bank's thresholds (设置); none: nothing to count.
+  var BAND_COLOURS = { h: "#1a7f37", m: "#c98b00", l: "#c0392b" };
+  function coverageColour(band) { return BAND_COLOURS[band] || "#8a918d"; }
 
   // WGS-84 → GCJ-02, the public formula (a port of app/geo.py), for the phone's own position
   // on a GCJ-02 base map. The map data comes already shifted from the server.
@@ -87,7 +85,7 @@
   var drawing = false;
 
   function territoryStyle(t) {
-    var colour = data.by === "coverage" ? coverageColour(t.v) : KIND_COLOURS[t.k] || "#0b5d3b";
+    var colour = data.by === "coverage" ? coverageColour(t.b) : KIND_COLOURS[t.k] || "#0b5d3b";
     var zone = t.k === "zone";
     return { color: colour, weight: zone ? 3 : 2, dashArray: zone ? "6 4" : null,
       fillColor: colour, fillOpacity: zone ? 0.04 : 0.18 };
@@ -238,7 +236,10 @@
   var problems = document.getElementById("draw-problems");
   var fields = document.getElementById("draw-fields");
   var title = document.getElementById("draw-title");
-  var drawn = null, highlight = null, editing = null;
+  // The parts being drawn or edited: a new territory may be several separate pieces of land
+  // (a village with fields across the river); more than one part is sent as a MultiPolygon.
+  var parts = [], highlight = null, editing = null;
+  var addButton = document.getElementById("draw-add");
   startButton.hidden = false;
 
   function loadGeoman(then) {
@@ -264,7 +265,9 @@
   }
 
   function clearDrawing() {
-    if (drawn) { map.removeLayer(drawn); drawn = null; }
+    parts.forEach(function (layer) { map.removeLayer(layer); });
+    parts = [];
+    addButton.hidden = true;
     if (highlight) { map.removeLayer(highlight); highlight = null; }
     if (map.pm) { map.pm.disableDraw(); }
     problems.innerHTML = "";
@@ -302,17 +305,31 @@
   }
 
   map.on("pm:create", function (e) {
-    drawn = e.layer;
-    drawn.pm.enable({ allowSelfIntersection: false }); // vertices can be dragged to fix a refusal
+    parts.push(e.layer);
+    e.layer.pm.enable({ allowSelfIntersection: false }); // vertices can be dragged to fix a refusal
     saveButton.disabled = false;
+    addButton.hidden = editing !== null;
+    el.setAttribute("data-parts", String(parts.length));
     say(T.editHint, "hint");
   });
+
+  function drawnGeometry() {
+    if (parts.length === 1) { return parts[0].toGeoJSON().geometry; }
+    return { type: "MultiPolygon", coordinates: parts.map(function (layer) {
+      return layer.toGeoJSON().geometry.coordinates; }) };
+  }
 
   startButton.addEventListener("click", function () {
     openPanel("draw");
     loadGeoman(begin);
   });
   redoButton.addEventListener("click", function () { if (map.pm) { begin(); } });
+  addButton.addEventListener("click", function () {
+    if (!map.pm) { return; }
+    addButton.hidden = true;
+    say(T.partHint, "hint");
+    map.pm.enableDraw("Polygon", { finishOn: null, allowSelfIntersection: false });
+  });
   cancelButton.addEventListener("click", closePanel);
 
   function startEdit(id, name) {
@@ -323,11 +340,12 @@
       clearDrawing();
       editing = id;
       original.setStyle({ opacity: 0.2, fillOpacity: 0.02 });
-      drawn = L.geoJSON(original.toGeoJSON(), { style: { color: "#0b5d3b", weight: 3, fillOpacity: 0.25 } })
+      var layer = L.geoJSON(original.toGeoJSON(), { style: { color: "#0b5d3b", weight: 3, fillOpacity: 0.25 } })
         .getLayers()[0].addTo(map);
-      drawn.pm.enable({ allowSelfIntersection: false });
+      parts = [layer];
+      layer.pm.enable({ allowSelfIntersection: false });
       saveButton.disabled = false;
-      map.fitBounds(drawn.getBounds(), { padding: [24, 24] });
+      map.fitBounds(layer.getBounds(), { padding: [24, 24] });
       say(T.editHint, "hint");
     });
   }
@@ -351,8 +369,8 @@
   }
 
   saveButton.addEventListener("click", function () {
-    if (!drawn) { return; }
-    var body = { geometry: drawn.toGeoJSON().geometry };
+    if (!parts.length) { return; }
+    var body = { geometry: drawnGeometry() };
     var url = cfg.reshapeUrl.replace("/0/", "/" + editing + "/");
     if (!editing) {
       url = cfg.drawUrl;

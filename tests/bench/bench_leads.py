@@ -3,64 +3,29 @@
 In-process through Flask's test client after warm-up requests, SQLite file database,
 as bench_transfer does for Today; no budget in DESIGN, so none is checked.
 """
-import shutil
 import statistics
-import tempfile
-import time
 
-from app import clock, demo
 from app.db import database
 from app.models import Lead, User
-from tests.conftest import login, make_app, reset_database
+from tests.bench._timing import DemoCounty, time_gets
 
 CUSTOMERS = 6000
 TIMED_REQUESTS = 30
-_state = {}
 
-
-def _county():
-    if not _state:
-        folder = tempfile.mkdtemp(prefix="zrt-bench-leads-")
-        app = make_app(f"sqlite:///{folder}/zerentian.db")
-        reset_database(database.obj)
-        clock.reset()
-        with app.app_context(), database.obj.connection_context():
-            demo.build_demo(customers=CUSTOMERS, password_method="pbkdf2:sha256:1000")
-        clients = {}
-        for username in ("mgr01", "lead1"):
-            clients[username] = app.test_client()
-            assert login(clients[username], username, demo.PASSWORD).status_code == 302
-        _state.update(folder=folder, app=app, clients=clients)
-    return _state
-
-
-def teardown():
-    if _state:
-        database.obj.close()
-        shutil.rmtree(_state["folder"], ignore_errors=True)
-        _state.clear()
+_county = DemoCounty("zrt-bench-leads-", CUSTOMERS)
+teardown = _county.teardown
 
 
 def _time(client, path, name, note):
-    for _ in range(3):
-        assert client.get(path).status_code == 200, path
-    samples = []
-    for _ in range(TIMED_REQUESTS):
-        started = time.perf_counter()
-        response = client.get(path)
-        response.get_data()
-        samples.append((time.perf_counter() - started) * 1000)
-        assert response.status_code == 200, path
-    return {"name": name, "unit": "ms", "samples": samples, "budget": None,
+    return {"name": name, "unit": "ms", "samples": time_gets(client, path, TIMED_REQUESTS), "budget": None,
             "note": f"{TIMED_REQUESTS} sequential GETs of {path} in-process after 3 warm-ups; {note}"}
 
 
 def lead_pages():
-    state = _county()
-    with state["app"].app_context(), database.obj.connection_context():
+    mgr, lead = _county.client("mgr01"), _county.client("lead1")
+    with _county.app.app_context(), database.obj.connection_context():
         lead1 = User.get(User.username == "lead1")
         team = Lead.visible_to(lead1).count()
-    mgr, lead = state["clients"]["mgr01"], state["clients"]["lead1"]
     return [
         _time(mgr, "/today", "Today page (manager) with its leads panel", "signed in as mgr01."),
         _time(mgr, "/leads/", "Leads list and board (manager)", "signed in as mgr01."),

@@ -4,7 +4,8 @@ The live server is module-scoped: `app.db.database` is one global proxy, and
 while the server runs no other fixture may re-bind it. pytest finishes a module
 before starting the next, so the binding holds for the server's whole life;
 the previous binding is put back when it stops. A module may override
-`live_database_url` (the PostgreSQL smoke test does).
+`live_database_url` (the PostgreSQL smoke test does) and `live_data` (the demo
+map test serves the demo county instead of the hand-made one).
 """
 import os
 import threading
@@ -35,15 +36,24 @@ def live_database_url(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def live(live_database_url):
-    """The app on an empty database holding the hand-made county: .app, .db, .county."""
+def live_data():
+    """What fills the live server's empty database; its result becomes `live.county`.
+
+    Called inside an app context and a connection. Override it in a module to serve other data.
+    """
+    return build_county
+
+
+@pytest.fixture(scope="module")
+def live(live_database_url, live_data):
+    """The app on an empty database filled by `live_data` (the hand-made county): .app, .db, .county."""
     previous = database.obj
     clock.reset()
     application = make_app(live_database_url)
     db = database.obj
     reset_database(db)
     with application.app_context(), db.connection_context():
-        county = build_county()
+        county = live_data()
     yield SimpleNamespace(app=application, db=db, county=county)
     db.close()
     if previous is not None:

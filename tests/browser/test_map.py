@@ -5,9 +5,10 @@ from pathlib import Path
 
 import pytest
 
+from app import geo
 from app.db import database
 from app.models import Customer, Territory
-from tests.browser.conftest import DESKTOP, PHONE, open_page, screenshot
+from tests.browser.conftest import DESKTOP, PHONE, SCREENSHOTS, open_page, screenshot
 
 SHOTS = Path("/work/briefs/shots5")
 
@@ -211,5 +212,45 @@ def test_a_team_lead_drags_a_corner_of_a_boundary_and_saves_it(browser, live, li
         assert shape.area < original.area and shape.within(original.buffer(1e-6))
         assert Customer.get_by_id(live.county.customers["c_v2"].id).territory_id == v2.id
         Territory.update(geometry=geo.dumps(original)).where(Territory.id == v2.id).execute()
+    assert page.errors == []
+    page.context.close()
+
+
+def test_a_team_lead_draws_a_territory_in_two_parts(browser, live, live_server, signed_in):
+    name = "两块茶园组"
+    page = open_page(browser, PHONE)
+    only_local(page, live_server)
+    signed_in(page, "lead1")
+    page.goto(f"{live_server}/map")
+    wait_for_map(page)
+    page.get_by_role("button", name="画片区").click()
+    page.wait_for_function("() => window.L && window.L.PM")
+    page.get_by_label("片区名称").fill(name)
+    page.get_by_label("类型").select_option(label="村民组")
+    page.get_by_label("所属").select_option(label="　茶园村")
+    page.evaluate("() => window.zerentianMap.fitBounds([[28.9105, 107.6005], [28.9195, 107.6095]], {animate: false})")
+    page.wait_for_timeout(200)
+    # Two fields on either side of 周大福's house (107.605): one territory, two parts.
+    click_polygon(page, [(107.6015, 28.9115), (107.6040, 28.9115), (107.6040, 28.9185), (107.6015, 28.9185)])
+    add = page.get_by_role("button", name="再画一块")
+    add.click()
+    click_polygon(page, [(107.6060, 28.9115), (107.6085, 28.9115), (107.6085, 28.9185), (107.6060, 28.9185)])
+    assert page.locator("#map").get_attribute("data-parts") == "2"
+    page.locator("#draw-panel .actions").evaluate("e => e.scrollIntoView({block: 'center'})")
+    page.wait_for_timeout(100)
+    SCREENSHOTS.mkdir(exist_ok=True)
+    page.screenshot(path=SCREENSHOTS / "map-two-parts-390x844.png")  # the viewport: map above, buttons below
+    boxes = [page.get_by_role("button", name=n).bounding_box() for n in ("再画一块", "重画", "取消")]
+    assert all(box["height"] < 60 for box in boxes)  # one line each, not wrapped
+    page.get_by_role("button", name="保存").click()
+    page.locator(".map-notice.done").wait_for()
+    assert "0 位客户在此片区" in page.locator("#map-notice").inner_text()
+    page.locator("#map-card .customer-count").wait_for()
+    with live.app.app_context(), database.obj.connection_context():
+        territory = Territory.get(Territory.name == name)
+        geometry = geo.loads(territory.geometry)
+        assert geometry.geom_type == "MultiPolygon" and len(geometry.geoms) == 2
+        assert Customer.get_by_id(live.county.customers["c_v1"].id).territory_id == live.county.territories["V1"].id
+        territory.delete_instance()  # leave the county as it was
     assert page.errors == []
     page.context.close()

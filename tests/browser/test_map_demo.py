@@ -1,38 +1,25 @@
 """The map of the demo county in headless Chromium: clusters above a few hundred customers,
 territories coloured by this week's coverage (the demo has visited this week), a cluster zooms in on tap."""
-from types import SimpleNamespace
-
 import pytest
 
-from app import clock, demo
-from app.db import database
-from tests.browser.conftest import DESKTOP, PHONE, open_page
+from app import demo
+from tests.browser.conftest import DESKTOP, PHONE, open_page, sign_in
 from tests.browser.test_map import keep, only_local, wait_for_map
-from tests.conftest import make_app, reset_database
 
 CUSTOMERS = 1500
 
 
 @pytest.fixture(scope="module")
-def live(live_database_url):
-    """The demo county (1,500 customers) instead of the hand-made one."""
-    previous = database.obj
-    clock.reset()
-    application = make_app(live_database_url)
-    db = database.obj
-    reset_database(db)
-    with application.app_context(), db.connection_context():
+def live_data():
+    """The demo county (1,500 customers) instead of the hand-made one; there is no `live.county`."""
+    def build():
         demo.build_demo(customers=CUSTOMERS, password_method="pbkdf2:sha256:1000")
-    yield SimpleNamespace(app=application, db=db, county=None)
-    db.close()
-    if previous is not None:
-        database.initialize(previous)
+
+    return build
 
 
 @pytest.mark.parametrize("viewport", [PHONE, DESKTOP], ids=["phone", "desktop"])
 def test_the_demo_county_clusters_its_customers(browser, live_server, viewport):
-    from tests.browser.conftest import sign_in
-
     page = open_page(browser, viewport)
     only_local(page, live_server)
     sign_in(page, live_server, "admin", demo.PASSWORD)
