@@ -40,7 +40,9 @@ def funnel_county(app, county):
         loan = Product.create(bank=county.branches["A"], name="惠农e贷", kind="loan", amount_limit_wan=50)
         clock.travel(dt.timedelta(days=-40))
         old = _capture(mgr1, "戊", "13700000005", deposit)
-        old.move(mgr1, "won", amount="5", won_on=clock.today())
+        v1 = {"territory": county.territories["V1"].id}  # a new person signing gets an archive there
+        # mgr1 was given V1 only 30 days ago: their team lead records this signing
+        old.move(User.get_by_id(county.users["lead1"].id), "won", amount="5", won_on=clock.today(), archive=v1)
         clock.travel(dt.timedelta(days=40))
         start = clock.today()
         leads = {name: _capture(user, name, f"1370000001{i}", product) for i, (name, user, product) in enumerate([
@@ -51,9 +53,9 @@ def funnel_county(app, county):
         leads["乙"].move(mgr1, "lost", reason="联系不上")
         leads["庚"].move(mgr2, "lost", reason="暂无资金需求")
         clock.travel(dt.timedelta(days=2))
-        leads["甲"].move(mgr1, "won", amount="10", won_on=clock.today())
+        leads["甲"].move(mgr1, "won", amount="10", won_on=clock.today(), archive=v1)
         clock.travel(dt.timedelta(days=2))
-        leads["丙"].move(mgr1, "won", amount="3", won_on=clock.today())
+        leads["丙"].move(mgr1, "won", amount="3", won_on=clock.today(), archive=v1)
     return {"start": start, "end": clock.today(), "loan": loan}
 
 

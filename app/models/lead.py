@@ -51,6 +51,18 @@ class LeadDuplicates(Exception):
         self.leads, self.customers = leads, customers
 
 
+class ArchiveDuplicates(Exception):
+    """Winning a lead would create an archive whose phone is on other people's archives.
+
+    Raised before anything is written, as the archive form shows such matches first:
+    the user picks the archive that is theirs (link=id) or says they are someone else (link=new).
+    """
+
+    def __init__(self, customers):
+        super().__init__("archive duplicates")
+        self.customers = customers
+
+
 class LeadForbidden(Exception):
     """The user may see the lead but not do this to it (a 403)."""
 
@@ -259,8 +271,15 @@ class Lead(BaseModel):
         if user.role not in ("manager", "team_lead"):
             raise LeadForbidden()
 
-    def move(self, user, to, amount=None, won_on=None, reference=None, reason=None, note=""):
-        """Move the lead to status `to` under the pipeline's rules; raises LeadInvalid."""
+    def move(self, user, to, amount=None, won_on=None, reference=None, reason=None, note="", archive=None):
+        """Move the lead to status `to` under the pipeline's rules; raises LeadInvalid.
+
+        Winning a lead for someone without an archive converts them into a customer in the
+        same transaction (see _archive_plan; archive holds the won form's territory, kind,
+        id_number and link); self.archive_outcome then says ("created" or "linked",
+        customer). Raises ArchiveDuplicates while their phone is on someone else's archive.
+        """
+        self.archive_outcome = None
         self._check_actor(user)
         if to not in LEAD_STATUSES:
             raise LeadInvalid({"status": _l("Choose a status of the pipeline.")})
@@ -276,8 +295,11 @@ class Lead(BaseModel):
             raise LeadInvalid({"note": _l("A note has at most 500 characters.")})
         product = Product.get_by_id(self.product_id)
         changes = {}
+        existing = plan = None
         if to == "won":
             changes = self._won_values(product, amount, won_on, reference)
+            if not self.customer_id:
+                existing, plan = self._archive_plan(user, archive or {})
         elif to == "lost":
             reason = (reason or "").strip()
             if reason not in LostReason.labels(Branch.get_by_id(self.branch_id).bank):
@@ -285,6 +307,19 @@ class Lead(BaseModel):
             changes = {"lost_reason": reason}
         with database.atomic():
             old = self.status
+            # Claim the move: a second request for the same lead (a double tap, a replay, a
+            # colleague at the same moment) finds the status already changed and writes nothing.
+            claimed = (Lead.update(updated_at=clock.now())
+                       .where((Lead.id == self.id) & (Lead.status == old)).execute())
+            if not claimed:
+                raise LeadInvalid({"status": _l("Someone changed this lead meanwhile: reload it and check.")})
+            if existing is not None:
+                self.customer = existing.id
+                self.archive_outcome = ("linked", existing)
+            elif plan is not None:
+                customer = self._create_archive(user, plan)
+                self.customer = customer.id
+                self.archive_outcome = ("created", customer)
             self.status = to
             self.stage_reached = max(self.stage_reached, STAGE.get(to, 0))
             self.closed_at = clock.now() if to in ("won", "lost") else None
@@ -323,6 +358,77 @@ class Lead(BaseModel):
         if errors:
             raise LeadInvalid(errors)
         return {"won_amount_wan": value, "won_on": day, "contract_no": reference or None}
+
+    def _archive_plan(self, user, archive):
+        """Who signed a lead captured without an archive: (existing customer, None) or (None, plan).
+
+        The person is looked up in the bank as the archive form does: the same ID number
+        (through its keyed hash) or the same phone and name is the same person, whose archive
+        is linked. A phone on an archive under another name may be a relative or a reused
+        number: ArchiveDuplicates until the user picks one of those archives or says "new" (link). Otherwise the plan
+        for a new archive: the territory chosen in the form (one the user's scope holds; a
+        lead keeps no position of its own to place by), the kind, the ID number if given.
+        """
+        from app.models.customer import CUSTOMER_KINDS
+        from app.models.scope import bank_scope
+        from app.models.territory import Territory
+
+        errors = {}
+        id_hash, id_number = self.id_number_hash, None
+        if (archive.get("id_number") or "").strip():
+            try:
+                id_number = crypto.validate_id_number(archive["id_number"])
+            except crypto.InvalidIdNumber as error:
+                errors["id_number"] = _l(str(error))
+            else:
+                if id_hash and crypto.hash_id(id_number) != id_hash:
+                    errors["id_number"] = _l("This is not the ID number captured with the lead.")
+                id_hash = crypto.hash_id(id_number)
+        if errors:
+            raise LeadInvalid(errors)
+        in_bank = Customer.select().where(bank_scope(user, Customer.branch)).order_by(Customer.id)
+        same = in_bank.where(Customer.id_number_hash == id_hash).first() if id_hash else None
+        if same is None and self.phone:
+            same = in_bank.where(Customer.phone == self.phone, Customer.name == self.name).first()
+        if same is not None:
+            if same.id_number_hash and id_hash and same.id_number_hash != id_hash:
+                raise LeadInvalid({"id_number": _l("An archive with this phone and name has another ID "
+                                                   "number: check the ID number.")})
+            return same, None
+        link = str(archive.get("link") or "")
+        if self.phone and link != "new":
+            others = list(in_bank.where(Customer.phone == self.phone))
+            chosen = next((c for c in others if str(c.id) == link), None)
+            if chosen is not None:  # the user says it is this archive's holder, under another name
+                return chosen, None
+            if others:
+                raise ArchiveDuplicates(others)
+        kind = archive.get("kind") or "household"
+        if kind not in CUSTOMER_KINDS:
+            errors["kind"] = _l("Choose household, merchant or enterprise.")
+        territory = None
+        if archive.get("territory"):
+            territory = (Territory.visible_to(user)
+                         .where(Territory.id == _int(archive["territory"]), Territory.retired_on.is_null())
+                         .first())
+        if territory is None:
+            errors["territory"] = _l("Choose the territory where the new customer lives.")
+        if errors:
+            raise LeadInvalid(errors)
+        return None, {"territory": territory, "kind": kind, "id_number": id_number, "id_hash": id_hash}
+
+    def _create_archive(self, user, plan):
+        """The new customer's archive, through the archive form's own write path."""
+        customer = Customer.add_archive(user, plan["territory"],
+                                        {"kind": plan["kind"], "name": self.name, "phone": self.phone},
+                                        plan["id_number"])
+        if plan["id_hash"] and not plan["id_number"]:
+            # The lead kept only the ID number's hash: the archive keeps it too, so the next
+            # capture or archive with that number finds this person; the number itself is
+            # entered on the archive when the customer shows their card.
+            customer.id_number_hash = plan["id_hash"]
+            customer.save(only=[Customer.id_number_hash])
+        return customer
 
     def _sign(self, user, product):
         """The customer now holds the product: holding, balance, tier, each in their history."""
@@ -415,6 +521,14 @@ class Lead(BaseModel):
     @property
     def masked_phone(self):
         return crypto.mask_phone(self.phone or (self.customer.phone if self.customer_id else None))
+
+    @property
+    def masked_reference(self):
+        return crypto.mask_reference(self.contract_no)
+
+    def may_reveal(self, user):
+        """Whether user may open the phone and account number in clear: the owner or a team lead."""
+        return user.role == "team_lead" or (user.role == "manager" and self.owner_id == user.id)
 
     def is_stale(self, days):
         return self.is_open and self.updated_at < clock.now() - dt.timedelta(days=days)
