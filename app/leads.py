@@ -62,7 +62,8 @@ def _filters(args):
     """The list's filters from the query string; unknown values are dropped, not refused."""
     chip = args.get("status", "")
     chip = chip if chip in CHIPS else ""
-    return {"status": chip, "owner": args.get("owner", type=int), "product": args.get("product", type=int),
+    return {"status": chip, "owner": args.get("owner", type=int), "by": args.get("by", type=int),
+            "product": args.get("product", type=int),
             "reached": args.get("reached") if args.get("reached") in ("new", "contacted", "qualified", "won") else None,
             "since": _day(args.get("since")), "until": _day(args.get("until"))}
 
@@ -79,7 +80,8 @@ def _board(args, moved=None, row_error=None, status=200):
     filters = _filters(args)
     query = Lead.listing(current_user, status=None if filters["status"] in ("", "all", "stale") else filters["status"],
                          stale=filters["status"] == "stale", owner=filters["owner"], product=filters["product"],
-                         reached=filters["reached"], since=filters["since"], until=filters["until"])
+                         reached=filters["reached"], since=filters["since"], until=filters["until"],
+                         by=filters["by"])
     if filters["status"] in LEAD_STATUSES:
         lanes = [filters["status"]]
     elif filters["status"] in ("open", "stale"):

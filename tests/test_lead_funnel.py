@@ -113,3 +113,40 @@ def test_a_team_lead_sees_only_the_team_and_managers_no_funnel(client, funnel_co
     client.post("/logout", data={"csrf_token": csrf_token(client, "/me")})
     login(client, "mgmt")
     assert set(_table(soup(client.get("/leads/funnel")), "owner")) == {"张经理", "李经理"}
+
+
+def test_a_lead_handed_over_counts_each_stage_under_whoever_held_it(app, client, funnel_county, county):
+    """辛 is captured by 张经理, handed to 李经理 by the team lead, then contacted, qualified
+    and won by 李经理: captured stays in 张经理's row, the later stages go to 李经理's."""
+    with app.app_context(), database.obj.connection_context():
+        mgr1, mgr2, lead1 = (User.get_by_id(county.users[k].id) for k in ("mgr1", "mgr2", "lead1"))
+        xin = _capture(mgr1, "辛", "13700000020", Product.get_by_id(county.products["a"].id))
+        xin.reassign(lead1, mgr2.id, "他家在石板村，李经理熟")
+        xin = Lead.get_by_id(xin.id)
+        for to in ("contacted", "qualified"):
+            xin.move(mgr2, to)
+        xin.move(mgr2, "won", amount="6", won_on=clock.today(), archive={"territory": county.territories["V2"].id})
+        assert Lead.get_by_id(xin.id).owner_id == mgr2.id  # the current owner, as before
+    login(client, "lead1")
+    period = f"since={funnel_county['start'].isoformat()}&until={funnel_county['end'].isoformat()}"
+    page = soup(client.get(f"/leads/funnel?{period}"))
+    assert _table(page, "owner") == {
+        "张经理": (["6", "3", "2", "2", "1", "3"], ["50%", "67%", "100%"]),
+        "李经理": (["3", "2", "1", "1", "1", "0"], ["67%", "50%", "100%"]),
+    }
+    assert _table(page, "none") == {"全部": (["9", "5", "3", "3", "2", "2"], ["56%", "60%", "100%"])}
+    rows = {tr.th.get_text(): tr for tr in page.select("table.funnel[data-by=owner] tbody tr")}
+    expected = {
+        "张经理": {"stage-new": {"周大福", "甲", "乙", "丙", "丁", "辛"}, "stage-won": {"甲", "丙"},
+                 "median": {"甲", "丙"}},
+        "李经理": {"stage-new": {"郑家杂货店", "己", "庚"}, "stage-contacted": {"己", "辛"},
+                 "stage-qualified": {"辛"}, "stage-won": {"辛"}, "lost": {"庚"}, "median": {"辛"}},
+    }
+    for name, cells in expected.items():
+        for cell, names in cells.items():
+            href = rows[name].select_one(f"td.{cell} a")["href"]
+            listing = soup(client.get(href))
+            shown = {li.select_one(".row-main").contents[0].strip() for li in listing.select("li.lead-row")}
+            assert shown == names, (name, cell)
+            figure = rows[name].select_one(f"td.{cell} a").get_text()
+            assert cell == "median" or int(figure) == len(names), (name, cell)

@@ -142,7 +142,7 @@ class Lead(BaseModel):
                     product=clean["product"], amount_wan=clean["amount"], source=clean["source"],
                     owner=clean["owner"], created_by=user.id, note=clean["note"], visit=clean["visit"])
                 LeadEvent.create(lead=lead, user=user.id, kind="created", to_value="new",
-                                 note=clean["note"])
+                                 note=clean["note"], owner=clean["owner"])
         except IntegrityError:
             # The same UUID sent twice at once: the other request's row won the race.
             existing = cls._replayed(user, client_uuid)
@@ -328,7 +328,7 @@ class Lead(BaseModel):
             self._touch(user)
             self.save()
             LeadEvent.create(lead=self.id, user=user.id, kind="status", from_value=old, to_value=to,
-                             note=note or changes.get("lost_reason", ""))
+                             note=note or changes.get("lost_reason", ""), owner=self.owner_id)
             if to == "won" and self.customer_id:
                 self._sign(user, product)
         return self
@@ -461,7 +461,7 @@ class Lead(BaseModel):
             self._touch(user)
             self.save()
             LeadEvent.create(lead=self.id, user=user.id, kind="status", from_value="lost", to_value=back,
-                             note=(note or "").strip()[:500])
+                             note=(note or "").strip()[:500], owner=self.owner_id)
         return self
 
     def reassign(self, user, owner_id, note):
@@ -492,7 +492,7 @@ class Lead(BaseModel):
             self.updated_at = clock.now()
             self.save()
             LeadEvent.create(lead=self.id, user=user.id, kind="reassign", from_value=old.name,
-                             to_value=owner.name, note=note)
+                             to_value=owner.name, note=note, owner=owner.id)
         return self
 
     def add_note(self, user, note):
@@ -504,7 +504,7 @@ class Lead(BaseModel):
         with database.atomic():
             self._touch(user)
             self.save()
-            LeadEvent.create(lead=self.id, user=user.id, kind="note", note=note)
+            LeadEvent.create(lead=self.id, user=user.id, kind="note", note=note, owner=self.owner_id)
         return self
 
     def _touch(self, user):
@@ -546,8 +546,12 @@ class Lead(BaseModel):
 
     @classmethod
     def listing(cls, user, status=None, stale=False, owner=None, product=None, reached=None,
-                since=None, until=None, customer=None):
-        """The leads tab and the funnel's links: the user's scope, filtered; newest touched first."""
+                since=None, until=None, customer=None, by=None):
+        """The leads tab and the funnel's links: the user's scope, filtered; newest touched first.
+
+        by (a manager's id) keeps the leads the funnel credits to that manager for the
+        figure asked: the stage `reached`, else lost or won by `status`, else captured.
+        """
         query = (cls.visible_to(user).select(cls, Product, User, Customer)
                  .join(Product, on=(cls.product == Product.id))
                  .switch(cls).join(User, on=(cls.owner == User.id))
@@ -565,12 +569,15 @@ class Lead(BaseModel):
             query = query.where(cls.product == product)
         if reached in STAGE:
             query = query.where(cls.stage_reached >= STAGE[reached])
-        if since:
-            query = query.where(cls.created_at >= clock.local_day_start_utc(since))
-        if until:
-            query = query.where(cls.created_at < clock.local_day_start_utc(until + dt.timedelta(days=1)))
+        query = cls._captured_between(query, since, until)
         if customer:
             query = query.where(cls.customer == customer)
+        if by:
+            stage = reached if reached in STAGE else status if status in ("lost", "won") else "new"
+            candidates = list(query.select(cls.id, cls.owner, cls.status, cls.stage_reached))
+            credits = cls.credits(candidates, query)
+            query = query.where(cls.id.in_([lead.id for lead in candidates
+                                            if credits[lead.id].get(stage) == by] or [0]))
         return query.order_by(cls.updated_at.desc(), cls.id.desc())
 
     @classmethod
@@ -589,41 +596,98 @@ class Lead(BaseModel):
 
         Each row: counts reaching each stage, lost, conversion between stages
         (None when the earlier stage is empty) and the median days from capture to signing.
+        A manager's row counts each stage under whoever held the lead when it was reached
+        (see credits), so a lead handed over between capture and signing counts as captured
+        by the first manager and won by the second.
         """
-        rows = list(cls.visible_to(user).select(cls.id, cls.owner, cls.product, cls.status,
-                                                cls.stage_reached, cls.created_at, cls.won_on)
-                    .where(cls.created_at >= clock.local_day_start_utc(since),
-                           cls.created_at < clock.local_day_start_utc(until + dt.timedelta(days=1))))
+        query = cls._captured_between(cls.visible_to(user), since, until)
+        rows = list(query.select(cls.id, cls.owner, cls.product, cls.status, cls.stage_reached,
+                                 cls.created_at, cls.won_on))
+        credits = cls.credits(rows, query)
         names = {p.id: p.name for p in Product.select(Product.id, Product.name)
                  .where(Product.id.in_({r.product_id for r in rows} or {0}))}
-        owners = {u.id: u.name for u in User.select(User.id, User.name)
-                  .where(User.id.in_({r.owner_id for r in rows} or {0}))}
-        by_owner, by_product = {}, {}
+        holders = {h for credit in credits.values() for h in credit.values()}
+        owners = {u.id: u.name for u in User.select(User.id, User.name).where(User.id.in_(holders or {0}))}
+        by_product = {}
         for lead in rows:
-            by_owner.setdefault(lead.owner_id, []).append(lead)
             by_product.setdefault(lead.product_id, []).append(lead)
         return {
-            "owners": sorted((_funnel_row(k, owners[k], v) for k, v in by_owner.items()),
-                             key=lambda r: r["label"]),
+            "owners": sorted((_funnel_row(k, owners[k], rows, lambda lead, stage, k=k: credits[lead.id].get(stage) == k)
+                              for k in holders), key=lambda r: r["label"]),
             "products": sorted((_funnel_row(k, names[k], v) for k, v in by_product.items()),
                                key=lambda r: r["label"]),
             "total": _funnel_row(None, "", rows),
         }
+
+    @staticmethod
+    def _captured_between(query, since, until):
+        if since:
+            query = query.where(Lead.created_at >= clock.local_day_start_utc(since))
+        if until:
+            query = query.where(Lead.created_at < clock.local_day_start_utc(until + dt.timedelta(days=1)))
+        return query
+
+    @classmethod
+    def credits(cls, leads, query):
+        """{lead id: {stage or "lost": id of the manager who held the lead when it got there}}.
+
+        Read from the lead's history: the owner recorded with each event. A stage skipped
+        (signed on the spot) is credited with the move that passed it; "lost" only while the
+        lead is lost, to whoever held it then. query selects the same leads (a subquery, so
+        the events are read in one statement whatever their number). Leads without recorded
+        owners (written before events kept one) fall back to their current owner.
+        """
+        events = (LeadEvent.select(LeadEvent.lead, LeadEvent.kind, LeadEvent.to_value, LeadEvent.owner)
+                  .where(LeadEvent.lead.in_(query.select(cls.id)), LeadEvent.kind.in_(("created", "status")))
+                  .order_by(LeadEvent.lead, LeadEvent.at, LeadEvent.id).tuples())
+        by_lead = {}
+        for lead_id, kind, to_value, owner_id in events:
+            by_lead.setdefault(lead_id, []).append((kind, to_value, owner_id))
+        result = {}
+        for lead in leads:
+            credit, reached = {}, -1
+            for kind, to_value, owner_id in by_lead.get(lead.id, ()):
+                holder = owner_id or lead.owner_id
+                if kind == "created":
+                    credit["new"], reached = holder, max(reached, 0)
+                elif to_value == "lost":
+                    credit["lost"] = holder
+                elif STAGE.get(to_value, -1) > reached:
+                    for stage in FUNNEL_STAGES:
+                        if reached < STAGE[stage] <= STAGE[to_value]:
+                            credit[stage] = holder
+                    reached = STAGE[to_value]
+            for stage in FUNNEL_STAGES:
+                if STAGE[stage] <= lead.stage_reached:
+                    credit.setdefault(stage, lead.owner_id)
+                else:
+                    credit.pop(stage, None)
+            if lead.status == "lost":
+                credit.setdefault("lost", lead.owner_id)
+            else:
+                credit.pop("lost", None)  # reopened: no longer a lost lead
+            result[lead.id] = credit
+        return result
 
     def history(self):
         return (LeadEvent.select(LeadEvent, User).join(User, on=(LeadEvent.user == User.id))
                 .where(LeadEvent.lead == self.id).order_by(LeadEvent.at.desc(), LeadEvent.id.desc()))
 
 
-def _funnel_row(key, label, leads):
-    reached = {stage: sum(1 for lead in leads if lead.stage_reached >= STAGE[stage]) for stage in FUNNEL_STAGES}
+def _funnel_row(key, label, leads, counts=None):
+    """One row of the funnel; counts(lead, stage) says whether a lead counts at a stage
+    ("lost" included) for this row, by default whether it reached the stage at all."""
+    if counts is None:
+        def counts(lead, stage):
+            return lead.status == "lost" if stage == "lost" else lead.stage_reached >= STAGE[stage]
+    reached = {stage: sum(1 for lead in leads if counts(lead, stage)) for stage in FUNNEL_STAGES}
     conversions = []
     for earlier, later in zip(FUNNEL_STAGES, FUNNEL_STAGES[1:]):
         conversions.append(reached[later] / reached[earlier] if reached[earlier] else None)
     days = [(lead.won_on - clock.to_local(lead.created_at).date()).days
-            for lead in leads if lead.status == "won" and lead.won_on]
+            for lead in leads if lead.status == "won" and lead.won_on and counts(lead, "won")]
     return {"key": key, "label": label, "reached": reached, "conversions": conversions,
-            "lost": sum(1 for lead in leads if lead.status == "lost"),
+            "lost": sum(1 for lead in leads if counts(lead, "lost")),
             "median_days": statistics.median(days) if days else None}
 
 
@@ -691,6 +755,9 @@ class LeadEvent(BaseModel):
     from_value = TextField(null=True)
     to_value = TextField(null=True)
     note = TextField(default="", constraints=[default("''")])
+    # Who held the lead once this happened: the funnel credits each stage to them, so a
+    # hand-over does not carry the first manager's work to the next (null on older rows).
+    owner = ForeignKeyField(User, null=True, backref="lead_events_held", on_delete="RESTRICT")
 
     class Meta:
         indexes = ((("lead", "at"), False),)
