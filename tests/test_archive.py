@@ -173,7 +173,7 @@ def test_no_list_or_fragment_shows_a_full_phone_or_id_number(app, client, county
             assert REFERENCE not in html and REFERENCE.replace(" ", "")[:-4] not in html, path
     # the lead page itself shows the number's last four only
     page = soup(client.get(f"/leads/{county.leads['l_mgr1'].id}"))
-    assert page.select_one("dd.reference").get_text() == "****9876"
+    assert page.select_one(".reference").get_text() == "****9876"
 
 
 # --- editing: scope, roles, bad input, history -------------------------------------------

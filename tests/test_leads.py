@@ -709,11 +709,11 @@ def test_the_account_number_is_masked_and_shown_in_full_only_on_an_audited_tap(a
     page = client.get(f"/leads/{lead_id}")
     assert "6228 0000 1234 5678" not in page.get_data(as_text=True)
     assert "62280000" not in page.get_data(as_text=True)
-    assert soup(page).select_one("dd.reference").get_text() == "****5678"
+    assert soup(page).select_one(".reference").get_text() == "****5678"
     assert soup(page).select_one("dd.phone").get_text() == "137****1111"
     full = client.post(f"/leads/{lead_id}/full", data={"csrf_token": csrf_token(client, f"/leads/{lead_id}")})
     assert full.status_code == 200
-    assert soup(full).select_one("dd.reference").get_text() == "6228 0000 1234 5678"
+    assert soup(full).select_one(".reference").get_text() == "6228 0000 1234 5678"
     assert soup(full).select_one("dd.phone").get_text() == NEW_PHONE
     from app.models import AuditLog
     with db(app):
@@ -724,7 +724,7 @@ def test_the_account_number_is_masked_and_shown_in_full_only_on_an_audited_tap(a
         client.post("/logout", data={"csrf_token": csrf_token(client, "/me")})
         login(client, username)
         page = soup(client.get(f"/leads/{lead_id}"))
-        assert page.select_one("dd.reference").get_text() == "****5678"
+        assert page.select_one(".reference").get_text() == "****5678"
         assert (page.select_one("form.reveal") is not None) == (status == 200)
         assert post(client, f"/leads/{lead_id}/full").status_code == status
     with db(app):
