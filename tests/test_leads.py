@@ -9,6 +9,7 @@ from app import clock, crypto
 from app.db import database
 from app.models import (Customer, CustomerChange, Holding, Lead, LeadEvent, LostReason, Product, Setting,
                         User)
+from app.models.lead import LeadInvalid
 from tests.conftest import csrf_token, login, soup
 
 NEW_PHONE = "13700001111"
@@ -741,3 +742,41 @@ def test_a_manager_who_handed_a_lead_over_no_longer_opens_it_in_full(app, client
     login(client, "mgr1")  # still reads the lead they captured, masked
     assert soup(client.get(f"/leads/{lead_id}")).select_one("dd.phone").get_text() == "137****1111"
     assert post(client, f"/leads/{lead_id}/full").status_code == 403
+
+
+def test_the_same_lead_won_twice_at_once_opens_one_archive(app, backend, county):
+    """Two phones sending the same signing at the same moment: one wins, the other is told."""
+    if backend != "postgres":
+        pytest.skip("a real race needs PostgreSQL's concurrent connections")
+    with db(app):
+        mgr1 = User.get_by_id(county.users["mgr1"].id)
+        lead, _ = Lead.capture(mgr1, {"client_uuid": str(uuid.uuid4()), "name": "赵村民", "phone": NEW_PHONE,
+                                      "product": county.products["a"].id, "source": "event"})
+        before = Customer.select().count()
+    barrier = threading.Barrier(2)
+    outcomes, errors = [], []
+
+    def send():
+        try:
+            with app.app_context(), database.obj.connection_context():
+                user, mine = User.get_by_id(mgr1.id), Lead.get_by_id(lead.id)
+                barrier.wait(timeout=10)
+                try:
+                    mine.move(user, "won", amount="3", won_on=clock.today(),
+                              archive={"territory": county.territories["V1"].id})
+                    outcomes.append("won")
+                except LeadInvalid as refused:
+                    outcomes.append(("refused", *refused.errors))
+        except Exception as error:  # reported below: a thread's exception would vanish otherwise
+            errors.append(error)
+
+    threads = [threading.Thread(target=send) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=30)
+    assert errors == []
+    assert sorted(outcomes, key=str) == [("refused", "status"), "won"]
+    with db(app):
+        assert Customer.select().count() == before + 1
+        assert Holding.select().where(Holding.customer == Lead.get_by_id(lead.id).customer_id).count() == 1
