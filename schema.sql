@@ -409,12 +409,15 @@ CREATE TABLE "lead_event" (
     "from_value" TEXT,
     "to_value" TEXT,
     "note" TEXT NOT NULL DEFAULT '',
+    "owner_id" INTEGER,
     FOREIGN KEY ("lead_id") REFERENCES "lead" ("id") ON DELETE CASCADE,
-    FOREIGN KEY ("user_id") REFERENCES "user" ("id") ON DELETE RESTRICT
+    FOREIGN KEY ("user_id") REFERENCES "user" ("id") ON DELETE RESTRICT,
+    FOREIGN KEY ("owner_id") REFERENCES "user" ("id") ON DELETE RESTRICT
 );
 CREATE INDEX "lead_event_lead_id" ON "lead_event" ("lead_id");
 CREATE INDEX "lead_event_user_id" ON "lead_event" ("user_id");
 CREATE INDEX "lead_event_lead_id_at" ON "lead_event" ("lead_id", "at");
+CREATE INDEX "lead_event_owner_id" ON "lead_event" ("owner_id");
 
 CREATE TABLE "lost_reason" (
     "id" SERIAL NOT NULL PRIMARY KEY,

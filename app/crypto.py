@@ -90,6 +90,18 @@ def mask_phone(phone):
     return phone[:3] + "****" + phone[-4:] if len(phone) >= 8 else "****"
 
 
+def mask_reference(reference):
+    """****0001: what pages show of an account or contract number, only its last four characters.
+
+    Separators are dropped, so the mask does not tell how the number is grouped; four
+    characters or fewer show nothing at all.
+    """
+    text = "".join(ch for ch in (reference or "") if ch.isalnum())
+    if not text:
+        return ""
+    return "****" + text[-4:] if len(text) > 4 else "****"
+
+
 def mask_id(number):
     """5201**********1234: the region's first four digits and the last four."""
     if not number:

@@ -10,9 +10,13 @@ from werkzeug.datastructures import MultiDict
 
 from app import clock
 from app.db import database
-from app.models import AuditLog, Customer, Lead, LostReason, Product, User, Visit
-from app.models.lead import (LEAD_SOURCES, LEAD_STATUSES, OPEN_STATUSES, LeadDuplicates, LeadForbidden,
+from app.models import AuditLog, Branch, Customer, Lead, LostReason, Product, Territory, User, Visit
+from app.models.customer import CUSTOMER_KINDS
+from app.models.lead import (LEAD_SOURCES, LEAD_STATUSES, OPEN_STATUSES, ArchiveDuplicates, LeadDuplicates,
+                             LeadForbidden,
                              LeadInvalid, new_client_uuid, team_managers)
+from app.models.scope import branch_scope
+from app.customer_forms import KIND_LABELS
 from app.web import get_visible_or_404, render, roles_required
 
 bp = Blueprint("leads", __name__, url_prefix="/leads")
@@ -58,7 +62,8 @@ def _filters(args):
     """The list's filters from the query string; unknown values are dropped, not refused."""
     chip = args.get("status", "")
     chip = chip if chip in CHIPS else ""
-    return {"status": chip, "owner": args.get("owner", type=int), "product": args.get("product", type=int),
+    return {"status": chip, "owner": args.get("owner", type=int), "by": args.get("by", type=int),
+            "product": args.get("product", type=int),
             "reached": args.get("reached") if args.get("reached") in ("new", "contacted", "qualified", "won") else None,
             "since": _day(args.get("since")), "until": _day(args.get("until"))}
 
@@ -75,7 +80,8 @@ def _board(args, moved=None, row_error=None, status=200):
     filters = _filters(args)
     query = Lead.listing(current_user, status=None if filters["status"] in ("", "all", "stale") else filters["status"],
                          stale=filters["status"] == "stale", owner=filters["owner"], product=filters["product"],
-                         reached=filters["reached"], since=filters["since"], until=filters["until"])
+                         reached=filters["reached"], since=filters["since"], until=filters["until"],
+                         by=filters["by"])
     if filters["status"] in LEAD_STATUSES:
         lanes = [filters["status"]]
     elif filters["status"] in ("open", "stale"):
@@ -142,14 +148,26 @@ def new():
     return redirect(url_for("leads.detail", lead_id=lead.id))
 
 
-def _detail(lead, errors=None, values=None, status=200):
+def _detail(lead, errors=None, values=None, status=200, full=False, duplicates=None):
     bank = current_user.branch.bank
     can_work = current_user.role == "team_lead" or (current_user.role == "manager"
                                                    and lead.owner_id == current_user.id)
+    territories = []
+    if can_work and lead.is_open and not lead.customer_id:
+        # Where the won form may open the new customer's archive: the user's own territories.
+        territories = list(Territory.visible_to(current_user).where(Territory.retired_on.is_null())
+                           .order_by(Territory.path))
+    visible = set()
+    if duplicates:
+        visible = {c.id for c in Customer.visible_to(current_user)
+                   .where(Customer.id.in_([c.id for c in duplicates]))}
     return render("leads/detail.html", lead=lead, history=list(lead.history()), errors=errors or {},
                   values=values or {}, can_work=can_work, reasons=LostReason.labels(bank),
+                  territories=territories, duplicates=duplicates or [], visible=visible,
+                  KIND_LABELS={k: KIND_LABELS[k] for k in CUSTOMER_KINDS},
                   managers=list(team_managers(current_user)) if current_user.role == "team_lead" else [],
-                  stale=lead.is_stale(_stale_days()), today=clock.today()), status
+                  stale=lead.is_stale(_stale_days()), today=clock.today(), full=full,
+                  can_reveal=lead.may_reveal(current_user)), status
 
 
 def _stale_days():
@@ -165,6 +183,18 @@ def detail(lead_id):
     return _detail(get_visible_or_404(Lead, lead_id))
 
 
+@bp.route("/<int:lead_id>/full", methods=["POST"])
+@roles_required(*WORKERS)
+def full(lead_id):
+    """The lead with phone and account number in clear, for its owner or a team lead; audited,
+    as the archive's full view is."""
+    lead = get_visible_or_404(Lead, lead_id)
+    if not lead.may_reveal(current_user):
+        abort(403)
+    AuditLog.record(current_user.id, "view_full", "lead", lead.id, ip=request.remote_addr)
+    return _detail(lead, full=True)
+
+
 def _list_args():
     """The filters of the list a one-tap move was made from, as the form carried them back."""
     return MultiDict(parse_qsl(request.form.get("list_query", "")))
@@ -177,6 +207,8 @@ def _act(lead_id, action):
         action(lead)
     except LeadForbidden:
         abort(403)
+    except ArchiveDuplicates as matches:
+        return _detail(Lead.get_by_id(lead.id), values=request.form, duplicates=matches.customers, status=409)
     except LeadInvalid as error:
         if request.form.get("back") == "list":
             # Said on the row itself; 200 for htmx, which swaps no error response.
@@ -197,9 +229,17 @@ def move(lead_id):
     form = request.form
 
     def action(lead):
+        archive = {key: form.get(key) for key in ("territory", "kind", "id_number", "link")}
         lead.move(current_user, form.get("to", ""), amount=form.get("amount"), won_on=form.get("won_on"),
-                  reference=form.get("reference"), reason=form.get("reason"), note=form.get("note", ""))
-        if lead.status == "won" and lead.customer_id:
+                  reference=form.get("reference"), reason=form.get("reason"), note=form.get("note", ""),
+                  archive=archive)
+        outcome = lead.archive_outcome
+        if outcome and outcome[0] == "created":
+            flash(_("Signed: %(name)s's archive was opened with the product.", name=outcome[1].name))
+        elif outcome:
+            flash(_("Signed: linked to %(name)s's existing archive, whose products and tier are updated.",
+                    name=outcome[1].name))
+        elif lead.status == "won" and lead.customer_id:
             flash(_("Signed: the customer's products and tier are updated."))
     return _act(lead_id, action)
 
@@ -251,18 +291,21 @@ def funnel():
 
 # ---------------------------------------------------------------- the admin's list of lost reasons
 
-def _bank_or_404():
-    bank = current_user.branch.bank
-    if bank is None:
-        abort(404)  # an admin above the banks picks a bank's own admin for this
-    return bank
+def _reasons_url(bank, banks):
+    return url_for("lost_reasons.index", bank=bank.id if len(banks) > 1 else None)
 
 
 @admin_bp.route("/", methods=["GET", "POST"], endpoint="index")
 @roles_required("admin")
 def reasons():
-    """The reasons a lead may be lost for, as the bank keeps them."""
-    bank = _bank_or_404()
+    """The reasons a lead may be lost for, as the bank keeps them.
+
+    Chosen like the other bank-wide admin pages (admin._admin_bank): a bank's admin keeps
+    their own list, a union's admin picks one of the banks below, a sub-branch's admin reads.
+    """
+    from app.admin import _admin_bank
+
+    bank, banks, editable = _admin_bank(change=request.method == "POST")
     error = None
     if request.method == "POST":
         label = request.form.get("label", "").strip()
@@ -280,21 +323,27 @@ def reasons():
                 if not LostReason.select().where(LostReason.bank == bank.id, LostReason.label == label).exists():
                     LostReason.create(bank=bank.id, label=label)
                 AuditLog.record(current_user.id, "add_lost_reason", "branch", bank.id, ip=request.remote_addr)
-            return redirect(url_for("lost_reasons.index"))
+            return redirect(_reasons_url(bank, banks))
     rows = list(LostReason.select().where(LostReason.bank == bank.id).order_by(LostReason.id))
     return render("leads/lost_reasons.html", rows=rows, defaults=LostReason.labels(None) if not rows else [],
-                  error=error, value=request.form.get("label", "")), (400 if error else 200)
+                  error=error, value=request.form.get("label", ""), bank=bank, banks=banks,
+                  editable=editable), (400 if error else 200)
 
 
 @admin_bp.route("/<int:reason_id>/active", methods=["POST"])
 @roles_required("admin")
 def toggle(reason_id):
     """Stop offering a reason (or offer it again); leads already lost for it keep it."""
-    bank = _bank_or_404()
-    row = LostReason.get_or_none((LostReason.id == reason_id) & (LostReason.bank == bank.id))
-    if row is None:
+    row = LostReason.get_or_none(LostReason.id == reason_id)
+    banks = list(Branch.select().where(branch_scope(current_user) & (Branch.kind == "bank")))
+    bank = next((b for b in banks if row is not None and b.id == row.bank_id), None)
+    if bank is None:
+        own = current_user.branch.bank
+        if row is not None and own is not None and row.bank_id == own.id:
+            abort(403)  # a sub-branch admin's own bank: readable, changed by the bank's admin
         abort(404)
     row.active = not row.active
     row.save()
-    return redirect(url_for("lost_reasons.index"))
-
+    AuditLog.record(current_user.id, "toggle_lost_reason", "branch", bank.id, ip=request.remote_addr,
+                    label=row.label, active=row.active)
+    return redirect(_reasons_url(bank, banks))

@@ -76,6 +76,8 @@ MATRIX = {
     "leads.reopen": ("POST", "/leads/{l_l_mgr1}/reopen", {"manager": 400, "team_lead": 400}, 403),
     "leads.note": ("POST", "/leads/{l_l_mgr1}/note", {"manager": 400, "team_lead": 400}, 403),
     "leads.reassign": ("POST", "/leads/{l_l_mgr1}/reassign", {"team_lead": 400}, 403),
+    # phone and account number in clear: the owner or a team lead, audited
+    "leads.full": ("POST", "/leads/{l_l_mgr1}/full", {"manager": 200, "team_lead": 200}, 403),
     "leads.funnel": ("GET", "/leads/funnel", {"team_lead": 200, "management": 200}, 403),
     "lost_reasons.index": ("GET", "/admin/lost-reasons/", {"admin": 200}, 403),
     "lost_reasons.toggle": ("POST", "/admin/lost-reasons/999999/active", {"admin": 404}, 403),
@@ -212,9 +214,10 @@ def test_a_sub_branch_admin_reads_the_bank_pages_the_home_links_to_but_changes_n
     home = BeautifulSoup(client.get("/admin/").get_data(as_text=True), "html.parser")
     links = [a["href"] for a in home.select("nav a.row")]
     assert "/admin/settings" in links and "/admin/products" in links and "/admin/tiers/" in links
+    assert "/admin/lost-reasons/" in links
     for href in links:
         assert client.get(href).status_code == 200, href
-    for path in ("/admin/settings", "/admin/products", "/admin/tiers/"):
+    for path in ("/admin/settings", "/admin/products", "/admin/tiers/", "/admin/lost-reasons/"):
         page = BeautifulSoup(client.get(path).get_data(as_text=True), "html.parser")
         assert page.select_one("#read-only") is not None, path
         assert page.select_one("main form[method=post]") is None, path
@@ -227,6 +230,7 @@ def test_a_sub_branch_admin_reads_the_bank_pages_the_home_links_to_but_changes_n
     assert client.get("/admin/products/new").status_code == 403
     assert client.get(f"/admin/products/{county.products['a'].id}").status_code == 403
     assert client.post("/admin/tiers/", data={"csrf_token": token}).status_code == 403
+    assert client.post("/admin/lost-reasons/", data={"csrf_token": token, "label": "x"}).status_code == 403
     with app.app_context(), database.obj.connection_context():
         assert Setting.get(county.branches["A"], "check_in_radius_m") == radius_before
         assert TierRule.select().count() == rules_before

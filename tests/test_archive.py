@@ -144,8 +144,17 @@ def test_the_page_masks_and_the_full_view_is_audited(app, client, county):
 
 # --- masking everywhere a manager can reach ----------------------------------------------
 
+REFERENCE = "6228 4800 1234 9876"  # an account number a won lead keeps
+
+
 def test_no_list_or_fragment_shows_a_full_phone_or_id_number(app, client, county):
     seed_archive(app, county)
+    with app.app_context(), database.obj.connection_context():
+        from app.models import Lead, User
+
+        # mgr1's lead signed, with the account number its customer opened
+        Lead.get_by_id(county.leads["l_mgr1"].id).move(
+            User.get_by_id(county.users["mgr1"].id), "won", amount="2", won_on=clock.today(), reference=REFERENCE)
     login(client, "mgr1")
     cid = county.customers["c_v1"].id
     pages = ["/today", "/map", "/map/data", f"/map/customers/{cid}", "/territories",
@@ -153,13 +162,18 @@ def test_no_list_or_fragment_shows_a_full_phone_or_id_number(app, client, county
              "/leads/", "/me", f"/customers/{cid}", f"/customers/{cid}/edit", "/customers/new",
              "/leads/?status=all", f"/leads/{county.leads['l_mgr1'].id}", f"/leads/new?customer={cid}",
              "/today?lat=28.91&lng=107.605", "/ledger", f"/visits/check-in/{cid}", "/visits/met",
-             f"/visits/{county.visits['v_mgr1'].id}"]
+             f"/visits/{county.visits['v_mgr1'].id}", "/leads/?status=won",
+             f"/leads/?status=won&reached=won&by={county.users['mgr1'].id}"]
     for path in pages:
         for headers in ({}, {"HX-Request": "true"}):
             response = client.get(path, headers=headers)
             assert response.status_code == 200, path
             html = response.get_data(as_text=True)
             assert PHONE not in html and ID not in html and ID[-8:] not in html, path
+            assert REFERENCE not in html and REFERENCE.replace(" ", "")[:-4] not in html, path
+    # the lead page itself shows the number's last four only
+    page = soup(client.get(f"/leads/{county.leads['l_mgr1'].id}"))
+    assert page.select_one(".reference").get_text() == "****9876"
 
 
 # --- editing: scope, roles, bad input, history -------------------------------------------

@@ -40,7 +40,9 @@ def funnel_county(app, county):
         loan = Product.create(bank=county.branches["A"], name="惠农e贷", kind="loan", amount_limit_wan=50)
         clock.travel(dt.timedelta(days=-40))
         old = _capture(mgr1, "戊", "13700000005", deposit)
-        old.move(mgr1, "won", amount="5", won_on=clock.today())
+        v1 = {"territory": county.territories["V1"].id}  # a new person signing gets an archive there
+        # mgr1 was given V1 only 30 days ago: their team lead records this signing
+        old.move(User.get_by_id(county.users["lead1"].id), "won", amount="5", won_on=clock.today(), archive=v1)
         clock.travel(dt.timedelta(days=40))
         start = clock.today()
         leads = {name: _capture(user, name, f"1370000001{i}", product) for i, (name, user, product) in enumerate([
@@ -51,9 +53,9 @@ def funnel_county(app, county):
         leads["乙"].move(mgr1, "lost", reason="联系不上")
         leads["庚"].move(mgr2, "lost", reason="暂无资金需求")
         clock.travel(dt.timedelta(days=2))
-        leads["甲"].move(mgr1, "won", amount="10", won_on=clock.today())
+        leads["甲"].move(mgr1, "won", amount="10", won_on=clock.today(), archive=v1)
         clock.travel(dt.timedelta(days=2))
-        leads["丙"].move(mgr1, "won", amount="3", won_on=clock.today())
+        leads["丙"].move(mgr1, "won", amount="3", won_on=clock.today(), archive=v1)
     return {"start": start, "end": clock.today(), "loan": loan}
 
 
@@ -111,3 +113,40 @@ def test_a_team_lead_sees_only_the_team_and_managers_no_funnel(client, funnel_co
     client.post("/logout", data={"csrf_token": csrf_token(client, "/me")})
     login(client, "mgmt")
     assert set(_table(soup(client.get("/leads/funnel")), "owner")) == {"张经理", "李经理"}
+
+
+def test_a_lead_handed_over_counts_each_stage_under_whoever_held_it(app, client, funnel_county, county):
+    """辛 is captured by 张经理, handed to 李经理 by the team lead, then contacted, qualified
+    and won by 李经理: captured stays in 张经理's row, the later stages go to 李经理's."""
+    with app.app_context(), database.obj.connection_context():
+        mgr1, mgr2, lead1 = (User.get_by_id(county.users[k].id) for k in ("mgr1", "mgr2", "lead1"))
+        xin = _capture(mgr1, "辛", "13700000020", Product.get_by_id(county.products["a"].id))
+        xin.reassign(lead1, mgr2.id, "他家在石板村，李经理熟")
+        xin = Lead.get_by_id(xin.id)
+        for to in ("contacted", "qualified"):
+            xin.move(mgr2, to)
+        xin.move(mgr2, "won", amount="6", won_on=clock.today(), archive={"territory": county.territories["V2"].id})
+        assert Lead.get_by_id(xin.id).owner_id == mgr2.id  # the current owner, as before
+    login(client, "lead1")
+    period = f"since={funnel_county['start'].isoformat()}&until={funnel_county['end'].isoformat()}"
+    page = soup(client.get(f"/leads/funnel?{period}"))
+    assert _table(page, "owner") == {
+        "张经理": (["6", "3", "2", "2", "1", "3"], ["50%", "67%", "100%"]),
+        "李经理": (["3", "2", "1", "1", "1", "0"], ["67%", "50%", "100%"]),
+    }
+    assert _table(page, "none") == {"全部": (["9", "5", "3", "3", "2", "2"], ["56%", "60%", "100%"])}
+    rows = {tr.th.get_text(): tr for tr in page.select("table.funnel[data-by=owner] tbody tr")}
+    expected = {
+        "张经理": {"stage-new": {"周大福", "甲", "乙", "丙", "丁", "辛"}, "stage-won": {"甲", "丙"},
+                 "median": {"甲", "丙"}},
+        "李经理": {"stage-new": {"郑家杂货店", "己", "庚"}, "stage-contacted": {"己", "辛"},
+                 "stage-qualified": {"辛"}, "stage-won": {"辛"}, "lost": {"庚"}, "median": {"辛"}},
+    }
+    for name, cells in expected.items():
+        for cell, names in cells.items():
+            href = rows[name].select_one(f"td.{cell} a")["href"]
+            listing = soup(client.get(href))
+            shown = {li.select_one(".row-main").contents[0].strip() for li in listing.select("li.lead-row")}
+            assert shown == names, (name, cell)
+            figure = rows[name].select_one(f"td.{cell} a").get_text()
+            assert cell == "median" or int(figure) == len(names), (name, cell)

@@ -51,6 +51,18 @@ class LeadDuplicates(Exception):
         self.leads, self.customers = leads, customers
 
 
+class ArchiveDuplicates(Exception):
+    """Winning a lead would create an archive whose phone is on other people's archives.
+
+    Raised before anything is written, as the archive form shows such matches first:
+    the user picks the archive that is theirs (link=id) or says they are someone else (link=new).
+    """
+
+    def __init__(self, customers):
+        super().__init__("archive duplicates")
+        self.customers = customers
+
+
 class LeadForbidden(Exception):
     """The user may see the lead but not do this to it (a 403)."""
 
@@ -136,7 +148,7 @@ class Lead(BaseModel):
                     product=clean["product"], amount_wan=clean["amount"], source=clean["source"],
                     owner=clean["owner"], created_by=user.id, note=clean["note"], visit=clean["visit"])
                 LeadEvent.create(lead=lead, user=user.id, kind="created", to_value="new",
-                                 note=clean["note"])
+                                 note=clean["note"], owner=clean["owner"])
         except IntegrityError:
             # The same UUID sent twice at once: the other request's row won the race.
             existing = cls._replayed(user, client_uuid)
@@ -265,8 +277,15 @@ class Lead(BaseModel):
         if user.role not in ("manager", "team_lead"):
             raise LeadForbidden()
 
-    def move(self, user, to, amount=None, won_on=None, reference=None, reason=None, note=""):
-        """Move the lead to status `to` under the pipeline's rules; raises LeadInvalid."""
+    def move(self, user, to, amount=None, won_on=None, reference=None, reason=None, note="", archive=None):
+        """Move the lead to status `to` under the pipeline's rules; raises LeadInvalid.
+
+        Winning a lead for someone without an archive converts them into a customer in the
+        same transaction (see _archive_plan; archive holds the won form's territory, kind,
+        id_number and link); self.archive_outcome then says ("created" or "linked",
+        customer). Raises ArchiveDuplicates while their phone is on someone else's archive.
+        """
+        self.archive_outcome = None
         self._check_actor(user)
         if to not in LEAD_STATUSES:
             raise LeadInvalid({"status": _l("Choose a status of the pipeline.")})
@@ -282,8 +301,11 @@ class Lead(BaseModel):
             raise LeadInvalid({"note": _l("A note has at most 500 characters.")})
         product = Product.get_by_id(self.product_id)
         changes = {}
+        existing = plan = None
         if to == "won":
             changes = self._won_values(product, amount, won_on, reference)
+            if not self.customer_id:
+                existing, plan = self._archive_plan(user, archive or {})
         elif to == "lost":
             reason = (reason or "").strip()
             if reason not in LostReason.labels(Branch.get_by_id(self.branch_id).bank):
@@ -291,6 +313,19 @@ class Lead(BaseModel):
             changes = {"lost_reason": reason}
         with database.atomic():
             old = self.status
+            # Claim the move: a second request for the same lead (a double tap, a replay, a
+            # colleague at the same moment) finds the status already changed and writes nothing.
+            claimed = (Lead.update(updated_at=clock.now())
+                       .where((Lead.id == self.id) & (Lead.status == old)).execute())
+            if not claimed:
+                raise LeadInvalid({"status": _l("Someone changed this lead meanwhile: reload it and check.")})
+            if existing is not None:
+                self.customer = existing.id
+                self.archive_outcome = ("linked", existing)
+            elif plan is not None:
+                customer = self._create_archive(user, plan)
+                self.customer = customer.id
+                self.archive_outcome = ("created", customer)
             self.status = to
             self.stage_reached = max(self.stage_reached, STAGE.get(to, 0))
             self.closed_at = clock.now() if to in ("won", "lost") else None
@@ -299,7 +334,7 @@ class Lead(BaseModel):
             self._touch(user)
             self.save()
             LeadEvent.create(lead=self.id, user=user.id, kind="status", from_value=old, to_value=to,
-                             note=note or changes.get("lost_reason", ""))
+                             note=note or changes.get("lost_reason", ""), owner=self.owner_id)
             if to == "won" and self.customer_id:
                 self._sign(user, product)
         return self
@@ -329,6 +364,77 @@ class Lead(BaseModel):
         if errors:
             raise LeadInvalid(errors)
         return {"won_amount_wan": value, "won_on": day, "contract_no": reference or None}
+
+    def _archive_plan(self, user, archive):
+        """Who signed a lead captured without an archive: (existing customer, None) or (None, plan).
+
+        The person is looked up in the bank as the archive form does: the same ID number
+        (through its keyed hash) or the same phone and name is the same person, whose archive
+        is linked. A phone on an archive under another name may be a relative or a reused
+        number: ArchiveDuplicates until the user picks one of those archives or says "new" (link). Otherwise the plan
+        for a new archive: the territory chosen in the form (one the user's scope holds; a
+        lead keeps no position of its own to place by), the kind, the ID number if given.
+        """
+        from app.models.customer import CUSTOMER_KINDS
+        from app.models.scope import bank_scope
+        from app.models.territory import Territory
+
+        errors = {}
+        id_hash, id_number = self.id_number_hash, None
+        if (archive.get("id_number") or "").strip():
+            try:
+                id_number = crypto.validate_id_number(archive["id_number"])
+            except crypto.InvalidIdNumber as error:
+                errors["id_number"] = _l(str(error))
+            else:
+                if id_hash and crypto.hash_id(id_number) != id_hash:
+                    errors["id_number"] = _l("This is not the ID number captured with the lead.")
+                id_hash = crypto.hash_id(id_number)
+        if errors:
+            raise LeadInvalid(errors)
+        in_bank = Customer.select().where(bank_scope(user, Customer.branch)).order_by(Customer.id)
+        same = in_bank.where(Customer.id_number_hash == id_hash).first() if id_hash else None
+        if same is None and self.phone:
+            same = in_bank.where(Customer.phone == self.phone, Customer.name == self.name).first()
+        if same is not None:
+            if same.id_number_hash and id_hash and same.id_number_hash != id_hash:
+                raise LeadInvalid({"id_number": _l("An archive with this phone and name has another ID "
+                                                   "number: check the ID number.")})
+            return same, None
+        link = str(archive.get("link") or "")
+        if self.phone and link != "new":
+            others = list(in_bank.where(Customer.phone == self.phone))
+            chosen = next((c for c in others if str(c.id) == link), None)
+            if chosen is not None:  # the user says it is this archive's holder, under another name
+                return chosen, None
+            if others:
+                raise ArchiveDuplicates(others)
+        kind = archive.get("kind") or "household"
+        if kind not in CUSTOMER_KINDS:
+            errors["kind"] = _l("Choose household, merchant or enterprise.")
+        territory = None
+        if archive.get("territory"):
+            territory = (Territory.visible_to(user)
+                         .where(Territory.id == _int(archive["territory"]), Territory.retired_on.is_null())
+                         .first())
+        if territory is None:
+            errors["territory"] = _l("Choose the territory where the new customer lives.")
+        if errors:
+            raise LeadInvalid(errors)
+        return None, {"territory": territory, "kind": kind, "id_number": id_number, "id_hash": id_hash}
+
+    def _create_archive(self, user, plan):
+        """The new customer's archive, through the archive form's own write path."""
+        customer = Customer.add_archive(user, plan["territory"],
+                                        {"kind": plan["kind"], "name": self.name, "phone": self.phone},
+                                        plan["id_number"])
+        if plan["id_hash"] and not plan["id_number"]:
+            # The lead kept only the ID number's hash: the archive keeps it too, so the next
+            # capture or archive with that number finds this person; the number itself is
+            # entered on the archive when the customer shows their card.
+            customer.id_number_hash = plan["id_hash"]
+            customer.save(only=[Customer.id_number_hash])
+        return customer
 
     def _sign(self, user, product):
         """The customer now holds the product: holding, balance, tier, each in their history."""
@@ -361,7 +467,7 @@ class Lead(BaseModel):
             self._touch(user)
             self.save()
             LeadEvent.create(lead=self.id, user=user.id, kind="status", from_value="lost", to_value=back,
-                             note=(note or "").strip()[:500])
+                             note=(note or "").strip()[:500], owner=self.owner_id)
         return self
 
     def reassign(self, user, owner_id, note):
@@ -392,7 +498,7 @@ class Lead(BaseModel):
             self.updated_at = clock.now()
             self.save()
             LeadEvent.create(lead=self.id, user=user.id, kind="reassign", from_value=old.name,
-                             to_value=owner.name, note=note)
+                             to_value=owner.name, note=note, owner=owner.id)
         return self
 
     def add_note(self, user, note):
@@ -404,7 +510,7 @@ class Lead(BaseModel):
         with database.atomic():
             self._touch(user)
             self.save()
-            LeadEvent.create(lead=self.id, user=user.id, kind="note", note=note)
+            LeadEvent.create(lead=self.id, user=user.id, kind="note", note=note, owner=self.owner_id)
         return self
 
     def _touch(self, user):
@@ -422,6 +528,14 @@ class Lead(BaseModel):
     def masked_phone(self):
         return crypto.mask_phone(self.phone or (self.customer.phone if self.customer_id else None))
 
+    @property
+    def masked_reference(self):
+        return crypto.mask_reference(self.contract_no)
+
+    def may_reveal(self, user):
+        """Whether user may open the phone and account number in clear: the owner or a team lead."""
+        return user.role == "team_lead" or (user.role == "manager" and self.owner_id == user.id)
+
     def is_stale(self, days):
         return self.is_open and self.updated_at < clock.now() - dt.timedelta(days=days)
 
@@ -438,8 +552,12 @@ class Lead(BaseModel):
 
     @classmethod
     def listing(cls, user, status=None, stale=False, owner=None, product=None, reached=None,
-                since=None, until=None, customer=None):
-        """The leads tab and the funnel's links: the user's scope, filtered; newest touched first."""
+                since=None, until=None, customer=None, by=None):
+        """The leads tab and the funnel's links: the user's scope, filtered; newest touched first.
+
+        by (a manager's id) keeps the leads the funnel credits to that manager for the
+        figure asked: the stage `reached`, else lost or won by `status`, else captured.
+        """
         query = (cls.visible_to(user).select(cls, Product, User, Customer)
                  .join(Product, on=(cls.product == Product.id))
                  .switch(cls).join(User, on=(cls.owner == User.id))
@@ -457,12 +575,15 @@ class Lead(BaseModel):
             query = query.where(cls.product == product)
         if reached in STAGE:
             query = query.where(cls.stage_reached >= STAGE[reached])
-        if since:
-            query = query.where(cls.created_at >= clock.local_day_start_utc(since))
-        if until:
-            query = query.where(cls.created_at < clock.local_day_start_utc(until + dt.timedelta(days=1)))
+        query = cls._captured_between(query, since, until)
         if customer:
             query = query.where(cls.customer == customer)
+        if by:
+            stage = reached if reached in STAGE else status if status in ("lost", "won") else "new"
+            candidates = list(query.select(cls.id, cls.owner, cls.status, cls.stage_reached))
+            credits = cls.credits(candidates, query)
+            query = query.where(cls.id.in_([lead.id for lead in candidates
+                                            if credits[lead.id].get(stage) == by] or [0]))
         return query.order_by(cls.updated_at.desc(), cls.id.desc())
 
     @classmethod
@@ -501,26 +622,78 @@ class Lead(BaseModel):
 
         Each row: counts reaching each stage, lost, conversion between stages
         (None when the earlier stage is empty) and the median days from capture to signing.
+        A manager's row counts each stage under whoever held the lead when it was reached
+        (see credits), so a lead handed over between capture and signing counts as captured
+        by the first manager and won by the second.
         """
-        rows = list(cls.visible_to(user).select(cls.id, cls.owner, cls.product, cls.status,
-                                                cls.stage_reached, cls.created_at, cls.won_on)
-                    .where(cls.created_at >= clock.local_day_start_utc(since),
-                           cls.created_at < clock.local_day_start_utc(until + dt.timedelta(days=1))))
+        query = cls._captured_between(cls.visible_to(user), since, until)
+        rows = list(query.select(cls.id, cls.owner, cls.product, cls.status, cls.stage_reached,
+                                 cls.created_at, cls.won_on))
+        credits = cls.credits(rows, query)
         names = {p.id: p.name for p in Product.select(Product.id, Product.name)
                  .where(Product.id.in_({r.product_id for r in rows} or {0}))}
-        owners = {u.id: u.name for u in User.select(User.id, User.name)
-                  .where(User.id.in_({r.owner_id for r in rows} or {0}))}
-        by_owner, by_product = {}, {}
+        holders = {h for credit in credits.values() for h in credit.values()}
+        owners = {u.id: u.name for u in User.select(User.id, User.name).where(User.id.in_(holders or {0}))}
+        by_product = {}
         for lead in rows:
-            by_owner.setdefault(lead.owner_id, []).append(lead)
             by_product.setdefault(lead.product_id, []).append(lead)
         return {
-            "owners": sorted((_funnel_row(k, owners[k], v) for k, v in by_owner.items()),
-                             key=lambda r: r["label"]),
+            "owners": sorted((_funnel_row(k, owners[k], rows, lambda lead, stage, k=k: credits[lead.id].get(stage) == k)
+                              for k in holders), key=lambda r: r["label"]),
             "products": sorted((_funnel_row(k, names[k], v) for k, v in by_product.items()),
                                key=lambda r: r["label"]),
             "total": _funnel_row(None, "", rows),
         }
+
+    @staticmethod
+    def _captured_between(query, since, until):
+        if since:
+            query = query.where(Lead.created_at >= clock.local_day_start_utc(since))
+        if until:
+            query = query.where(Lead.created_at < clock.local_day_start_utc(until + dt.timedelta(days=1)))
+        return query
+
+    @classmethod
+    def credits(cls, leads, query):
+        """{lead id: {stage or "lost": id of the manager who held the lead when it got there}}.
+
+        Read from the lead's history: the owner recorded with each event. A stage skipped
+        (signed on the spot) is credited with the move that passed it; "lost" only while the
+        lead is lost, to whoever held it then. query selects the same leads (a subquery, so
+        the events are read in one statement whatever their number). Leads without recorded
+        owners (written before events kept one) fall back to their current owner.
+        """
+        events = (LeadEvent.select(LeadEvent.lead, LeadEvent.kind, LeadEvent.to_value, LeadEvent.owner)
+                  .where(LeadEvent.lead.in_(query.select(cls.id)), LeadEvent.kind.in_(("created", "status")))
+                  .order_by(LeadEvent.lead, LeadEvent.at, LeadEvent.id).tuples())
+        by_lead = {}
+        for lead_id, kind, to_value, owner_id in events:
+            by_lead.setdefault(lead_id, []).append((kind, to_value, owner_id))
+        result = {}
+        for lead in leads:
+            credit, reached = {}, -1
+            for kind, to_value, owner_id in by_lead.get(lead.id, ()):
+                holder = owner_id or lead.owner_id
+                if kind == "created":
+                    credit["new"], reached = holder, max(reached, 0)
+                elif to_value == "lost":
+                    credit["lost"] = holder
+                elif STAGE.get(to_value, -1) > reached:
+                    for stage in FUNNEL_STAGES:
+                        if reached < STAGE[stage] <= STAGE[to_value]:
+                            credit[stage] = holder
+                    reached = STAGE[to_value]
+            for stage in FUNNEL_STAGES:
+                if STAGE[stage] <= lead.stage_reached:
+                    credit.setdefault(stage, lead.owner_id)
+                else:
+                    credit.pop(stage, None)
+            if lead.status == "lost":
+                credit.setdefault("lost", lead.owner_id)
+            else:
+                credit.pop("lost", None)  # reopened: no longer a lost lead
+            result[lead.id] = credit
+        return result
 
     def history(self):
         return (LeadEvent.select(LeadEvent, User).join(User, on=(LeadEvent.user == User.id))
@@ -536,15 +709,20 @@ def _today_lead(row):
     return lead
 
 
-def _funnel_row(key, label, leads):
-    reached = {stage: sum(1 for lead in leads if lead.stage_reached >= STAGE[stage]) for stage in FUNNEL_STAGES}
+def _funnel_row(key, label, leads, counts=None):
+    """One row of the funnel; counts(lead, stage) says whether a lead counts at a stage
+    ("lost" included) for this row, by default whether it reached the stage at all."""
+    if counts is None:
+        def counts(lead, stage):
+            return lead.status == "lost" if stage == "lost" else lead.stage_reached >= STAGE[stage]
+    reached = {stage: sum(1 for lead in leads if counts(lead, stage)) for stage in FUNNEL_STAGES}
     conversions = []
     for earlier, later in zip(FUNNEL_STAGES, FUNNEL_STAGES[1:]):
         conversions.append(reached[later] / reached[earlier] if reached[earlier] else None)
     days = [(lead.won_on - clock.to_local(lead.created_at).date()).days
-            for lead in leads if lead.status == "won" and lead.won_on]
+            for lead in leads if lead.status == "won" and lead.won_on and counts(lead, "won")]
     return {"key": key, "label": label, "reached": reached, "conversions": conversions,
-            "lost": sum(1 for lead in leads if lead.status == "lost"),
+            "lost": sum(1 for lead in leads if counts(lead, "lost")),
             "median_days": statistics.median(days) if days else None}
 
 
@@ -612,6 +790,9 @@ class LeadEvent(BaseModel):
     from_value = TextField(null=True)
     to_value = TextField(null=True)
     note = TextField(default="", constraints=[default("''")])
+    # Who held the lead once this happened: the funnel credits each stage to them, so a
+    # hand-over does not carry the first manager's work to the next (null on older rows).
+    owner = ForeignKeyField(User, null=True, backref="lead_events_held", on_delete="RESTRICT")
 
     class Meta:
         indexes = ((("lead", "at"), False),)

@@ -180,3 +180,79 @@ def test_a_standalone_capture_is_offered_the_known_customer(page, live, live_ser
     expect(page.locator("p.notice").first).to_have_text("已并入正在跟进的线索，没有重复登记。")
     # the match page answers 409 Conflict on purpose, which Chromium logs as a failed resource
     assert [e for e in page.errors if "409 (CONFLICT)" not in e] == []
+
+
+def test_signing_someone_new_opens_their_archive_and_the_account_number_stays_masked(page, live, live_server,
+                                                                                      signed_in):
+    """Issue 9's gaps 1 and 4 on a phone: the won form asks where the new customer lives, the
+    archive opens with the product, and the account number shows its last four until 显示完整."""
+    signed_in(page, "mgr1")
+    page.goto(f"{live_server}/leads/new")
+    page.get_by_label("姓名").fill("冯新户")
+    page.get_by_label("电话").fill("13755556666")
+    page.get_by_label("产品").select_option(label="节节高")
+    page.get_by_label("来源").select_option(label="村头活动")
+    page.get_by_label("预计金额（万元，存款和贷款）").fill("6")
+    page.get_by_role("button", name="保存线索").click()
+    expect(page.locator("p.notice").first).to_have_text("线索已保存。")
+    page.get_by_label("签约金额（万元）").fill("6")
+    page.get_by_label("账号或合同号（如有）").fill("6228 4800 0012 3456")
+    page.get_by_role("button", name="记为签约").click()
+    expect(page.locator("#territory-error")).to_have_text("请选择新客户居住的片区。")  # asked, nothing written
+    page.get_by_label("签约金额（万元）").fill("6")
+    page.get_by_label("账号或合同号（如有）").fill("6228 4800 0012 3456")
+    page.get_by_label("居住片区").select_option(label="茶园村一组")
+    screenshot(page, "lead-won-new-person-form-phone")
+    assert page.evaluate(SMALL_TARGETS_JS, MIN_TAP) == []
+    page.get_by_role("button", name="记为签约").click()
+    expect(page.locator("p.notice").first).to_have_text("已签约：已为冯新户建档，并记入该产品。")
+    expect(page.locator(".reference")).to_have_text("****3456")
+    screenshot(page, "lead-won-new-person-phone")
+    assert page.evaluate(SMALL_TARGETS_JS, MIN_TAP) == []
+    page.get_by_role("button", name="显示完整手机号和账号（将被记录）").click()
+    expect(page.locator(".reference")).to_have_text("6228 4800 0012 3456")
+    expect(page.locator("dd.phone")).to_have_text("13755556666")
+    page.locator(".facts").get_by_role("link", name="冯新户").click()
+    expect(page.locator("h1, h2").filter(has_text="冯新户").first).to_be_visible()
+    products = page.locator("dt", has_text=re.compile("^本行产品$")).locator("xpath=following-sibling::dd[1]")
+    expect(products).to_have_text("节节高")
+    screenshot(page, "lead-new-person-archive-phone")
+    assert page.errors == [] or all("400 (BAD REQUEST)" in e for e in page.errors)
+    with live.app.app_context(), database.obj.connection_context():
+        customer = Customer.get(Customer.phone == "13755556666")
+        assert customer.territory_id == live.county.territories["G1"].id
+
+
+def test_a_union_admin_picks_the_bank_whose_lost_reasons_they_keep(page, live, live_server, signed_in):
+    signed_in(page, "union_admin")
+    page.goto(f"{live_server}/admin/")
+    page.get_by_role("link", name="线索流失原因").click()
+    page.get_by_label("法人行").select_option(label="乙县农商行")
+    page.get_by_role("button", name="显示").click()
+    expect(page.locator("main h2").first).to_have_text("乙县农商行")
+    screenshot(page, "lost-reasons-union-phone")
+    assert page.evaluate(SMALL_TARGETS_JS, MIN_TAP) == []
+    assert page.errors == []
+
+
+def test_a_phone_already_on_archives_asks_whether_it_is_one_of_them(page, live, live_server, signed_in):
+    signed_in(page, "mgr1")
+    page.goto(f"{live_server}/leads/new")
+    page.get_by_label("姓名").fill("周小龙")
+    page.get_by_label("电话").fill("13912345678")  # the county's archives share this phone
+    page.get_by_label("产品").select_option(label="节节高")
+    page.get_by_label("来源").select_option(label="转介绍")
+    page.get_by_role("button", name="保存线索").click()
+    page.get_by_role("button", name="不是同一人：保存为新线索").click()
+    page.get_by_label("签约金额（万元）").fill("2")
+    page.get_by_label("居住片区").select_option(label="茶园村")
+    page.get_by_role("button", name="记为签约").click()
+    expect(page.locator("#archive-duplicates")).to_contain_text("周大福")
+    page.locator("#archive-duplicates").scroll_into_view_if_needed()
+    screenshot(page, "lead-won-phone-match-phone")
+    assert page.evaluate(SMALL_TARGETS_JS, MIN_TAP) == []
+    page.get_by_label("不是：另一个人，新建档案").check()
+    page.get_by_label("签约金额（万元）").fill("2")
+    page.get_by_role("button", name="记为签约").click()
+    expect(page.locator("p.notice").first).to_have_text("已签约：已为周小龙建档，并记入该产品。")
+    assert [e for e in page.errors if "409 (CONFLICT)" not in e] == []
