@@ -74,6 +74,18 @@ def run_shaped(name, build, **values):
     return db.execute_sql(sql, [values[s] if isinstance(s, str) else s[1] for s in slots])
 
 
+def first_shaped(model, name, build, **values):
+    """The first row of a run_shaped query selecting all of model's fields, as an instance."""
+    row = run_shaped(name, build, **values).fetchone()
+    if row is None:
+        return None
+    instance = model()
+    for field, value in zip(model._meta.sorted_fields, row):
+        instance.__data__[field.name] = field.python_value(value)
+    instance._dirty.clear()
+    return instance
+
+
 def _stand_in(value, i):
     import datetime as dt
 
