@@ -107,22 +107,32 @@ def _cpu_seconds(pgid):
     return total
 
 
-def _drain(port, probe, limit=90):
-    """Wait until the server answers a probe within 50 ms twice in a row: it has worked off
-    what an earlier step left queued. Returns the seconds it took."""
-    started, quick = time.perf_counter(), 0
-    while time.perf_counter() - started < limit and quick < 2:
-        at = time.perf_counter()
-        try:
-            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=limit)
-            conn.request("GET", probe)
-            conn.getresponse().read()
-            conn.close()
-        except OSError:
-            time.sleep(0.2)
-            continue
-        quick = quick + 1 if time.perf_counter() - at < 0.05 else 0
+def _backlog(port):
+    """Connections waiting in the server's listen queue, not yet taken by a worker
+    (/proc/net/tcp shows a listening socket's accept queue as its rx_queue)."""
+    waiting = 0
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        if fields[3] == "0A" and int(fields[1].rsplit(":", 1)[1], 16) == port:
+            waiting += int(fields[4].split(":")[1], 16)
+    return waiting
+
+
+def _drain(port, probe, limit=120):
+    """Wait until the server has worked off what an earlier step left queued (a failed step
+    leaves abandoned connections in the listen queue, which the workers still serve): its
+    listen queue empty for 0.3 s, then one probe answered. Returns the seconds it took."""
+    started, empty = time.perf_counter(), 0
+    while time.perf_counter() - started < limit and empty < 6:
+        empty = empty + 1 if _backlog(port) == 0 else 0
         time.sleep(0.05)
+    try:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=limit)
+        conn.request("GET", probe)
+        conn.getresponse().read()
+        conn.close()
+    except OSError:
+        pass
     return time.perf_counter() - started
 
 
@@ -441,19 +451,24 @@ def _build_postgres(admin):
         (have,) = db.execute_sql("SELECT COUNT(*) FROM visit").fetchone()
         # Visits over the two years before this week, at random customers, by random managers.
         with db.atomic():
+            # Random picks are drawn first (a CTE with random() is materialised, not inlined), then
+            # joined to numbered customers and managers: ids need not be contiguous.
             db.execute_sql(
-                "WITH c AS (SELECT array_agg(id) AS ids FROM customer), "
-                "m AS (SELECT array_agg(id) AS ids FROM \"user\" WHERE role = 'manager') "
+                "WITH pick AS (SELECT k, 1 + floor(random() * (SELECT COUNT(*) FROM customer))::int AS c, "
+                "1 + floor(random() * (SELECT COUNT(*) FROM \"user\" WHERE role = 'manager'))::int AS m, "
+                "floor(random() * 730)::int AS days, floor(random() * 36000)::int AS secs "
+                "FROM generate_series(1, %s) AS k), "
+                "c AS (SELECT row_number() OVER (ORDER BY id) AS n, id FROM customer), "
+                "m AS (SELECT row_number() OVER (ORDER BY id) AS n, id FROM \"user\" WHERE role = 'manager') "
                 "INSERT INTO visit (client_uuid, customer_id, user_id, made_at, received_at, lat, lng, "
                 "accuracy_m, distance_m, verified, late, position_unconfirmed, outcome, note) "
-                "SELECT md5(random()::text || k::text), c.ids[1 + floor(random() * cardinality(c.ids))::int], "
-                "m.ids[1 + floor(random() * cardinality(m.ids))::int], "
-                "%s::timestamp - floor(random() * 730)::int * interval '1 day' "
-                "+ floor(random() * 36000)::int * interval '1 second', "
+                "SELECT md5(random()::text || k::text), c.id, m.id, "
+                "%s::timestamp - days * interval '1 day' + secs * interval '1 second', "
                 "%s::timestamp, 28.9, 107.6, 10, 20, TRUE, FALSE, FALSE, 'met', '' "
-                "FROM generate_series(1, %s) AS k, c, m",
-                (str(clock.local_day_start_utc(clock.week_bounds()[0] - dt.timedelta(days=1))),
-                 str(clock.now()), field_loop.VISITS - have))
+                "FROM pick JOIN c ON c.n = pick.c JOIN m ON m.n = pick.m",
+                (field_loop.VISITS - have,
+                 str(clock.local_day_start_utc(clock.week_bounds()[0] - dt.timedelta(days=1))),
+                 str(clock.now())))
     close_all()
     _pg_admin(_with_database(admin, work), "VACUUM ANALYZE")
     _pg_admin(admin, f"ALTER DATABASE {work} RENAME TO {PG_FIXTURE}")

@@ -69,16 +69,36 @@ def request_maker(spec):
     raise ValueError(f"unknown request kind {spec['kind']!r}")
 
 
+class _Exchange(asyncio.Protocol):
+    """One request on a new connection: send it, gather the answer until the server closes.
+    A bare protocol rather than asyncio streams: about half the generator's CPU a request."""
+
+    def __init__(self, raw, answered):
+        self.raw, self.answered, self.chunks = raw, answered, []
+
+    def connection_made(self, transport):
+        transport.write(self.raw)
+
+    def data_received(self, data):
+        self.chunks.append(data)
+
+    def connection_lost(self, exc):
+        if not self.answered.done():
+            if exc is None:
+                self.answered.set_result(b"".join(self.chunks))
+            else:
+                self.answered.set_exception(exc)
+
+
 async def _one(port, raw, expected, location, due, timeout, clock, latencies, lags, errors):
+    loop = asyncio.get_running_loop()
     lags.append(clock() - due)
+    transport = None
     try:
         async with asyncio.timeout(timeout):
-            reader, writer = await asyncio.open_connection("127.0.0.1", port)
-            try:
-                writer.write(raw)
-                answer = await reader.read()  # up to the server's close
-            finally:
-                writer.close()
+            answered = loop.create_future()
+            transport, _ = await loop.create_connection(lambda: _Exchange(raw, answered), "127.0.0.1", port)
+            answer = await answered
         finished = clock()
         head = answer.split(b"\r\n\r\n", 1)[0] + b"\r\n"
         parts = head.split(b" ", 2)
@@ -93,6 +113,9 @@ async def _one(port, raw, expected, location, due, timeout, clock, latencies, la
     except OSError as exc:
         name = type(exc).__name__
         errors[name] = errors.get(name, 0) + 1
+    finally:
+        if transport is not None:
+            transport.close()
 
 
 async def run(spec):
