@@ -2,9 +2,9 @@
 
 Servers: ours (tests/bench/serve_app.py) and the bare floor (../shared/bench-floor/
 floor_app.py, on a private copy of its database: tests/bench/serve_floor.py), each
-under gunicorn with WORKERS sync workers. 3 was best on 2 cores: 2 workers leave a
-core idle while one waits on the database, 4 only add context switches (tried once,
-see the report of the bench-sustained branch). ZRT_BENCH_WORKERS=2,3,4 runs each;
+under gunicorn with 3 sync workers by default, as the floor's README runs it. 2 and 4
+were tried once on the shared 2 cores (load average 8-10) and told nothing apart from
+noise; ZRT_BENCH_WORKERS=2,3,4 runs each (3× as long) to compare on a quiet machine.
 ZRT_BENCH_RATES=25,50 and ZRT_BENCH_STEP_SECONDS=3 shorten a trial run.
 
 Load: tests/bench/loadgen.py, a single-threaded asyncio open-loop generator in its
@@ -24,7 +24,10 @@ Data: ours runs on a copy of bench_field_loop's SQLite fixture (99,264 customers
 visits), and on PostgreSQL on the same fixture built in a throwaway cluster kept in
 PG_DIR (database zrt_bench_<hash of schema.sql and app/demo.py>, built the first time:
 a few minutes), signed in as one manager checking in at his customers in turn (20 m
-away, verified). Each run writes into a copy, never into the fixture.
+away, verified). Each run writes into a copy, never into the fixture. The cluster is
+stopped after the run if the run started it, and kept: `.ci/postgres.sh stop /tmp/pg-bench`
+removes it and its cached fixture. ZRT_BENCH_POSTGRES_URL, when set, names a database
+holding the fixture to use instead (no cluster of its own).
 """
 import datetime as dt
 import hashlib
@@ -450,7 +453,14 @@ def _build_postgres(admin):
                 "WHERE customer.lat IS NOT NULL")
         (have,) = db.execute_sql("SELECT COUNT(*) FROM visit").fetchone()
         # Visits over the two years before this week, at random customers, by random managers.
+        # The visit table's indexes are dropped for the bulk insert and made again after: a
+        # sorted build is minutes faster than a million random inserts into each of them.
+        indexes = db.execute_sql(
+            "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'visit' "
+            "AND indexname NOT IN (SELECT conname FROM pg_constraint)").fetchall()
         with db.atomic():
+            for name, _ in indexes:
+                db.execute_sql(f'DROP INDEX "{name}"')
             # Random picks are drawn first (a CTE with random() is materialised, not inlined), then
             # joined to numbered customers and managers: ids need not be contiguous.
             db.execute_sql(
@@ -469,6 +479,8 @@ def _build_postgres(admin):
                 (field_loop.VISITS - have,
                  str(clock.local_day_start_utc(clock.week_bounds()[0] - dt.timedelta(days=1))),
                  str(clock.now())))
+            for _, definition in indexes:
+                db.execute_sql(definition)
     close_all()
     _pg_admin(_with_database(admin, work), "VACUUM ANALYZE")
     _pg_admin(admin, f"ALTER DATABASE {work} RENAME TO {PG_FIXTURE}")
@@ -476,12 +488,16 @@ def _build_postgres(admin):
 
 def _postgres_session():
     """A throwaway copy of the PostgreSQL fixture (built when missing): its URL."""
+    import psycopg2
     admin, started = _pg_cluster()
     _state["pg_admin"], _state["pg_started"] = admin, started
     names = [r[0] for r in _pg_admin(admin, "SELECT datname FROM pg_database WHERE datname LIKE 'zrt_bench_%'")]
     for stale in names:  # fixtures of an older schema or demo, and runs that crashed
         if stale != PG_FIXTURE:
-            _pg_admin(admin, f"DROP DATABASE IF EXISTS {stale}")
+            try:
+                _pg_admin(admin, f"DROP DATABASE IF EXISTS {stale}")
+            except psycopg2.Error as exc:  # in use by another run: left for a later one
+                print(f"    kept {stale}: {str(exc).strip()}", file=sys.stderr, flush=True)
     if PG_FIXTURE not in names:
         started_at = time.perf_counter()
         print(f"    building {PG_FIXTURE} (once per schema and demo) …", file=sys.stderr, flush=True)
