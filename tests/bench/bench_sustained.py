@@ -14,8 +14,9 @@ behind is charged for its queue (no coordinated omission). It reports its own CP
 seconds and how late it sent (send lag), so a step it could not pace shows as such.
 It still shares the 2 cores with the server; its CPU is in each step's figures.
 
-Steps of STEP_SECONDS at RATES, up until two steps in a row fail; the figure is the
-highest passing rate below them. Between steps the server is left to drain what it
+Steps of STEP_SECONDS at RATES, up until two steps in a row fail, then one step halfway
+between the best passing rate and the first failure above it; the figure is the highest
+passing rate. Between steps the server is left to drain what it
 still holds (a failed step leaves a backlog of abandoned connections in the listen
 queue that would otherwise be charged to the next step). wrk (Debian package `wrk`),
 when installed, measures the floor's closed-loop capacity as a cross-check.
@@ -57,7 +58,7 @@ OURS_PORT, FLOOR_PORT = 5311, 5312
 TARGET_P95 = 30.0
 STEP_SECONDS = float(os.environ.get("ZRT_BENCH_STEP_SECONDS", 7))
 RATES = [int(r) for r in os.environ.get(
-    "ZRT_BENCH_RATES", "25,50,100,150,200,250,300,400,500,600,800,1000,1200,1500").split(",")]
+    "ZRT_BENCH_RATES", "10,25,50,100,150,200,250,300,400,500,600,800,1000,1200,1500").split(",")]
 WORKERS = [int(w) for w in os.environ.get("ZRT_BENCH_WORKERS", "3").split(",")]
 FLOOR_FIXTURE = "/tmp/zrt-bench-floor.db"
 PG_DIR = "/tmp/pg-bench"
@@ -166,7 +167,7 @@ def _describe(result):
     return (f"{result['rate']:.0f}/s: p50 {p['p50']} ms, p95 {p['p95']} ms"
             + (f", FAILED {errors}" if errors else "")
             + f" (gen CPU {result['cpu_s']:.2f} s, send lag p95 {p['lag_p95']} ms; "
-              f"server CPU {result['server_cpu_s']:.1f} s)")
+              f"gunicorn CPU {result['server_cpu_s']:.1f} s)")
 
 
 def _highest_rate(port, requests, probe, pgid):
@@ -188,6 +189,16 @@ def _highest_rate(port, requests, probe, pgid):
         drained = _drain(port, probe)
         if drained > 1:
             steps[-1] += f" [drained {drained:.0f} s]"
+    above = [r for r in failed_below if best is not None and r > best]
+    if above and (above[0] - best) >= 20:
+        # One more step halfway between the best and the first failure above it: a finer figure.
+        rate = (best + above[0]) // 20 * 10
+        _drain(port, probe)
+        result = _step(port, rate, requests, STEP_SECONDS, pgid)
+        print(f"    {_describe(result)} (halfway)", file=sys.stderr, flush=True)
+        steps.append(_describe(result) + " (halfway)")
+        if _passed(result):
+            best = rate
     failed_below = [r for r in failed_below if best is not None and r < best]
     lead = []
     if best is None:
@@ -304,7 +315,9 @@ def _note(workers, load, load_after, steps, where):
     return (f"gunicorn {workers} sync workers, {where}; open-loop generator tests/bench/loadgen.py "
             f"(single-threaded asyncio, its OWN process, constant pacing, latency from each request's "
             f"due time) on the SAME 2 cores as the server; {STEP_SECONDS:g} s a step, up to two failing "
-            f"steps; load average (1/5/15 min) {load} at start, {load_after} at end. Steps: "
+            f"steps; load average (1/5/15 min) {load} at start, {load_after} at end. Each step: p50/p95 "
+            f"from due time, the generator's CPU seconds and send lag, gunicorn's CPU seconds (master "
+            f"and workers; not PostgreSQL's). Steps: "
             + "; ".join(steps))
 
 
