@@ -16,10 +16,11 @@ It still shares the 2 cores with the server; its CPU is in each step's figures.
 
 Steps of STEP_SECONDS at RATES, up until two steps in a row fail, then one step halfway
 between the best passing rate and the first failure above it; the figure is the highest
-passing rate. Between steps the server is left to drain what it
-still holds (a failed step leaves a backlog of abandoned connections in the listen
-queue that would otherwise be charged to the next step). wrk (Debian package `wrk`),
-when installed, measures the floor's closed-loop capacity as a cross-check.
+passing rate. Between steps the server is left to drain what it still holds (a failed
+step leaves a backlog of abandoned connections in the listen queue that would otherwise
+be charged to the next step). wrk (Debian package `wrk`), when installed, measures each
+server's closed-loop capacity at 4 connections as a cross-check of the generator (the
+sustained rate must come out under it); when it is absent the rows' notes say so.
 
 Data: ours runs on a copy of bench_field_loop's SQLite fixture (99,264 customers, 1M
 visits), and on PostgreSQL on the same fixture built in a throwaway cluster kept in
