@@ -3,8 +3,8 @@
 Follow-ups due or overdue come first; then the customers of the manager's territories
 not yet visited this week (or since the start of a campaign running over them):
 nearest first from the phone's position, in distance bands of BAND_M within which gold
-customers come before mass and potential ones; without a position, village by village
-and group by group.
+customers come before mass and potential ones; without a position, village (or, in a
+town, street) by village and group by group.
 """
 import datetime as dt
 from dataclasses import dataclass, field
@@ -30,6 +30,8 @@ class WalkRow:
     tier: str
     village: str | None
     group_name: str | None
+    street: str | None = None
+    house_no: str | None = None
     distance_m: float | None = None
     last_visit_at: dt.datetime | None = None
 
@@ -123,11 +125,13 @@ def walk_list(user, here=None, day=None, offset=0):
         def by_village(user_id, day, since, offset):
             planned = FollowUp.select(FollowUp.customer).where(
                 (FollowUp.user == user_id) & FollowUp.done_at.is_null() & (FollowUp.due_on <= day))
-            # No village (or group) last; then village, group, tier, name.
+            # A town's customers have a street instead of a village. No place (or group)
+            # last; then place, group, tier, name.
+            place = fn.COALESCE(fn.NULLIF(Customer.village, ""), Customer.street)
             return (to_visit(Customer.id, fn.COUNT(SQL("*")).over())(user_id, day)
                     .where(Customer.id.not_in(Visit.select(Visit.customer).where(Visit.made_at >= since)),
                            Customer.id.not_in(planned))
-                    .order_by(_missing(Customer.village), fn.COALESCE(Customer.village, ""),
+                    .order_by(_missing(place), fn.COALESCE(place, ""),
                               _missing(Customer.group_name), fn.COALESCE(Customer.group_name, ""),
                               TIER_SQL, Customer.name, Customer.id)
                     .limit(SHOWN).offset(offset))
@@ -142,10 +146,11 @@ def walk_list(user, here=None, day=None, offset=0):
     details = {r[0]: r for r in run_shaped(
         f"walk_page:{SHOWN}",
         lambda **slots: (Customer.select(Customer.id, Customer.name, Customer.tier, Customer.village,
-                                         Customer.group_name, _LAST_VISIT)
+                                         Customer.group_name, _LAST_VISIT, Customer.street, Customer.house_no)
                          .where(Customer.id.in_(list(slots.values())))),
         **{f"id{i}": cid for i, cid in enumerate(ids)})} if chosen else {}
-    result.customers = [WalkRow(*details[cid][:5], distance_m=d, last_visit_at=_moment(details[cid][5]))
+    result.customers = [WalkRow(*details[cid][:5], distance_m=d, last_visit_at=_moment(details[cid][5]),
+                                street=details[cid][6], house_no=details[cid][7])
                         for cid, d in chosen]
     return result
 

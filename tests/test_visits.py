@@ -319,3 +319,19 @@ def test_a_campaign_over_the_village_widens_the_walk_to_its_start(app, county, c
     assert "吴小梅" not in names
     assert "周大福" in names
     assert "百日进村入户" in page.select_one(".to-visit").find_previous("h2").text
+
+
+def test_a_town_customer_in_the_walk_shows_and_sorts_by_street(app, county, client):
+    """A town's customers have a street and house number instead of a village and group."""
+    with app.app_context(), database.obj.connection_context():
+        v1 = county.territories["V1"]
+        Customer.create(name="老街药房", kind="merchant", branch=v1.branch_id, territory=v1.id, consent=True,
+                        street="老街", house_no="12号", lat=28.9152, lng=107.6051, tier="mass")
+        Visit.delete().execute()
+    login(client, "mgr1")
+    _, page = walk(client, lat="28.9150", lng="107.6050")
+    row = next(li for li in page.select(".to-visit .walk-row") if "老街药房" in li.text)
+    assert row.select_one(".row-sub").text.split("·")[0].split() == ["老街", "12号"]
+    names, _ = walk(client)
+    # 老街 (U+8001) sorts before 茶园村 (U+8336) as a place, not last with the placeless
+    assert names[0] == "老街药房"
