@@ -47,14 +47,10 @@ def _build(path):
         demo.build_demo(customers=6000, password_method="pbkdf2:sha256:1000")
         db = database.obj
         cols = [r[1] for r in db.execute_sql('PRAGMA table_info("customer")').fetchall() if r[1] != "id"]
-        shifted = {"name": "name || k", "lat": "lat + (k * 0.00001)", "lng": "lng + (k * 0.00001)",
-                   "phone": "NULL", "id_number_cipher": "NULL", "id_number_hash": "NULL"}
-        select = ", ".join(shifted.get(c, f'"{c}"') for c in cols)
         with db.atomic():
             db.execute_sql(
                 f'WITH RECURSIVE n(k) AS (SELECT 1 UNION ALL SELECT k + 1 FROM n WHERE k < {COPIES}) '
-                f'INSERT INTO customer ({", ".join(chr(34) + c + chr(34) for c in cols)}) '
-                f'SELECT {select} FROM customer, n WHERE customer.lat IS NOT NULL')
+                + copy_customers_sql(cols, "n"))
         (count,) = db.execute_sql("SELECT COUNT(*) FROM customer").fetchone()
         (have,) = db.execute_sql("SELECT COUNT(*) FROM visit").fetchone()
         managers = [r[0] for r in db.execute_sql("SELECT id FROM user WHERE role = 'manager'")]
@@ -73,6 +69,17 @@ def _build(path):
         db.execute_sql("ANALYZE")
     close_all()  # checkpoints the WAL into the file before it is moved
     os.replace(work, path)
+
+
+def copy_customers_sql(cols, numbers):
+    """INSERT … SELECT copying each customer with a position once for each k of `numbers`
+    (a FROM item giving k = 1..COPIES): a few metres apart, so in the same territory,
+    without phone or ID number (those must stay unique)."""
+    shifted = {"name": "name || k", "lat": "lat + (k * 0.00001)", "lng": "lng + (k * 0.00001)",
+               "phone": "NULL", "id_number_cipher": "NULL", "id_number_hash": "NULL"}
+    select = ", ".join(shifted.get(c, f'"{c}"') for c in cols)
+    return (f'INSERT INTO customer ({", ".join(chr(34) + c + chr(34) for c in cols)}) '
+            f'SELECT {select} FROM customer, {numbers} WHERE customer.lat IS NOT NULL')
 
 
 def _session():

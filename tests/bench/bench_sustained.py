@@ -457,14 +457,9 @@ def _build_postgres(admin):
         cols = [r[0] for r in db.execute_sql(
             "SELECT column_name FROM information_schema.columns WHERE table_name = 'customer' "
             "AND column_name <> 'id' ORDER BY ordinal_position").fetchall()]
-        shifted = {"name": "name || k", "lat": "lat + (k * 0.00001)", "lng": "lng + (k * 0.00001)",
-                   "phone": "NULL", "id_number_cipher": "NULL", "id_number_hash": "NULL"}
-        select = ", ".join(shifted.get(c, f'"{c}"') for c in cols)
         with db.atomic():
-            db.execute_sql(
-                f'INSERT INTO customer ({", ".join(chr(34) + c + chr(34) for c in cols)}) '
-                f'SELECT {select} FROM customer, generate_series(1, {field_loop.COPIES}) AS n(k) '
-                "WHERE customer.lat IS NOT NULL")
+            db.execute_sql(field_loop.copy_customers_sql(
+                cols, f"generate_series(1, {field_loop.COPIES}) AS n(k)"))
         (have,) = db.execute_sql("SELECT COUNT(*) FROM visit").fetchone()
         # Visits over the two years before this week, at random customers, by random managers.
         # The visit table's indexes are dropped for the bulk insert and made again after: a
