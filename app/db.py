@@ -6,6 +6,8 @@ SQLite's INTEGER PRIMARY KEY.
 """
 import os
 import re
+import sqlite3
+import threading
 from pathlib import Path
 
 import click
@@ -35,29 +37,43 @@ SQLITE_PRAGMAS = {
 }
 
 
+# SQLite's WAL is copied into the database file by a thread every CHECKPOINT_SECONDS
+# rather than by whichever request's commit crosses SQLite's 1,000-page mark: that copy
+# ends in an fsync, which took up to 600 ms here, and the request (and the manager
+# waiting behind it) waited for it. A request still checkpoints past BACKSTOP_PAGES,
+# should the thread fall that far behind.
+CHECKPOINT_SECONDS = 1.0
+BACKSTOP_PAGES = 10_000
+
 # PostgreSQL may drop a connection idle for long; a pooled one older than this is
 # replaced rather than trusted.
 POOL_STALE_SECONDS = 300
 
 
-def open_database(url):
+def open_database(url, checkpoint_every=None):
     """Return an unconnected peewee database for a DATABASE_URL.
 
     Each request still takes a connection and hands it back at its end, but the hand-back
     keeps it open in a pool (one per thread). Really closing it cost more than the rest of
     a check-in: closing SQLite's last connection checkpoints and deletes the WAL every time,
     and a new PostgreSQL connection is a server process. An in-memory SQLite database is
-    its connection, so it is never pooled.
+    its connection, so it is never pooled. With checkpoint_every (seconds), a SQLite
+    file gets a WalCheckpointer.
     """
     if url.startswith("sqlite:///"):
         path = url[len("sqlite:///"):]
         if path == ":memory:":
             return SqliteDatabase(path, pragmas=SQLITE_PRAGMAS, field_types=SQLITE_FIELD_TYPES)
         Path(path).parent.mkdir(parents=True, exist_ok=True)
+        pragmas = dict(SQLITE_PRAGMAS, **({"wal_autocheckpoint": BACKSTOP_PAGES} if checkpoint_every else {}))
         # A pooled connection may be taken next by another thread than the one that opened
         # it (never by two at once), so the sqlite3 module's same-thread check is off.
-        return PooledSqliteDatabase(path, pragmas=SQLITE_PRAGMAS, field_types=SQLITE_FIELD_TYPES,
-                                    max_connections=None, check_same_thread=False)
+        db = PooledSqliteDatabase(path, pragmas=pragmas, field_types=SQLITE_FIELD_TYPES,
+                                  max_connections=None, check_same_thread=False)
+        if checkpoint_every:
+            db.checkpointer = WalCheckpointer(path, checkpoint_every)
+            db.checkpointer.start()
+        return db
     if url.startswith(("postgres:", "postgresql:")):
         params = parse(url)
         return PooledPostgresqlDatabase(params.pop("database"), max_connections=None,
@@ -65,21 +81,52 @@ def open_database(url):
     raise ValueError(f"unsupported DATABASE_URL: {url}")
 
 
+class WalCheckpointer(threading.Thread):
+    """Copies a SQLite database's WAL into its file every `every` seconds, on its own
+    connection. PASSIVE: it never waits for, nor blocks, a request."""
+
+    def __init__(self, path, every):
+        super().__init__(name=f"wal-checkpoint {path}", daemon=True)
+        self.path, self.every = path, every
+        self.stopped = threading.Event()
+
+    def run(self):
+        # A connection each round: one kept from before the file was in WAL mode keeps
+        # seeing a rollback journal and checkpoints nothing. mode=rw: never create a file.
+        uri = Path(self.path).resolve().as_uri() + "?mode=rw"
+        while not self.stopped.wait(self.every):
+            try:
+                connection = sqlite3.connect(uri, uri=True)
+                try:
+                    connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+                finally:
+                    connection.close()
+            except sqlite3.Error:
+                pass  # a busy or vanished file: the next round, or the backstop, will do
+
+    def stop(self):
+        self.stopped.set()
+
+
 def close_all(db=None):
-    """Really close every connection of db (the bound one by default), pooled or not:
-    before its file is copied or moved, or another database takes its place."""
+    """Really close every connection of db (the bound one by default), pooled or not,
+    and stop its checkpointer: before its file is copied or moved, or another database
+    takes its place."""
     db = db or database.obj
+    checkpointer = getattr(db, "checkpointer", None)
+    if checkpointer is not None:
+        checkpointer.stop()
     if isinstance(db, PooledDatabase):
         db.close_all()
     elif db is not None and not db.is_closed():
         db.close()
 
 
-def bind(url):
+def bind(url, checkpoint_every=None):
     """Point the proxy at the database named by url and return it."""
     if database.obj is not None:
         close_all(database.obj)
-    db = open_database(url)
+    db = open_database(url, checkpoint_every)
     database.initialize(db)
     return db
 
@@ -131,7 +178,7 @@ def init_db_command(force):
 
 
 def init_app(app):
-    bind(app.config["DATABASE_URL"])
+    bind(app.config["DATABASE_URL"], app.config.get("SQLITE_CHECKPOINT_SECONDS", CHECKPOINT_SECONDS))
     app.before_request(_connect)
     app.teardown_appcontext(_close)
     app.cli.add_command(init_db_command)
