@@ -69,10 +69,9 @@ def create_app(test_config=None):
     db.init_app(app)
     web.init_app(app)
 
-    from app import admin, auth, coverage, customers, imports, leads, reports, territories, tiers, visits
+    from app.views import BLUEPRINTS
 
-    for blueprint in (auth.bp, visits.bp, coverage.bp, reports.bp, admin.bp, territories.bp,
-                      customers.bp, leads.bp, leads.admin_bp, tiers.bp, imports.bp):
+    for blueprint in BLUEPRINTS:
         app.register_blueprint(blueprint)
 
     from app import cli

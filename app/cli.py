@@ -145,25 +145,23 @@ def import_customers_command(file, branch_code, kind, encoding, dry_run, yes, re
 
     from flask_babel import force_locale
 
-    from app import importer
-    from app.imports import _new_job
-    from app.models.importing import field_label
-    from app.spreadsheet import Unreadable
+    from app.imports import importer, uploads
+    from app.imports.fields import field_label
+    from app.imports.rows import render
+    from app.imports.spreadsheet import Table, Unreadable
 
     with database.obj.connection_context(), force_locale("zh_CN"):
         branch = _branch_from_option(branch_code, "new customers belong to")
-        importer.clean_old_files()
+        uploads.clean_old_files()
         token = uuid.uuid4().hex
-        path = importer.upload_dir() / token
+        path = uploads.upload_dir() / token
         shutil.copyfile(file, path)
         try:
-            job = _new_job(path, token, file.rsplit("/", 1)[-1], branch, kind,
+            job = uploads.new_job(path, token, file.rsplit("/", 1)[-1], branch, kind,
                            None if encoding == "auto" else encoding, None)
         except Unreadable as refused:
             path.unlink(missing_ok=True)
-            raise click.ClickException(importer.render([refused.problem.message, refused.problem.params])) from None
-        from app.spreadsheet import Table
-
+            raise click.ClickException(render([refused.problem.message, refused.problem.params])) from None
         table = Table(path, job.file_format, job.encoding)
         header = table.header
         table.close()
@@ -174,7 +172,7 @@ def import_customers_command(file, branch_code, kind, encoding, dry_run, yes, re
             click.echo(f"  {title or '(no title)':<16} → {target}")
         counts = _run_with_bar(importer, job, "Checking", write=False)
         job = type(job).get_by_id(job.id)
-        _echo_outcome(importer, job, counts)
+        _echo_outcome(render, job, counts)
         if refused_out and (counts.get("refused") or counts.get("missing")):
             _save_refused(job, refused_out)
         if job.data("problems"):
@@ -191,7 +189,7 @@ def import_customers_command(file, branch_code, kind, encoding, dry_run, yes, re
         job = type(job).get_by_id(job.id)
         if job.status != "done":
             raise click.ClickException("Nothing was written.")
-        importer.job_file(job).unlink(missing_ok=True)
+        uploads.job_file(job).unlink(missing_ok=True)
         click.echo("Written: " + json.dumps(counts, ensure_ascii=False))
 
 
@@ -206,24 +204,24 @@ def _run_with_bar(importer, job, label, write):
         return importer.run(job, write=write, progress=progress)
 
 
-def _echo_outcome(importer, job, counts):
+def _echo_outcome(render, job, counts):
     labels = {"new": "new", "updated": "updated", "unchanged": "unchanged", "refused": "refused",
               "missing": "not in the archive", "unplaced": "without a territory", "tier_changes": "tier changes"}
     click.echo("  ".join(f"{labels[k]}: {counts.get(k, 0):,}" for k in labels if k in counts or k in
                          ("new", "updated", "unchanged", "refused")))
     for problem in job.data("problems") or []:
-        click.echo(importer.render(problem), err=True)
+        click.echo(render(problem), err=True)
     preview = job.data("preview") or {}
     for entry in (preview.get("refused") or [])[:20]:
-        reasons = "；".join(importer.render(r) for r in entry["reasons"])
+        reasons = "；".join(render(r) for r in entry["reasons"])
         click.echo(f"  row {entry['row']:>6}  {entry['name']:<10} {reasons}", err=True)
 
 
 def _save_refused(job, out):
-    from app import imports
+    from app.imports.uploads import refused_workbook
 
     with open(out, "wb") as f:
-        f.write(imports.refused_workbook(job).read())
+        f.write(refused_workbook(job).read())
     click.echo(f"Refused rows saved to {out}")
 
 

@@ -7,7 +7,8 @@ import time
 import pytest
 from openpyxl import Workbook, load_workbook
 
-from app import crypto, importer
+from app import crypto
+from app.imports import importer, uploads
 from app.db import database
 from app.models import Customer, CustomerChange, Holding, ImportJob, ImportMapping
 from tests.conftest import csrf_token, login, soup
@@ -269,7 +270,7 @@ def test_a_file_that_is_not_a_spreadsheet_is_refused(app, lead, data, words):
 
 def importer_dir(app):
     with app.app_context():
-        return importer.upload_dir()
+        return uploads.upload_dir()
 
 
 def test_merged_header_cells_are_refused_but_the_rows_still_show(app, lead):
@@ -363,10 +364,10 @@ def test_the_running_job_polls_and_htmx_gets_the_fragment(app, lead):
 def test_old_uploads_are_cleaned(app, lead):
     job_id = job_of(upload(lead, xlsx([["杨一", make_id(50), "13800001111", "茶园村", "一组", 3, 5]])))
     with app.app_context():
-        path = importer.job_file(job_row(job_id))
+        path = uploads.job_file(job_row(job_id))
         old = time.time() - 3 * 86400
         os.utime(path, (old, old))
-        assert importer.clean_old_files() == 1
+        assert uploads.clean_old_files() == 1
     assert not path.exists()
     response = lead.get(f"/imports/{job_id}/mapping")
     assert response.status_code == 302
@@ -408,7 +409,7 @@ def test_an_xlsx_is_read_as_excel_shows_it(tmp_path):
     mapping was designed with) finds in it, so no column shifts and no value changes."""
     import datetime as dt
 
-    from app.spreadsheet import Table, cell_text
+    from app.imports.spreadsheet import Table, cell_text
 
     book = Workbook()
     sheet = book.active

@@ -1,4 +1,4 @@
-"""Checking and writing an import: every row parsed, checked with the archive form's rules,
+"""Checking and writing an import: every row parsed, checked with the archive's field rules,
 matched, placed, counted; nothing written until the user confirms, then one transaction.
 
 The same function does the dry run and the write (write=False / True), streaming the
@@ -6,354 +6,28 @@ file in chunks of CHUNK rows with one look-up query per chunk, so a 200,000-row 
 never sits in memory and the write re-checks against the archive as it is then.
 """
 import datetime as dt
-import functools
 import json
-import re
 import threading
 from collections import defaultdict
-from pathlib import Path
 from types import SimpleNamespace
 
 from flask import current_app
-from flask_babel import lazy_gettext as _l
-
 from peewee import DateField, DateTimeField, SqliteDatabase
 
 from app import clock, crypto
 from app.db import database
-from app.models import Branch, Customer, CustomerChange, Holding, Product, Territory
-from app.models.customer import CATEGORIES, CREDIT_RATINGS, compute_tier
-from app.models.importing import FIELD_TYPES, REQUIRED, ImportJob, base_field, max_length
+from app.models import Branch, Customer, CustomerChange, Holding, Product, User
+from app.models.customer import compute_tier
+from app.models.importing import ImportJob
 from app.models.territory import bank_of, placer_for
 from app.models.tier import TierRule
-from app.spreadsheet import Table, Unreadable, cell_text, is_damaged_number
+from app.imports.fields import FIELD_TYPES, REQUIRED, base_field, field_label
+from app.imports.rows import COMPARED, F, NamePlacer, Row, field_rules, msgid, norm, parse_row, reason
+from app.imports.uploads import KEEP_DAYS, job_file
+from app.imports.spreadsheet import Table, Unreadable, cell_text, is_damaged_number
 
 CHUNK = 1000
 SHOWN = {"refused": 200, "updated": 100, "new": 30, "unplaced": 200, "missing": 200, "tiers": 100}
-KEEP_DAYS = 2  # uploaded files (they hold ID numbers in clear) are deleted after this
-
-# Why a row is refused or noted. English msgids, rendered in the reader's language later.
-R = {
-    "name": _l("The name is missing."),
-    "totals": _l("A totals row (合计), not a customer."),
-    "too_long": _l("%(field)s is longer than %(n)s characters."),
-    "id_damaged": _l("The ID number was turned into a number by Excel (%(value)s): its last digits are "
-                     "lost. Export the column again as text."),
-    "phone_damaged": _l("The phone number was turned into a number by Excel (%(value)s): export the "
-                        "column again as text."),
-    "number": _l("%(field)s: enter a number, e.g. 12.5 (the file has “%(value)s”)."),
-    "whole": _l("%(field)s: enter a whole number (the file has “%(value)s”)."),
-    "negative": _l("%(field)s cannot be negative."),
-    "kind": _l("Unknown kind “%(value)s”: use 农户, 商户 or 企业."),
-    "category": _l("Unknown business category “%(value)s”: use 种植, 养殖, 个体经营, 务工, 企业 or 其他."),
-    "rating": _l("Unknown credit rating “%(value)s”: use AAA, AA, A, B or C."),
-    "coordinate": _l("%(field)s “%(value)s” is not a coordinate in China."),
-    "repeat": _l("Repeats row %(row)s (same person)."),
-    "same_customer": _l("Matches the same archive as row %(row)s."),
-    "id_conflict": _l("Phone and name match archive %(name)s, whose ID number is different."),
-    "core_no_taken": _l("Customer number %(value)s already belongs to archive %(name)s."),
-    "core_missing": _l("The customer number is missing."),
-    "not_in_archive": _l("Customer number %(value)s is not in the archive."),
-    "unknown_products": _l("Not in the bank's catalogue, ignored: %(names)s."),
-    "no_territory": _l("No territory is named %(place)s: listed for a team lead to place."),
-    "no_place": _l("No village, group or street given: listed for a team lead to place."),
-    "ambiguous": _l("Several territories are named %(place)s: listed for a team lead to place."),
-}
-# Problems with the whole file: any of them and nothing can be written.
-F = {
-    "merged": _l("The header row has merged cells (%(ranges)s): unmerge them so that every column has "
-                 "its own title on one row, then upload again."),
-    "id_damaged": _l("%(n)s ID numbers (first in row %(row)s) were turned into numbers by Excel, like "
-                     "5.2E+17: the digits after the 15th are lost and cannot be recovered. Format the "
-                     "column as text in the source system and export it again."),
-    "required": _l("Map a column to “%(field)s”: it is required."),
-    "twice": _l("“%(field)s” is mapped to two columns."),
-    "interrupted": _l("The check stopped before the end (the server restarted?): check the file again."),
-    "failed": _l("Something went wrong while reading the file; nothing was written."),
-    "gone": _l("The uploaded file was deleted after %(days)s days: upload it again."),
-}
-
-KIND_WORDS = {"农户": "household", "个人": "household", "家庭": "household", "household": "household",
-              "商户": "merchant", "个体工商户": "merchant", "个体户": "merchant", "merchant": "merchant",
-              "企业": "enterprise", "公司": "enterprise", "enterprise": "enterprise"}
-CATEGORY_WORDS = {"种植": "planting", "种植业": "planting", "养殖": "breeding", "养殖业": "breeding",
-                  "个体经营": "trade", "经商": "trade", "商贸": "trade", "务工": "labour", "外出务工": "labour",
-                  "企业": "enterprise", "其他": "other", "其它": "other"}
-CATEGORY_WORDS.update({c: c for c in CATEGORIES})
-PRODUCT_SPLIT = re.compile(r"[、,，;；/|\s]+")
-PHONE_NOISE = re.compile(r"[\s-]")
-COMPARED = ("name", "phone", "kind", "township", "village", "group_name", "street", "house_no", "category",
-            "scale_mu", "livestock_head", "annual_turnover_wan", "assets_wan", "debts_wan", "net_income_wan",
-            "deposit_balance_wan", "loan_balance_wan", "credit_rating", "products_elsewhere", "core_no")
-
-
-def msgid(text):
-    """The English msgid of a lazy string, so stored reasons render in any language."""
-    args = getattr(text, "_args", None)
-    return args[0] if args else str(text)
-
-
-def reason(code, table=R, **params):
-    return [msgid(table[code]), {k: str(v) for k, v in params.items()}]
-
-
-def render(stored):
-    """A stored [msgid, params] in the current language."""
-    from flask_babel import gettext
-
-    text, params = stored
-    return gettext(text, **params) if params else gettext(text)
-
-
-def field_rules():
-    """The archive form's own messages, reused so a file row and the form refuse alike."""
-    from wtforms.validators import DataRequired, Regexp
-
-    from app.customer_forms import MESSAGES, NOT_NEGATIVE, CustomerForm
-
-    phone = next(v for v in CustomerForm.phone.kwargs["validators"] if isinstance(v, Regexp))
-    name = next(v for v in CustomerForm.name.kwargs["validators"] if isinstance(v, DataRequired))
-    # today once per run: asking the clock for each of 100,000 ID numbers' birth dates costs more
-    # than checking them.
-    return SimpleNamespace(lookup_key=crypto.lookup_key(), phone_pattern=phone.regex, today=clock.today(),
-                           phone=msgid(phone.message), name=msgid(name.message),
-                           negative=msgid(NOT_NEGATIVE), id_messages={k: msgid(v) for k, v in MESSAGES.items()})
-
-
-# --- One row ----------------------------------------------------------------------------------
-class Row:
-    __slots__ = ("number", "raw", "values", "reasons", "notes", "outcome", "customer", "changes",
-                 "territory_id", "key", "products", "unknown_products", "id_number", "id_hash", "parsed", "tier")
-
-    def __init__(self, number, raw):
-        self.number, self.raw = number, raw
-        self.values, self.reasons, self.notes, self.changes = {}, [], [], []
-        self.outcome = self.customer = self.territory_id = self.key = None
-        self.products = self.unknown_products = None
-        self.id_number = self.id_hash = None
-        self.parsed = False
-        self.tier = None  # (tier, rule) after the row is written, when it changes
-
-
-def _number(text):
-    return float(text.replace(",", "").replace("，", "").replace("万元", "").replace("元", "").strip())
-
-
-def parse_row(row, mapping, kind, rules, labels):
-    """Each mapped cell parsed and checked; the row's reasons filled in."""
-    types = FIELD_TYPES[kind]
-    for index, name in mapping.items():
-        raw = row.raw[index] if index < len(row.raw) else None
-        text = cell_text(raw)
-        kind_of = types[name]
-        label = labels[name]
-        if kind_of in ("id", "phone") and text and is_damaged_number(raw if not isinstance(raw, str) else text):
-            row.reasons.append(reason("id_damaged" if kind_of == "id" else "phone_damaged",
-                                      value=_scientific(raw)))
-            if kind_of == "id":
-                row.values["_id_damaged"] = True
-            continue
-        if not text:
-            continue
-        if kind_of == "name":
-            if text in ("合计", "总计", "小计", "合 计"):
-                row.reasons.append(reason("totals"))
-                row.values["_totals"] = True
-        if kind_of in ("name", "text", "core_no"):
-            limit = _limit(name)
-            if limit and len(text) > limit:
-                row.reasons.append(reason("too_long", field=label, n=limit))
-            else:
-                row.values[name] = text
-        elif kind_of == "id":
-            try:
-                row.id_number = crypto.validate_id_number(text, rules.today)
-                row.id_hash = crypto.hash_id(row.id_number, rules.lookup_key)
-            except crypto.InvalidIdNumber as refused:
-                row.reasons.append([rules.id_messages[str(refused)], {}])
-        elif kind_of == "phone":
-            phone = PHONE_NOISE.sub("", text)
-            if phone.startswith("+86"):
-                phone = phone[3:]
-            if rules.phone_pattern.match(phone):
-                row.values["phone"] = phone
-            else:
-                row.reasons.append([rules.phone, {}])
-        elif kind_of in ("amount", "number", "yuan", "lat", "lng"):
-            try:
-                value = _number(text) if not isinstance(raw, (int, float)) else float(raw)
-            except ValueError:
-                row.reasons.append(reason("number", field=label, value=text))
-                continue
-            if kind_of in ("amount", "yuan") and value < 0:
-                row.reasons.append([rules.negative, {}] if kind_of == "amount" else reason("negative", field=label))
-                continue
-            if kind_of == "lat" and not 3 <= value <= 54 or kind_of == "lng" and not 73 <= value <= 136:
-                row.reasons.append(reason("coordinate", field=label, value=text))
-                continue
-            row.values[base_field(name)] = round(value / 10000, 4) if kind_of == "yuan" else value
-        elif kind_of == "whole":
-            try:
-                value = float(text.replace(",", ""))
-                if not value.is_integer():
-                    raise ValueError
-            except ValueError:
-                row.reasons.append(reason("whole", field=label, value=text))
-                continue
-            if value < 0:
-                row.reasons.append([rules.negative, {}])
-                continue
-            row.values[name] = int(value)
-        elif kind_of == "kind":
-            if text not in KIND_WORDS:
-                row.reasons.append(reason("kind", value=text))
-            else:
-                row.values["kind"] = KIND_WORDS[text]
-        elif kind_of == "category":
-            if text not in CATEGORY_WORDS:
-                row.reasons.append(reason("category", value=text))
-            else:
-                row.values["category"] = CATEGORY_WORDS[text]
-        elif kind_of == "rating":
-            rating = text.upper().replace("级", "")
-            if rating not in CREDIT_RATINGS:
-                row.reasons.append(reason("rating", value=text))
-            else:
-                row.values["credit_rating"] = rating
-        elif kind_of == "products":
-            row.products = [p for p in PRODUCT_SPLIT.split(text) if p]
-    if kind == "archive" and not row.values.get("name") and not row.values.get("_totals"):
-        if not any(r[0] == msgid(R["too_long"]) for r in row.reasons):
-            row.reasons.append([rules.name, {}])
-    if kind == "core" and not row.values.get("core_no"):
-        row.reasons.append(reason("core_missing"))
-
-
-@functools.cache
-def _limit(name):
-    return max_length(name)
-
-
-def _scientific(raw):
-    if isinstance(raw, float):
-        return f"{raw:.6G}".replace("E+", "E+")
-    return str(raw).strip()
-
-
-# --- Placement by name ------------------------------------------------------------------------
-def _norm(name):
-    return re.sub(r"\s+", "", name or "")
-
-
-SUFFIXES = ("村委会", "居委会", "社区", "街道", "村", "组")
-
-
-@functools.lru_cache(maxsize=4096)
-def _variants(name):
-    name = _norm(name)
-    out = {name}
-    for suffix in SUFFIXES:
-        if name.endswith(suffix) and len(name) > len(suffix):
-            out.add(name[:-len(suffix)])
-    return out
-
-
-class NamePlacer:
-    """Places a row by its 村 / 组 / street in the bank's live territory tree."""
-
-    def __init__(self, branch):
-        bank = bank_of(branch)
-        rows = (Territory.select(Territory.id, Territory.name, Territory.kind, Territory.path, Branch.path)
-                .join(Branch).where(Branch.path.startswith(bank.path), Territory.retired_on.is_null())
-                .tuples())
-        self.branch_path = branch.path
-        self.cache = {}
-        self.by_name = defaultdict(list)
-        self.names = {}  # territory id → name, for the preview
-        self.groups_under = defaultdict(list)  # territory id → the groups anywhere below it
-        for tid, name, kind, path, branch_path in rows:
-            t = SimpleNamespace(id=tid, name=_norm(name), kind=kind, path=path,
-                                ours=branch_path.startswith(branch.path))
-            self.names[tid] = name
-            if kind == "group":
-                for ancestor in path.strip("/").split("/")[:-1]:
-                    self.groups_under[int(ancestor)].append(t)
-            for variant in _variants(name):
-                self.by_name[variant].append(t)
-
-    def _one(self, name, kinds):
-        found = {t.id: t for v in _variants(name) for t in self.by_name.get(v, []) if t.kind in kinds}
-        found = list(found.values())
-        ours = [t for t in found if t.ours]
-        found = ours or found
-        if len(found) > 1:
-            exact = [t for t in found if t.name == _norm(name)]
-            found = exact if len(exact) == 1 else found
-        return found
-
-    def place(self, village, group, street):
-        """(territory id or None, reason or None), the same for every row naming the same place.
-
-        A file names a few thousand places over 100,000 rows: each is worked out once.
-        """
-        key = (village, group, street)
-        if key not in self.cache:
-            self.cache[key] = self._place(village, group, street)
-        return self.cache[key]
-
-    def _place(self, village, group, street):
-        if village:
-            found = self._one(village, ("village", "street", "zone", "market"))
-            if not found and group:
-                found = self._one(village + group, ("group",))
-                if len(found) == 1:
-                    return found[0].id, None
-            if len(found) > 1:
-                return None, reason("ambiguous", place=village)
-            if not found:
-                return None, reason("no_territory", place=" ".join(p for p in (village, group) if p))
-            v = found[0]
-            if group:
-                g = _norm(group)
-                inside = [t for t in self.groups_under.get(v.id, ()) if
-                          (t.name == g or t.name == v.name + g or t.name.endswith(g)
-                           or any(t.name == x + g for x in _variants(v.name)))]
-                if len(inside) == 1:
-                    return inside[0].id, None
-            return v.id, None
-        if group:
-            found = self._one(group, ("group",))
-            if len(found) == 1:
-                return found[0].id, None
-            return None, reason("ambiguous" if found else "no_territory", place=group)
-        if street:
-            found = self._one(street, ("street", "market", "village"))
-            if len(found) == 1:
-                return found[0].id, None
-            return None, reason("ambiguous" if found else "no_territory", place=street)
-        return None, reason("no_place")
-
-
-# --- The run ----------------------------------------------------------------------------------
-def upload_dir():
-    folder = Path(current_app.config.get("IMPORT_DIR") or Path(current_app.instance_path) / "imports" / "customers")
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
-
-
-def job_file(job, suffix=""):
-    return upload_dir() / f"{job.token}{suffix}"
-
-
-def clean_old_files(days=KEEP_DAYS):
-    """Delete uploads and refused-row files older than days: they hold ID numbers in clear."""
-    limit = clock.now().timestamp() - days * 86400
-    removed = 0
-    for path in upload_dir().iterdir():
-        if path.is_file() and path.stat().st_mtime < limit:
-            path.unlink(missing_ok=True)
-            removed += 1
-    return removed
 
 
 # In-process progress of the write, whose transaction hides the job row's own updates.
@@ -378,15 +52,11 @@ def mapping_problems(mapping, kind):
 
 
 def _label(name):
-    from app.models.importing import field_label
-
     return msgid(field_label(name))
 
 
 def run(job, write=False, user=None, progress=None):
     """Check (or write) the job's file; returns the counts. Updates the job row as it goes."""
-    from app.models.importing import field_label
-
     path = job_file(job)
     if not path.exists():
         _finish(job, "failed", problems=[reason("gone", F, days=KEEP_DAYS)])
@@ -507,7 +177,7 @@ class _State:
         self.names = NamePlacer(self.branch) if self.kind == "archive" else None
         mapped = set(mapping.values())
         self.geo = placer_for(self.branch) if {"lat", "lng"} <= mapped else None
-        self.catalogue = ({_norm(p.name): p.id for p in Product.select().where(Product.bank == self.bank.id)}
+        self.catalogue = ({norm(p.name): p.id for p in Product.select().where(Product.bank == self.bank.id)}
                           if self.kind == "core" else {})
         self.catalogue_names = {v: k for k, v in self.catalogue.items()}
         self.counts = defaultdict(int)
@@ -577,7 +247,7 @@ class _State:
                 if c.id_number_hash:
                     found.by_hash.setdefault(c.id_number_hash, c)
                 if c.phone:
-                    found.by_phone_name.setdefault((c.phone, _norm(c.name)), c)
+                    found.by_phone_name.setdefault((c.phone, norm(c.name)), c)
                 if c.core_no:
                     found.by_core.setdefault(c.core_no, c)
         if self.kind == "core" and found.by_core:
@@ -593,16 +263,16 @@ class _State:
             if row.id_hash:
                 row.key = ("id", row.id_hash)
             elif v.get("phone"):
-                row.key = ("phone", v["phone"], _norm(v["name"]))
+                row.key = ("phone", v["phone"], norm(v["name"]))
             else:
-                row.key = ("name", _norm(v["name"]), v.get("village"), v.get("group_name"), v.get("house_no"))
+                row.key = ("name", norm(v["name"]), v.get("village"), v.get("group_name"), v.get("house_no"))
             if row.key in self.keys:
                 row.reasons.append(reason("repeat", row=self.keys[row.key]))
                 continue
             self.keys[row.key] = row.number
             customer = found.by_hash.get(row.id_hash) if row.id_hash else None
             if customer is None and v.get("phone"):
-                customer = found.by_phone_name.get((v["phone"], _norm(v["name"])))
+                customer = found.by_phone_name.get((v["phone"], norm(v["name"])))
                 if customer is not None and row.id_hash and customer.id_number_hash not in (None, row.id_hash):
                     row.reasons.append(reason("id_conflict", name=customer.name))
                     continue
@@ -674,8 +344,8 @@ class _State:
             self._compare(row, customer)
             row.changes = [c for c in row.changes if c[0] in ("deposit_balance_wan", "loan_balance_wan")]
             if row.products is not None:
-                wanted = {self.catalogue[_norm(p)] for p in row.products if _norm(p) in self.catalogue}
-                unknown = [p for p in row.products if _norm(p) not in self.catalogue]
+                wanted = {self.catalogue[norm(p)] for p in row.products if norm(p) in self.catalogue}
+                unknown = [p for p in row.products if norm(p) not in self.catalogue]
                 if unknown:
                     row.notes.append(reason("unknown_products", names="、".join(unknown)))
                 held = found.holdings.get(customer.id, set())
@@ -902,8 +572,6 @@ def start(job, write=False, user=None):
 
 
 def _in_thread(app, job_id, write, user_id):
-    from app.models import User
-
     with app.app_context(), database.connection_context():
         job = ImportJob.get_by_id(job_id)
         try:

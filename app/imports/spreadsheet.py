@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 from flask_babel import lazy_gettext as _l
 from python_calamine import CalamineError, CalamineWorkbook, SheetTypeEnum
 
+from app.imports.fields import guess_field
+
 HEADER_SCAN_ROWS = 10  # a title row or two often sits above the header in 建档 lists
 SAMPLE_BYTES = 256 * 1024
 # What Excel (or a careless export) did to a long number: 5.20102E+17.
@@ -195,8 +197,6 @@ class Table:
 
     def _find_header(self):
         """The header row: among the first rows, the one naming the most known columns."""
-        from app.models.importing import guess_field
-
         best, best_score, first = None, 0, None
         for number, row in self.raw_rows():
             if number > HEADER_SCAN_ROWS:

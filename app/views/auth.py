@@ -24,7 +24,7 @@ LOCKOUT = dt.timedelta(minutes=15)
 MIN_PASSWORD_LENGTH = 8
 COMMON_PASSWORDS = frozenset(
     line.strip().lower()
-    for line in (Path(__file__).parent / "common_passwords.txt").read_text(encoding="utf-8").splitlines()
+    for line in (Path(__file__).parent.parent / "common_passwords.txt").read_text(encoding="utf-8").splitlines()
     if line.strip() and not line.startswith("#"))
 # Checked against when the username is unknown, so a miss costs as long as a wrong password.
 _DUMMY_HASH = generate_password_hash("not a real password", method="pbkdf2:sha256:1000")

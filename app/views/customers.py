@@ -5,7 +5,7 @@ from flask_login import current_user
 from wtforms import BooleanField, SelectField
 from wtforms.fields.choices import SelectChoice
 
-from app.customer_forms import (CATEGORY_LABELS, CONSENT_LABELS, KIND_LABELS, POSITION_LABELS,
+from app.views.customer_forms import (CATEGORY_LABELS, CONSENT_LABELS, KIND_LABELS, POSITION_LABELS,
                                 STATUS_LABELS, TIER_LABELS, CustomerForm, MemberForm, describe_rule)
 from app.models import AuditLog, Customer, CustomerChange, Product, Territory
 from app.models.merge import merge_customers

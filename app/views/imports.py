@@ -1,20 +1,19 @@
 """Customer imports (导入客户): upload, map the columns, dry run, confirm; refused rows as Excel."""
 import json
-import io
 import uuid
 
 from flask import (Blueprint, abort, current_app, flash, redirect, request, send_file, url_for)
 from flask_babel import gettext as _, lazy_gettext as _l
 from flask_login import current_user
-from openpyxl import Workbook
 
-from app import clock, crypto, importer
+from app import clock, crypto
+from app.imports import importer, rows, uploads
+from app.imports.fields import FIELD_TYPES, field_label
 from app.db import database
 from app.models import Branch, ImportJob, ImportMapping
-from app.models.importing import FIELD_TYPES, field_label, guess_mapping
 from app.models.scope import branch_scope
 from app.models.territory import bank_of
-from app.spreadsheet import Table, Unreadable, cell_text, header_signature, sniff
+from app.imports.spreadsheet import Table, Unreadable, cell_text
 from app.web import get_visible_or_404, render, roles_required
 
 bp = Blueprint("imports", __name__, url_prefix="/imports")
@@ -65,43 +64,25 @@ def index():
         if upload is None or not upload.filename:
             error = _("Choose a file first: an Excel .xlsx file or a .csv file.")
         else:
-            importer.clean_old_files()
+            uploads.clean_old_files()
             token = uuid.uuid4().hex
-            path = importer.upload_dir() / token
+            path = uploads.upload_dir() / token
             if not _save_upload(upload, path):
                 limit = max(1, (current_app.config.get("IMPORT_MAX_BYTES") or MAX_BYTES) // (1024 * 1024))
                 error = _("The file is larger than %(n)s MB: split it into several files and import them one "
                           "after the other.", n=limit)
             else:
                 try:
-                    job = _new_job(path, token, upload.filename, branch, form["kind"], form["encoding"] or None,
+                    job = uploads.new_job(path, token, upload.filename, branch, form["kind"], form["encoding"] or None,
                                    current_user)
                     return redirect(url_for("imports.mapping", job_id=job.id))
                 except Unreadable as refused:
                     path.unlink(missing_ok=True)
-                    error = importer.render([refused.problem.message, refused.problem.params])
+                    error = rows.render([refused.problem.message, refused.problem.params])
         status = 422
     jobs = list(ImportJob.visible_to(current_user).order_by(ImportJob.id.desc()).limit(10))
     return render("imports/index.html", branches=branches, form=form, error=error, jobs=jobs,
                   KIND_LABELS=KIND_LABELS, ENCODINGS=ENCODINGS, STATUS_LABELS=STATUS_LABELS), status
-
-
-def _new_job(path, token, filename, branch, kind, encoding, user):
-    """Read the header, guess (or recall) the mapping, and keep the job; Unreadable if it cannot."""
-    file_format = sniff(path, filename)
-    table = Table(path, file_format, encoding)
-    try:
-        signature = header_signature(table.header)
-        bank = bank_of(branch)
-        saved = ImportMapping.find(bank.id, kind, signature)
-        mapping = saved if saved is not None else guess_mapping(table.header, kind)
-        return ImportJob.create(
-            token=token, branch=branch.id, user=user.id if user else None, kind=kind,
-            filename=filename[-120:], file_format=file_format, encoding=table.encoding,
-            header_row=table.header_row, signature=signature,
-            mapping=json.dumps({str(k): v for k, v in mapping.items()}), status="mapping")
-    finally:
-        table.close()
 
 
 def _masked(value, field):
@@ -123,9 +104,9 @@ def mapping(job_id):
     # A running or written job has nothing to map; an interrupted one may be checked again.
     if job.status == "done" or (job.running and not importer.interrupted(job)):
         return redirect(url_for("imports.job", job_id=job.id))
-    path = importer.job_file(job)
+    path = uploads.job_file(job)
     if not path.exists():
-        flash(_("The uploaded file was deleted after %(days)s days: upload it again.", days=importer.KEEP_DAYS))
+        flash(_("The uploaded file was deleted after %(days)s days: upload it again.", days=uploads.KEEP_DAYS))
         return redirect(url_for("imports.index"))
     table = Table(path, job.file_format, job.encoding)
     try:
@@ -143,7 +124,7 @@ def mapping(job_id):
                     abort(400)
                 chosen[index] = value
         current = chosen
-        problems = [importer.render(p) for p in importer.mapping_problems(chosen, job.kind)]
+        problems = [rows.render(p) for p in importer.mapping_problems(chosen, job.kind)]
         if not problems:
             job.mapping = json.dumps({str(k): v for k, v in chosen.items()})
             if request.form.get("remember") == "1":
@@ -161,7 +142,7 @@ def mapping(job_id):
         columns.append({"index": index, "title": title, "field": field,
                         "sample": [_masked(row[index] if index < len(row) else None, field)
                                    for _number, row in sample]})
-    merged_message = importer.render(importer.reason("merged", importer.F, ranges=", ".join(merged[:5]))) \
+    merged_message = rows.render(rows.reason("merged", rows.F, ranges=", ".join(merged[:5]))) \
         if merged else None
     return render("imports/mapping.html", job=job, columns=columns, fields=fields, problems=problems,
                   merged=merged_message, KIND_LABELS=KIND_LABELS), status
@@ -175,11 +156,11 @@ def job(job_id):
     done, total = importer.PROGRESS.get(job.id, (job.processed_rows, job.total_rows))
     preview = job.data("preview") or {}
     counts = job.data("counts") or {}
-    problems = [importer.render(p) for p in job.data("problems") or []]
+    problems = [rows.render(p) for p in job.data("problems") or []]
     return render("imports/job.html", "imports/_job.html", job=job, done=done or 0, total=total,
-                  counts=counts, preview=preview, problems=problems, render_reason=importer.render,
+                  counts=counts, preview=preview, problems=problems, render_reason=rows.render,
                   interrupted=importer.interrupted(job), KIND_LABELS=KIND_LABELS, STATUS_LABELS=STATUS_LABELS,
-                  field_label=field_label, file_exists=importer.job_file(job).exists())
+                  field_label=field_label, file_exists=uploads.job_file(job).exists())
 
 
 @bp.route("/<int:job_id>/confirm", methods=["POST"])
@@ -187,7 +168,7 @@ def job(job_id):
 def confirm(job_id):
     """Write the checked file, once: a second press (or a replayed form) writes nothing more."""
     job = get_visible_or_404(ImportJob, job_id)
-    if job.data("problems") or not importer.job_file(job).exists():
+    if job.data("problems") or not uploads.job_file(job).exists():
         flash(_("This file cannot be written: fix the problems shown and check it again."))
         return redirect(url_for("imports.job", job_id=job.id))
     with database.atomic():
@@ -210,31 +191,10 @@ def refused(job_id):
     again, and only the team leads and admins who may import it can fetch it.
     """
     job = get_visible_or_404(ImportJob, job_id)
-    source = importer.job_file(job, ".refused.jsonl")
+    source = uploads.job_file(job, ".refused.jsonl")
     if not source.exists():
         abort(404)
-    out = refused_workbook(job)
+    out = uploads.refused_workbook(job)
     stem = job.filename.rsplit(".", 1)[0]
     return send_file(out, as_attachment=True, download_name=f"{stem}-{_('refused')}.xlsx",
                      mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
-
-
-def refused_workbook(job):
-    """The refused rows of a job as an .xlsx file object: row number, the cells as uploaded, the reason."""
-    header = []
-    path = importer.job_file(job)
-    if path.exists():
-        table = Table(path, job.file_format, job.encoding)
-        header = table.header
-        table.close()
-    workbook = Workbook(write_only=True)
-    sheet = workbook.create_sheet(_("Refused rows"))
-    sheet.append([_("Row"), *header, _("Reason")])
-    with open(importer.job_file(job, ".refused.jsonl"), encoding="utf-8") as f:
-        for line in f:
-            entry = json.loads(line)
-            sheet.append([entry["row"], *entry["values"], "；".join(importer.render(r) for r in entry["reasons"])])
-    out = io.BytesIO()
-    workbook.save(out)
-    out.seek(0)
-    return out

@@ -71,9 +71,10 @@ def _write_xlsx(path):
 
 
 def _child(folder, file_path, file_format, queue):
-    from app import create_app, importer
+    from app import create_app
+    from app.imports import importer, uploads
     from app.db import apply_schema, database
-    from app.imports import _new_job
+    from app.imports.uploads import new_job
     from app.models import Branch, Customer, Territory
 
     app = create_app({"DATABASE_URL": f"sqlite:///{folder}/bench.db", "SECRET_KEY": "x",
@@ -89,11 +90,11 @@ def _child(folder, file_path, file_format, queue):
                     for g in range(1, 5):
                         Territory.add(f"村{i}-{j}{g}组", "group", bank, village)
         token = f"bench{file_format}"
-        path = importer.upload_dir() / token
+        path = uploads.upload_dir() / token
         path.parent.mkdir(parents=True, exist_ok=True)
         os.link(file_path, path)
         started, cpu = time.perf_counter(), time.process_time()
-        job = _new_job(path, token, f"bench.{file_format}", bank, "archive", None, None)
+        job = new_job(path, token, f"bench.{file_format}", bank, "archive", None, None)
         job.status = "checking"
         job.save()
         counts = importer.run(job, write=False)

@@ -7,7 +7,7 @@ from wtforms import FieldList, Form, FormField, SelectField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import NumberRange, Optional
 
-from app.customer_forms import TIER_LABELS, NumberField, describe_rule
+from app.views.customer_forms import TIER_LABELS, NumberField, describe_rule
 from app.db import database
 from app.models import Customer, TierRule
 from app.models.tier import RATING_ORDER, rule_code

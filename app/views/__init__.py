@@ -1,0 +1,5 @@
+"""The blueprints, one module per area; admin/ holds every /admin page."""
+from app.views import admin, auth, coverage, customers, imports, leads, reports, territories, visits
+
+BLUEPRINTS = (auth.bp, visits.bp, coverage.bp, reports.bp, territories.bp, customers.bp, leads.bp,
+              imports.bp, *admin.BLUEPRINTS)
