@@ -104,7 +104,7 @@ def import_territories_command(file, branch_code, datum, dry_run):
     """Import a GeoJSON FeatureCollection of territories (nothing is written if any feature is wrong)."""
     from flask_babel import force_locale
 
-    from app.models.territory import MAX_IMPORT_BYTES, import_territories
+    from app.imports.geojson import MAX_IMPORT_BYTES, import_territories
 
     with database.obj.connection_context(), force_locale("zh_CN"):
         branch = _branch_from_option(branch_code, "the territories belong to")

@@ -37,7 +37,7 @@ from app.models import (
     User,
     compute_tier,
 )
-from app.models.territory import import_territories
+from app.imports.geojson import import_territories
 from app.models.tier import TierRule
 
 PASSWORD = "zrt-demo-2026"

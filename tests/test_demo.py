@@ -193,7 +193,7 @@ def test_territories_came_through_the_import_and_read_back_as_a_clean_file():
     FeatureCollection pass a dry run as updates of every code, with no problem."""
     from app import geo
     from app.models import Branch
-    from app.models.territory import import_territories
+    from app.imports.geojson import import_territories
 
     with demo_database():
         build_demo(customers=50, password_method=FAST_HASH)

@@ -13,8 +13,8 @@ from app import clock, geo, maps
 from app.models import Assignment, AuditLog, Branch, Customer, Territory, User, Visit
 from app.models.org import BUSINESS_LINES
 from app.models.scope import branch_scope, user_scope
-from app.models.territory import (KIND_NAMES, MAX_IMPORT_BYTES, TERRITORY_KIND_LABELS, TERRITORY_KINDS,
-                                  import_territories, save_drawn)
+from app.imports.geojson import MAX_IMPORT_BYTES, import_territories
+from app.models.territory import KIND_NAMES, TERRITORY_KIND_LABELS, TERRITORY_KINDS, save_drawn
 from app.web import get_visible_or_404, render, roles_required
 
 bp = Blueprint("territories", __name__)
