@@ -4,25 +4,27 @@ import re
 
 from flask_babel import lazy_gettext as _l
 
+from app.models import customer_fields
+from app.models.customer_fields import FIELDS
+
 
 # --- Fields a column can map to ---------------------------------------------------------------
-# (field, type). Labels, lengths and messages come from the archive form (customer_forms),
-# so a row of a file is refused for exactly what the form refuses.
-ARCHIVE_FIELDS = (
-    ("name", "name"), ("id_number", "id"), ("phone", "phone"), ("kind", "kind"),
-    ("township", "text"), ("village", "text"), ("group_name", "text"), ("street", "text"),
-    ("house_no", "text"), ("category", "category"), ("scale_mu", "amount"),
-    ("livestock_head", "whole"), ("annual_turnover_wan", "amount"), ("assets_wan", "amount"),
-    ("debts_wan", "amount"), ("net_income_wan", "number"), ("deposit_balance_wan", "amount"),
-    ("deposit_balance_yuan", "yuan"), ("loan_balance_wan", "amount"), ("loan_balance_yuan", "yuan"),
-    ("credit_rating", "rating"), ("products_elsewhere", "text"), ("core_no", "core_no"),
-    ("lat", "lat"), ("lng", "lng"),
-)
+# (field, type). Labels, types and lengths are the archive's own rules (models/customer_fields.py),
+# which the archive form reads too, so a row of a file is refused for exactly what the form refuses.
+# A balance may come in 元 (the core-banking export) or in 万元 (建档 lists): two columns, one field.
+ARCHIVE_FIELDS = tuple((name, "yuan" if name.endswith("_yuan") else FIELDS[name].type) for name in (
+    "name", "id_number", "phone", "kind", "township", "village", "group_name", "street", "house_no",
+    "category", "scale_mu", "livestock_head", "annual_turnover_wan", "assets_wan", "debts_wan",
+    "net_income_wan", "deposit_balance_wan", "deposit_balance_yuan", "loan_balance_wan", "loan_balance_yuan",
+    "credit_rating", "products_elsewhere", "core_no", "lat", "lng"))
+# The core-banking refresh matches on the customer number: the name is only read, never required.
 CORE_FIELDS = (
     ("core_no", "core_no"), ("name", "text"), ("deposit_balance_wan", "amount"),
     ("deposit_balance_yuan", "yuan"), ("loan_balance_wan", "amount"), ("loan_balance_yuan", "yuan"),
     ("products", "products"),
 )
+UNITS = {"deposit_balance_yuan": _l("Deposit balance (yuan)"), "loan_balance_yuan": _l("Loan balance (yuan)"),
+         "products": _l("Products held (names)")}
 FIELD_TYPES = {"archive": dict(ARCHIVE_FIELDS), "core": dict(CORE_FIELDS)}
 REQUIRED = {"archive": "name", "core": "core_no"}
 
@@ -82,29 +84,10 @@ def guess_mapping(header, kind):
 
 
 def field_label(name):
-    """The archive form's label for a field (so the file's words match the form's)."""
-    from app.views.customer_forms import CustomerForm
-
-    extra = {"deposit_balance_wan": _l("Deposit balance (10k yuan)"),
-             "deposit_balance_yuan": _l("Deposit balance (yuan)"),
-             "loan_balance_wan": _l("Loan balance (10k yuan)"),
-             "loan_balance_yuan": _l("Loan balance (yuan)"),
-             "core_no": _l("Core-banking customer number"), "products": _l("Products held (names)"),
-             "lat": _l("Latitude"), "lng": _l("Longitude")}
-    if name in extra:
-        return extra[name]
-    unbound = getattr(CustomerForm, name, None)
-    return unbound.args[0] if unbound is not None else name
+    """The archive's label for a field (so the file's words match the form's)."""
+    return UNITS.get(name) or customer_fields.label(name)
 
 
 def max_length(name):
-    """The archive form's Length(max=…) for a text field, if it sets one."""
-    from wtforms.validators import Length
-
-    from app.views.customer_forms import CustomerForm
-
-    unbound = getattr(CustomerForm, name, None)
-    for validator in (unbound.kwargs.get("validators", []) if unbound is not None else []):
-        if isinstance(validator, Length):
-            return validator.max
-    return 40 if name == "core_no" else None
+    """The archive's longest accepted text for a field, if it sets one."""
+    return customer_fields.max_length(name)

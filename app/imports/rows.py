@@ -11,7 +11,7 @@ from types import SimpleNamespace
 from flask_babel import lazy_gettext as _l
 
 from app import clock, crypto
-from app.models import Branch, Territory
+from app.models import Branch, Territory, customer_fields
 from app.models.customer import CATEGORIES, CREDIT_RATINGS
 from app.models.territory import bank_of
 from app.imports.fields import FIELD_TYPES, base_field, max_length
@@ -91,18 +91,14 @@ def render(stored):
 
 
 def field_rules():
-    """The archive form's own messages, reused so a file row and the form refuse alike."""
-    from wtforms.validators import DataRequired, Regexp
-
-    from app.views.customer_forms import MESSAGES, NOT_NEGATIVE, CustomerForm
-
-    phone = next(v for v in CustomerForm.phone.kwargs["validators"] if isinstance(v, Regexp))
-    name = next(v for v in CustomerForm.name.kwargs["validators"] if isinstance(v, DataRequired))
+    """The archive's own rules and messages, so a file row and the form refuse alike."""
     # today once per run: asking the clock for each of 100,000 ID numbers' birth dates costs more
     # than checking them.
-    return SimpleNamespace(lookup_key=crypto.lookup_key(), phone_pattern=phone.regex, today=clock.today(),
-                           phone=msgid(phone.message), name=msgid(name.message),
-                           negative=msgid(NOT_NEGATIVE), id_messages={k: msgid(v) for k, v in MESSAGES.items()})
+    return SimpleNamespace(lookup_key=crypto.lookup_key(), phone_pattern=customer_fields.PHONE_PATTERN,
+                           today=clock.today(), phone=msgid(customer_fields.PHONE_MESSAGE),
+                           name=msgid(customer_fields.FIELDS["name"].required_message),
+                           negative=msgid(customer_fields.NOT_NEGATIVE),
+                           id_messages={k: msgid(v) for k, v in customer_fields.ID_MESSAGES.items()})
 
 
 # --- One row ----------------------------------------------------------------------------------

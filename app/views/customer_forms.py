@@ -1,4 +1,7 @@
-"""The archive form (建档): every field checked, every refusal a message beside its field."""
+"""The archive form (建档): every field checked, every refusal a message beside its field.
+
+The fields' labels, lengths and required flags are the archive's rules (models/customer_fields.py),
+which the customer import reads too."""
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms.fields.choices import SelectChoice
@@ -8,6 +11,7 @@ from wtforms.validators import DataRequired, Length, NumberRange, Optional, Rege
 
 from app import clock, crypto
 from app.models.customer import CATEGORIES, CONSENT_WAYS, CREDIT_RATINGS, CUSTOMER_KINDS, STATUSES
+from app.models.customer_fields import FIELDS, ID_MESSAGES, NOT_NEGATIVE, PHONE_MESSAGE, PHONE_PATTERN
 
 KIND_LABELS = {"household": _l("Household"), "merchant": _l("Merchant"), "enterprise": _l("Enterprise")}
 CATEGORY_LABELS = {"planting": _l("Planting"), "breeding": _l("Breeding"), "trade": _l("Trade"),
@@ -15,7 +19,6 @@ CATEGORY_LABELS = {"planting": _l("Planting"), "breeding": _l("Breeding"), "trad
 CONSENT_LABELS = {"written": _l("Written"), "verbal": _l("Verbal"), "app": _l("In the app")}
 STATUS_LABELS = {"active": _l("Active"), "moved": _l("Moved away"), "closed": _l("Closed")}
 POSITION_LABELS = {"surveyed": _l("Surveyed"), "fix": _l("From a GPS fix"), "import": _l("Imported")}
-NOT_NEGATIVE = _l("Cannot be negative.")
 
 
 class NumberField(FloatField):
@@ -72,44 +75,58 @@ def _choices(values, labels, blank=True):
     return ([SelectChoice("", "—")] if blank else []) + [SelectChoice(v, labels.get(v, v)) for v in values]
 
 
-def _amount(label):
-    return NumberField(label, validators=[Optional(), NumberRange(min=0, message=NOT_NEGATIVE)])
+def _rule(name):
+    return FIELDS[name]
+
+
+def _text(name, *validators):
+    """A text field from the archive's rule: its label, required or optional, its longest value."""
+    rule = FIELDS[name]
+    checks = [DataRequired(message=rule.required_message) if rule.required else Optional(), *validators]
+    if rule.max_length:
+        checks.append(Length(max=rule.max_length))
+    return StringField(rule.label, validators=checks)
+
+
+def _number(name):
+    """A number field from the archive's rule: amounts and whole numbers are never negative."""
+    rule = FIELDS[name]
+    checks = [Optional()] + ([NumberRange(min=0, message=NOT_NEGATIVE)] if rule.not_negative else [])
+    return (WholeField if rule.type == "whole" else NumberField)(rule.label, validators=checks)
 
 
 class CustomerForm(FlaskForm):
-    kind = SelectField(_l("Kind"), choices=_choices(CUSTOMER_KINDS, KIND_LABELS, blank=False))
-    name = StringField(_l("Head of household or owner"), validators=[
-        DataRequired(message=_l("Enter a name.")), Length(max=80)])
-    phone = StringField(_l("Phone"), validators=[Optional(), Regexp(
-        crypto.PHONE_PATTERN, message=_l("A mobile number has 11 digits and starts with 1."))])
-    id_number = StringField(_l("ID number"), validators=[Optional()])
-    township = StringField(_l("Township"), validators=[Optional(), Length(max=40)])
-    village = StringField(_l("Village"), validators=[Optional(), Length(max=40)])
-    group_name = StringField(_l("Group"), validators=[Optional(), Length(max=40)])
-    street = StringField(_l("Street"), validators=[Optional(), Length(max=60)])
-    house_no = StringField(_l("Number"), validators=[Optional(), Length(max=20)])
-    category = SelectField(_l("Business category"), choices=_choices(CATEGORIES, CATEGORY_LABELS))
-    scale_mu = _amount(_l("Land (mu)"))
-    livestock_head = WholeField(_l("Livestock (head)"), validators=[
-        Optional(), NumberRange(min=0, message=NOT_NEGATIVE)])
-    annual_turnover_wan = _amount(_l("Annual turnover (10k yuan)"))
-    assets_wan = _amount(_l("Assets (10k yuan)"))
-    debts_wan = _amount(_l("Debts (10k yuan)"))
-    net_income_wan = NumberField(_l("Annual net income (10k yuan)"), validators=[Optional()])
-    credit_rating = SelectField(_l("Credit rating"), choices=_choices(CREDIT_RATINGS, {}))
-    products = ProductsField(_l("Products with us"), coerce=int)
-    products_elsewhere = StringField(_l("Products with other banks"), validators=[
-        Optional(), Length(max=200)])
-    consent = BooleanField(_l("Agrees to be contacted"))
-    consent_on = LocalDateField(_l("Consent given on"), validators=[Optional()])
-    consent_via = SelectField(_l("Consent given how"), choices=_choices(CONSENT_WAYS, CONSENT_LABELS))
-    status = SelectField(_l("Status"), choices=_choices(STATUSES, STATUS_LABELS, blank=False))
+    """The archive form: labels, lengths and required fields come from models/customer_fields.py."""
+
+    kind = SelectField(_rule("kind").label, choices=_choices(CUSTOMER_KINDS, KIND_LABELS, blank=False))
+    name = _text("name")
+    phone = _text("phone", Regexp(PHONE_PATTERN, message=PHONE_MESSAGE))
+    id_number = _text("id_number")
+    township = _text("township")
+    village = _text("village")
+    group_name = _text("group_name")
+    street = _text("street")
+    house_no = _text("house_no")
+    category = SelectField(_rule("category").label, choices=_choices(CATEGORIES, CATEGORY_LABELS))
+    scale_mu = _number("scale_mu")
+    livestock_head = _number("livestock_head")
+    annual_turnover_wan = _number("annual_turnover_wan")
+    assets_wan = _number("assets_wan")
+    debts_wan = _number("debts_wan")
+    net_income_wan = _number("net_income_wan")
+    credit_rating = SelectField(_rule("credit_rating").label, choices=_choices(CREDIT_RATINGS, {}))
+    products = ProductsField(_rule("products").label, coerce=int)
+    products_elsewhere = _text("products_elsewhere")
+    consent = BooleanField(_rule("consent").label)
+    consent_on = LocalDateField(_rule("consent_on").label, validators=[Optional()])
+    consent_via = SelectField(_rule("consent_via").label, choices=_choices(CONSENT_WAYS, CONSENT_LABELS))
+    status = SelectField(_rule("status").label, choices=_choices(STATUSES, STATUS_LABELS, blank=False))
 
     def validate_id_number(self, field):
         try:
             field.data = crypto.validate_id_number(field.data)
         except crypto.InvalidIdNumber as refused:
-            raise ValidationError(MESSAGES[str(refused)]) from None
+            raise ValidationError(ID_MESSAGES[str(refused)]) from None
 
     def validate_consent_on(self, field):
         if field.data and field.data > clock.today():
@@ -131,15 +148,6 @@ EDITABLE = ("kind", "name", "phone", "township", "village", "group_name", "stree
             "category", "scale_mu", "livestock_head", "annual_turnover_wan", "assets_wan",
             "debts_wan", "net_income_wan", "credit_rating", "products_elsewhere", "consent",
             "consent_on", "consent_via", "status")
-
-# crypto's refusals are English msgids; these make them translatable here.
-MESSAGES = {
-    "An ID number has 18 digits (the last may be X).": _l("An ID number has 18 digits (the last may be X)."),
-    "The check digit of this ID number is wrong.": _l("The check digit of this ID number is wrong."),
-    "The birth date in this ID number does not exist.": _l("The birth date in this ID number does not exist."),
-    "The birth date in this ID number is in the future.": _l("The birth date in this ID number is in the future."),
-}
-
 
 TIER_LABELS = {"gold": _l("Gold"), "mass": _l("Mass"), "potential": _l("Potential")}
 
