@@ -86,12 +86,17 @@ def current_tab_of(endpoint, blueprint, tabs):
     return next((tab for tab in SECTION_TABS.get(blueprint, ()) if tab in tabs), None)
 
 
+def wants_fragment():
+    """Whether an htmx request asks for a page's fragment (a history restore wants the whole page)."""
+    return bool(request.htmx and not request.htmx.history_restore_request)
+
+
 def render(template, partial=None, **context):
     """Render the full page, or only its fragment for an htmx request.
 
     A history restore wants the whole page back, so it gets one.
     """
-    fragment = partial and request.htmx and not request.htmx.history_restore_request
+    fragment = partial and wants_fragment()
     response = make_response(render_template(partial if fragment else template, **context))
     response.vary.add("HX-Request")
     return response

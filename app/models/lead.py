@@ -1,9 +1,9 @@
 """Leads (营销线索): prospects for a product, new → contacted → qualified → won / lost.
 
 `Lead.capture` is the one write path for a new lead: the capture form and the
-offline batch endpoint both call it, with the same raw values, so online and
-offline can never disagree. Every later change goes through `move`, `reopen`,
-`reassign` or `add_note`, and each leaves a `LeadEvent` (who, when, from, to).
+demo both call it, with the same raw values, so they can never disagree. Every
+later change goes through `move`, `reopen`, `reassign` or `add_note`, and each
+leaves a `LeadEvent` (who, when, from, to).
 """
 import datetime as dt
 import re
@@ -115,7 +115,7 @@ class Lead(BaseModel):
     def capture(cls, user, data):
         """The one write path for a new lead; (lead, created).
 
-        data holds raw values as a form or the offline queue sends them: client_uuid,
+        data holds raw values as the capture form sends them: client_uuid,
         customer, visit, name, phone, id_number, product, amount, source, note, owner,
         confirmed. A client UUID already stored returns that lead (created False), so
         a replayed or double-tapped capture is stored once. Raises LeadInvalid,

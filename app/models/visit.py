@@ -1,7 +1,7 @@
 """Visits (走访 / 签到) and the maintenance ledger (客户维护台账).
 
-`Visit.check_in` is THE write path for a check-in: the visit form, the offline
-batch endpoint and the demo all call it, so they can never disagree.
+`Visit.check_in` is THE write path for a check-in: the visit form and the demo
+both call it, so they can never disagree.
 """
 import datetime as dt
 import io
@@ -118,7 +118,7 @@ class Visit(BaseModel):
         note        free text
         next_follow_up_on  a date: creates (or, on a merge, moves) a FollowUp
         photo       the 门头照 as bytes (JPEG/PNG/WebP ≤ PHOTO_MAX_BYTES), kept under instance/
-        now         the receiving moment (batch endpoints pass one for a whole batch)
+        now         the receiving moment (the view's clock; the demo passes its own)
 
         Returns CheckInResult(visit, status). Raises CheckInRefused before writing
         anything. A second check-in by the same user at the same customer within 10

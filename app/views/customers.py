@@ -1,4 +1,7 @@
-"""Customers (客户): the list and each customer's page."""
+"""Customers (客户): the list and each customer's page, its edits, members and merges, and the
+confirmation of a position taken from a check-in."""
+import datetime as dt
+
 from flask import Blueprint, abort, current_app, flash, redirect, request, url_for
 from flask_babel import gettext as _, lazy_gettext as _l
 from flask_login import current_user
@@ -7,11 +10,13 @@ from wtforms.fields.choices import SelectChoice
 
 from app.views.customer_forms import (CATEGORY_LABELS, CONSENT_LABELS, KIND_LABELS, POSITION_LABELS,
                                 STATUS_LABELS, TIER_LABELS, CustomerForm, MemberForm, describe_rule)
-from app.models import AuditLog, Customer, CustomerChange, Product, Territory
+from app.models import AuditLog, Customer, CustomerChange, FollowUp, Lead, Product, Territory, Visit
 from app.models.merge import merge_customers
+from app.views.visits import bp as visits_bp
 from app.web import get_visible_or_404, render, roles_required
 
 EDITORS = ("manager", "team_lead", "admin")  # management reads, never edits customer data
+LEAD_READERS = ("manager", "team_lead", "management")
 
 bp = Blueprint("customers", __name__, url_prefix="/customers")
 
@@ -64,6 +69,22 @@ def full(customer_id):
     return _detail(customer, full=True)
 
 
+def _timeline(customer, limit=30):
+    """Visits, follow-ups and leads of a customer the current user may see, newest first."""
+    items = []
+    for v in (Visit.visible_to(current_user).where(Visit.customer == customer.id)
+              .order_by(Visit.made_at.desc()).limit(limit)):
+        items.append(("visit", v.made_at, v))
+    for f in (FollowUp.visible_to(current_user).where(FollowUp.customer == customer.id)
+              .order_by(FollowUp.due_on.desc()).limit(limit)):
+        items.append(("follow_up", dt.datetime.combine(f.due_on, dt.time(0)), f))
+    for lead in (Lead.visible_to(current_user).where(Lead.customer == customer.id)
+                 .order_by(Lead.created_at.desc()).limit(limit)):
+        items.append(("lead", lead.created_at, lead))
+    items.sort(key=lambda item: item[1], reverse=True)
+    return items[:limit]
+
+
 def _detail(customer, full, member_form=None):
     """The archive page; the full view differs only in showing phone and ID number in clear."""
     form = CustomerForm(meta={"csrf": False})
@@ -78,7 +99,10 @@ def _detail(customer, full, member_form=None):
                   KIND_LABELS=KIND_LABELS, STATUS_LABELS=STATUS_LABELS, CATEGORY_LABELS=CATEGORY_LABELS,
                   CONSENT_LABELS=CONSENT_LABELS, POSITION_LABELS=POSITION_LABELS,
                   describe_rule=describe_rule, member_form=member_form or MemberForm(formdata=None),
-                  can_edit=current_user.role in EDITORS)
+                  can_edit=current_user.role in EDITORS, timeline=_timeline(customer),
+                  # admins do not work leads: their page has no leads panel
+                  leads=list(Lead.listing(current_user, customer=customer.id).limit(20))
+                  if current_user.role in LEAD_READERS else None)
 
 
 class EditCustomerForm(CustomerForm):
@@ -207,3 +231,18 @@ def remove_member(customer_id, member_id):
     if not customer.remove_member(current_user, member_id):
         abort(404)
     return redirect(url_for("customers.detail", customer_id=customer.id))
+
+
+# The position's confirmation keeps its endpoint name (visits.confirm_position) beside the
+# list of positions to confirm (visits.positions), so it is routed on that blueprint.
+@visits_bp.route("/customers/<int:customer_id>/position/confirm", methods=["POST"])
+@roles_required("team_lead", "admin")
+def confirm_position(customer_id):
+    """Confirm a position taken from a manager's first check-in, and place the customer by it."""
+    customer = get_visible_or_404(Customer, customer_id)
+    if customer.lat is None:
+        abort(400)
+    customer.position_confirmed = True
+    customer.move_to(customer.lat, customer.lng, source="fix")  # places it by the confirmed point
+    flash(_("Position of %(name)s confirmed.", name=customer.name))
+    return redirect(request.form.get("next") or url_for("customers.detail", customer_id=customer.id))

@@ -31,18 +31,6 @@ CHIPS = {"open": _l("Open"), "new": _l("New"), "contacted": _l("Contacted"), "qu
 LANE_SIZE = 30
 
 
-@bp.app_template_global()
-def leads_for_today(user):
-    """Today's lead panel (templates/leads/_today.html) reads its data through this."""
-    return Lead.for_today(user)
-
-
-@bp.app_template_global()
-def leads_of_customer(customer):
-    """The customer page's lead panel: the customer's leads the current user may see."""
-    return list(Lead.listing(current_user, customer=customer.id).limit(20))
-
-
 @bp.app_context_processor
 def lead_labels():
     return {"LEAD_STATUS_LABELS": STATUS_LABELS, "LEAD_SOURCE_LABELS": SOURCE_LABELS}

@@ -1,20 +1,21 @@
 """The field loop: a manager's day (今日), the check-in and visit form (签到), the visit,
-its photo, a customer met on the street, and the maintenance ledger (客户维护台账)."""
+its photo, a customer met on the street, positions to confirm, and the maintenance ledger
+(客户维护台账)."""
 import datetime as dt
 import math
 import re
 import uuid
 
-from flask import (Blueprint, abort, current_app, flash, make_response, redirect, request,
+from flask import (Blueprint, abort, flash, make_response, redirect, request,
                    send_from_directory, url_for)
 from flask_babel import gettext as _, lazy_gettext as _l
 from flask_login import current_user
 
 from app import clock
-from app.models import Customer, FollowUp, Product, Territory, Visit
-from app.models.visit import OUTCOMES, PHOTO_MAX_BYTES, PITCH_RESULTS, CheckInRefused, Fix, photo_root
+from app.models import Customer, FollowUp, Lead, Product, Territory, Visit
+from app.models.visit import PHOTO_MAX_BYTES, CheckInRefused, Fix, photo_root
 from app.walk import walk_list
-from app.web import get_visible_or_404, render, roles_required
+from app.web import get_visible_or_404, render, roles_required, wants_fragment
 
 bp = Blueprint("visits", __name__)
 
@@ -33,31 +34,6 @@ def outcome_label(code):
 @bp.app_template_global()
 def result_label(code):
     return RESULT_LABELS.get(code, code)
-
-
-@bp.app_template_global()
-def has_endpoint(name):
-    """Whether a route exists (links to parts other issues add appear once they do)."""
-    return name in current_app.view_functions
-
-
-@bp.app_template_global()
-def customer_timeline(customer, limit=30):
-    """Visits, follow-ups and leads of a customer the current user may see, newest first."""
-    from app.models import Lead
-
-    items = []
-    for v in (Visit.visible_to(current_user).where(Visit.customer == customer.id)
-              .order_by(Visit.made_at.desc()).limit(limit)):
-        items.append(("visit", v.made_at, v))
-    for f in (FollowUp.visible_to(current_user).where(FollowUp.customer == customer.id)
-              .order_by(FollowUp.due_on.desc()).limit(limit)):
-        items.append(("follow_up", dt.datetime.combine(f.due_on, dt.time(0)), f))
-    for lead in (Lead.visible_to(current_user).where(Lead.customer == customer.id)
-                 .order_by(Lead.created_at.desc()).limit(limit)):
-        items.append(("lead", lead.created_at, lead))
-    items.sort(key=lambda item: item[1], reverse=True)
-    return items[:limit]
 
 
 @bp.app_template_global()
@@ -98,8 +74,10 @@ def today():
     counts = Visit.day_counters(current_user)
     walk = walk_list(current_user, here, offset=offset)
     counts["follow_ups_due"] = len(walk.follow_ups)
+    # The leads panel is part of the whole page only, not of the walk list's fragment.
+    leads = None if wants_fragment() else Lead.for_today(current_user)
     return render("visits/today.html", "visits/_walk.html", counts=counts, walk=walk, here=here,
-                  formats=_walk_formats())
+                  formats=_walk_formats(), leads=leads)
 
 
 # Formats of Today's rows, translated once a page rather than once a row (gettext took
@@ -307,18 +285,6 @@ def positions():
     return render("visits/positions.html", customers=customers)
 
 
-@bp.route("/customers/<int:customer_id>/position/confirm", methods=["POST"])
-@roles_required("team_lead", "admin")
-def confirm_position(customer_id):
-    customer = get_visible_or_404(Customer, customer_id)
-    if customer.lat is None:
-        abort(400)
-    customer.position_confirmed = True
-    customer.move_to(customer.lat, customer.lng, source="fix")  # places it by the confirmed point
-    flash(_("Position of %(name)s confirmed.", name=customer.name))
-    return redirect(request.form.get("next") or url_for("customers.detail", customer_id=customer.id))
-
-
 # --- The maintenance ledger (客户维护台账) ----------------------------------------------
 
 @bp.route("/ledger")
@@ -327,13 +293,6 @@ def ledger():
     """Open follow-ups: overdue, today, this week; done or moved with one tap."""
     groups = FollowUp.ledger(current_user)
     return render("visits/ledger.html", groups=groups, today=clock.today())
-
-
-def _follow_up_or_404(follow_up_id):
-    follow = (FollowUp.visible_to(current_user).where(FollowUp.id == follow_up_id).first())
-    if follow is None:
-        abort(404)
-    return follow
 
 
 def _ledger_row(follow, message):
@@ -346,7 +305,7 @@ def _ledger_row(follow, message):
 @bp.route("/follow-ups/<int:follow_up_id>/done", methods=["POST"])
 @roles_required("manager", "team_lead")
 def follow_up_done(follow_up_id):
-    follow = _follow_up_or_404(follow_up_id)
+    follow = get_visible_or_404(FollowUp, follow_up_id)
     if follow.done_at is None:
         follow.mark_done()
     return _ledger_row(follow, _("Done: %(name)s.", name=follow.customer.name))
@@ -355,7 +314,7 @@ def follow_up_done(follow_up_id):
 @bp.route("/follow-ups/<int:follow_up_id>/reschedule", methods=["POST"])
 @roles_required("manager", "team_lead")
 def follow_up_reschedule(follow_up_id):
-    follow = _follow_up_or_404(follow_up_id)
+    follow = get_visible_or_404(FollowUp, follow_up_id)
     text = request.form.get("due_on", "").strip()
     days = request.form.get("days", "").strip()
     try:
@@ -378,5 +337,3 @@ def _bad_request(message):
     response.headers["HX-Reswap"] = "none"
     return response
 
-
-__all__ = ["bp", "OUTCOMES", "PITCH_RESULTS"]
