@@ -266,7 +266,8 @@ class Visit(BaseModel):
                     territory's customers being those of it and its subtree;
                     "manager": {user id: figure} for the managers (Users or ids) in `among`,
                     each counting the customers of the territories assigned to them on as_of
-                    (a customer under two of their assignments counts once);
+                    (a customer under two of their assignments counts once): each manager's
+                    own scope, whoever views it; the caller passes managers the viewer may see;
                     "branch": {branch id: figure} by the customer's branch (among optional)
         as_of       the day whose territory membership and manager assignments count: the
                     period's last day, or today when that is later. Until the reports issue
@@ -285,8 +286,8 @@ class Visit(BaseModel):
             as_of = min(end - dt.timedelta(days=1), clock.today())
         query = cls.coverage_query(
             clock.local_day_start_utc(start), clock.local_day_start_utc(end), counted_kinds(viewer.branch_id),
-            by=by, among=among, customers=Customer.visible_to(viewer, as_of), verified_only=verified_only,
-            as_of=as_of)
+            by=by, among=among, customers=None if by == "manager" else Customer.visible_to(viewer, as_of),
+            verified_only=verified_only, as_of=as_of)
         if query is None:
             return {}
         if by is None:
