@@ -699,6 +699,5 @@ def save_drawn(geometry, datum="wgs84", *, branch=None, parent=None, name=None, 
             territory.save(only=[getattr(Territory, key) for key in fields])
         result.placed = place_customers(branch)
     result.territory = territory
-    result.inside = (Customer.select().join(Territory)
-                     .where(Territory.path.startswith(territory.path), Customer.status == "active").count())
+    result.inside = Customer.counts_by_territory([territory.id]).get(territory.id, 0)
     return result

@@ -260,7 +260,8 @@ class Visit(BaseModel):
         verified_only is False). A figure is (visited, counted, ratio), the ratio None
         ("—", never 0 %) when nothing is counted.
 
-        start, end  Asia/Shanghai business dates, end excluded; this ISO week by default
+        start, end  Asia/Shanghai business dates, end excluded: start is this Monday by
+                    default, end the Monday after start's ISO week
         by          None: one figure for all of them;
                     "territory": {territory id: figure} for the ids in `among`, each
                     territory's customers being those of it and its subtree;
