@@ -40,8 +40,6 @@ PROVIDERS = {
 }
 FIELDS = {"url": "MAP_TILE_URL", "labels": "MAP_TILE_LABELS_URL", "attribution": "MAP_TILE_ATTRIBUTION",
           "subdomains": "MAP_TILE_SUBDOMAINS", "datum": "MAP_TILE_DATUM"}
-KINDS = ("zone", "village", "street", "group", "market")
-TIERS = ("gold", "mass", "potential")
 CHINA_CENTRE = (104.0, 35.0)  # where the map opens when the user has no territory yet
 PLACES = 5  # decimal places of a degree sent to the map: about 1 m
 
@@ -203,48 +201,34 @@ def map_data(user, datum="wgs84"):
     it). No phone, no ID number, no name: a tap fetches the customer's card, scoped again.
     """
     from app.models import Customer, Territory, Visit
-    from app.models.visit import COUNTED_KINDS
 
     territories = list(Territory.visible_to(user)
-                       .select(Territory.id, Territory.parent, Territory.kind, Territory.name, Territory.path,
-                               Territory.geometry)
-                       .where(Territory.retired_on.is_null()).order_by(Territory.path).tuples())
-    customers = (Customer.visible_to(user)
-                 .select(Customer.id, Customer.territory, Customer.lng, Customer.lat, Customer.tier,
-                         Customer.kind, Customer.consent)
-                 .where(Customer.status == "active").order_by(Customer.id))
-    visited = {cid for (cid,) in Visit.this_week_customer_ids(verified_only=True)
-               .where(Visit.customer.in_(Customer.visible_to(user).select(Customer.id))).tuples()}
-    path_of = {tid: path for tid, _, _, _, path, _ in territories}
-    counts, covered, counted = {}, {}, {}
+                       .select(Territory.id, Territory.parent, Territory.kind, Territory.name, Territory.geometry)
+                       .where(Territory.live()).order_by(Territory.path).tuples())
+    shown = [row[0] for row in territories]
+    counts = Customer.counts_by_territory(shown, Customer.visible_to(user))
+    coverage = Visit.coverage(user, by="territory", among=shown)
     ids, xs, ys, tiers, seen = [], [], [], [], []
-    for cid, tid, lng, lat, tier, kind, consent in customers.tuples():
-        is_visited = cid in visited
-        if tid in path_of:
-            for ancestor in path_of[tid].strip("/").split("/"):
-                ancestor = int(ancestor)
-                counts[ancestor] = counts.get(ancestor, 0) + 1
-                if kind in COUNTED_KINDS and consent:
-                    counted[ancestor] = counted.get(ancestor, 0) + 1
-                    covered[ancestor] = covered.get(ancestor, 0) + is_visited
-        if lng is not None and lat is not None:
-            ids.append(cid)
-            xs.append(lng)
-            ys.append(lat)
-            tiers.append(tier[0])
-            seen.append("1" if is_visited else "0")
+    for cid, lng, lat, tier, is_visited in Visit.map_dots(user):
+        ids.append(cid)
+        xs.append(lng)
+        ys.append(lat)
+        tiers.append(tier[0])
+        seen.append("1" if is_visited else "0")
     lngs, lats = _shift(xs, ys, datum)
     green, amber = coverage_thresholds(user)
     rows = []
-    for tid, parent, kind, name, _, geometry in territories:
-        rows.append({"i": tid, "p": parent if parent in path_of else None, "k": kind, "n": name,
-                     "c": counts.get(tid, 0), "v": [covered.get(tid, 0), counted.get(tid, 0)],
-                     "b": coverage_band(covered.get(tid, 0), counted.get(tid, 0), green, amber),
+    shown = set(shown)
+    for tid, parent, kind, name, geometry in territories:
+        visited, counted, _ = coverage[tid]
+        rows.append({"i": tid, "p": parent if parent in shown else None, "k": kind, "n": name,
+                     "c": counts.get(tid, 0), "v": [visited, counted],
+                     "b": coverage_band(visited, counted, green, amber),
                      "g": encode_geometry(json.loads(geometry), datum) if geometry else None})
     return {
         "datum": datum,
         # Coverage colours only once a visit this week exists; until then colour by kind.
-        "by": "coverage" if any(covered.values()) else "kind",
+        "by": "coverage" if any(figure[0] for figure in coverage.values()) else "kind",
         "t": rows,
         "c": {"i": _deltas(ids), "x": _deltas(_ints(lngs)), "y": _deltas(_ints(lats)),
               "t": "".join(tiers), "v": "".join(seen)},

@@ -16,10 +16,10 @@ from app import clock, geo
 from app.models import Campaign, CampaignTerritory, Customer, FollowUp, Visit
 from app.models.base import run_shaped
 from app.models.scope import assigned_territory_ids, customer_scope, stand_in_manager
+from app.models.vocabulary import TIER_RANK
 
 BAND_M = 300          # "equal distance": a few minutes' walk
 SHOWN = 30            # rows a page carries; the rest are counted and come on demand
-TIER_RANK = {"gold": 0, "mass": 1, "potential": 2}
 TIER_SQL = Case(Customer.tier, list(TIER_RANK.items()), len(TIER_RANK))
 
 

@@ -68,7 +68,8 @@ def test_a_team_lead_cannot_assign_another_teams_territory_or_manager(app, count
 def test_the_managers_page_lists_territories_with_customer_counts(app, county, login_as):
     client = login_as("mgr1")
     items = [li.get_text(" ", strip=True) for li in soup(client.get("/me")).select("ul.plain li")]
-    assert items == ["茶园村 · 1 户", "茶园村一组 · 1 户"]
+    # A territory's customers are those of its subtree, as on the list, the map and /team.
+    assert items == ["茶园村 · 2 户", "茶园村一组 · 1 户"]
 
 
 def test_a_closed_branch_takes_no_new_assignment_for_its_territories_or_its_people(app, county, login_as):

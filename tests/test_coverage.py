@@ -3,7 +3,7 @@ import datetime as dt
 
 from app import clock
 from app.db import database
-from app.models import Assignment, Customer, User, Visit
+from app.models import Assignment, User, Visit
 from tests.conftest import soup
 from tests.county import _user
 
@@ -38,9 +38,9 @@ def test_grouped_coverage_equals_the_per_manager_figures(app, county):
                           starts_on=since)
         idle = _user("mgr9", "manager", county.branches["A1"], "闲经理")
         managers = [User.get_by_id(u.id) for u in (users["mgr1"], users["mgr2"], idle)]
-        grouped = Visit.coverage_by_manager(managers)
+        grouped = Visit.coverage(User.get_by_id(users["lead1"].id), by="manager", among=managers)
         for manager in managers:
-            assert grouped[manager.id] == Visit.coverage(Customer.visible_to(manager)), manager.username
+            assert grouped[manager.id] == Visit.coverage(manager), manager.username
         assert grouped[users["mgr2"].id] == (2, 3, 2 / 3)
         assert grouped[idle.id] == (0, 0, None)
 

@@ -129,7 +129,7 @@ def import_territories(data, branch, datum=None, dry_run=False):
     features, datum = _read_collection(data, datum, result)
     if features is None:
         return result
-    existing = list(Territory.select().where(Territory.branch == branch, Territory.retired_on.is_null()))
+    existing = list(Territory.select().where(Territory.branch == branch, Territory.live()))
     by_code = {t.code: t for t in existing if t.code}
     by_name = {}
     for t in existing:

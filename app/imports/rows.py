@@ -246,7 +246,7 @@ class NamePlacer:
     def __init__(self, branch):
         bank = bank_of(branch)
         rows = (Territory.select(Territory.id, Territory.name, Territory.kind, Territory.path, Branch.path)
-                .join(Branch).where(Branch.path.startswith(bank.path), Territory.retired_on.is_null())
+                .join(Branch).where(Branch.path.startswith(bank.path), Territory.live())
                 .tuples())
         self.branch_path = branch.path
         self.cache = {}

@@ -9,9 +9,9 @@ from app.crypto import mask_phone
 from app.models.base import BaseModel, created_at_field, default, one_of
 from app.models.org import Branch, User
 from app.models.product import Product
-from app.models.territory import TIERS, Territory
+from app.models.territory import Territory
+from app.models.vocabulary import CUSTOMER_KINDS, TIERS
 
-CUSTOMER_KINDS = ("household", "merchant", "enterprise")
 CATEGORIES = ("planting", "breeding", "trade", "labour", "enterprise", "other")
 CREDIT_RATINGS = ("AAA", "AA", "A", "B", "C")
 CONSENT_WAYS = ("written", "verbal", "app")
@@ -71,11 +71,54 @@ class Customer(BaseModel):
         )
 
     @classmethod
-    def visible_to(cls, user):
-        """Customers this user may see (the one scoping rule of DESIGN.md)."""
+    def visible_to(cls, user, day=None):
+        """Customers this user may see (the one scoping rule of DESIGN.md); a manager's by the
+        territories assigned to them on day (today by default)."""
         from app.models.scope import customer_scope
 
-        return cls.select().where(customer_scope(user))
+        return cls.select().where(customer_scope(user, day))
+
+    # --- the customers of a territory: one definition -------------------------------------
+
+    @classmethod
+    def present(cls):
+        """The condition "still there": not moved away or closed (status active)."""
+        return cls.status == "active"
+
+    @classmethod
+    def counted(cls, kinds):
+        """The condition coverage counts by: present, of the bank's counted kinds
+        (setting.counted_kinds), and not withdrawn from contact (consent)."""
+        return cls.present() & cls.kind.in_(tuple(kinds)) & cls.consent
+
+    @classmethod
+    def of_territories(cls, area, customers=None, kinds=None):
+        """The customers of each territory `area` stands for, joined to it: placed in the
+        territory or anywhere below it (by path) and present; with kinds, only the counted
+        ones (`counted`), the population of coverage.
+
+        area is a Territory alias the caller selects, filters and groups by (one row per
+        customer and territory holding it); customers is a query on Customer to start from,
+        normally `visible_to(user)`, so the scope is never written again. Customers take
+        today's territory: the reports issue keeps history.
+        """
+        placed = Territory.alias("placed")
+        query = customers if customers is not None else cls.select()
+        return (query.join(placed, on=(cls.territory == placed.id))
+                .join(area, on=(fn.substr(placed.path, 1, fn.length(area.path)) == area.path))
+                .where(cls.counted(kinds) if kinds is not None else cls.present()))
+
+    @classmethod
+    def counts_by_territory(cls, territory_ids, customers=None, kinds=None):
+        """{territory id: number of its customers (of_territories)} for the given ids, in one
+        query; a territory without any is left out."""
+        territory_ids = list(territory_ids)
+        if not territory_ids:
+            return {}
+        area = Territory.alias("area")
+        return dict(cls.of_territories(area, customers, kinds)
+                    .select(area.id, fn.COUNT(cls.id)).where(area.id.in_(territory_ids))
+                    .group_by(area.id).order_by().tuples())
 
     def move_to(self, lat, lng, source="fix"):
         """Set the customer's position and the territory holding it, in one write.

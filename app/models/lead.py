@@ -21,10 +21,9 @@ from app.models.customer import Customer, Holding
 from app.models.org import Branch, User
 from app.models.product import Product
 from app.models.visit import Visit
+from app.models.vocabulary import LEAD_STATUSES, OPEN_STATUSES
 
-LEAD_STATUSES = ("new", "contacted", "qualified", "won", "lost")
 LEAD_SOURCES = ("visit", "referral", "counter", "event", "phone")
-OPEN_STATUSES = ("new", "contacted", "qualified")
 # How far along the pipeline a status is; `stage_reached` keeps the furthest one,
 # so the funnel counts a lead signed on the spot as having passed every stage.
 STAGE = {"new": 0, "contacted": 1, "qualified": 2, "won": 3}
@@ -415,7 +414,7 @@ class Lead(BaseModel):
         territory = None
         if archive.get("territory"):
             territory = (Territory.visible_to(user)
-                         .where(Territory.id == _int(archive["territory"]), Territory.retired_on.is_null())
+                         .where(Territory.id == _int(archive["territory"]), Territory.live())
                          .first())
         if territory is None:
             errors["territory"] = _l("Choose the territory where the new customer lives.")

@@ -9,8 +9,9 @@ from peewee import DateTimeField, ForeignKeyField, TextField
 from app import clock
 from app.models.base import BaseModel, created_at_field
 from app.models.org import Branch
+from app.models.vocabulary import COUNTED_KINDS, CUSTOMER_KINDS
 
-COVERAGE_KINDS = ("household", "merchant", "enterprise")
+COVERAGE_KINDS = CUSTOMER_KINDS  # any kind may be counted
 
 
 def _int_between(low, high):
@@ -45,7 +46,7 @@ DEFINITIONS = {
     "check_in_radius_cap_m": (
         300, _int_between(50, 5000), str,
         _l("A GPS fix less accurate than this many metres is never verified, whatever the radius.")),
-    "coverage_kinds": (["household", "merchant"], _kinds, _kinds_text,
+    "coverage_kinds": (list(COUNTED_KINDS), _kinds, _kinds_text,
                        _l("Which kinds of customer the coverage rate counts.")),
     "stale_lead_days": (7, _int_between(1, 365), str,
                         _l("A lead untouched for this many days is shown as stale.")),
@@ -126,6 +127,13 @@ def for_branch(branch_id, keys):
         except ValueError:
             pass  # a value written by hand into the database must not break a check-in
     return values
+
+
+def counted_kinds(branch_id):
+    """The customer kinds coverage counts for the bank a branch belongs to (coverage_kinds),
+    as a tuple in the vocabulary's order; read with the request's other settings, no query
+    of its own once they are read."""
+    return tuple(for_branch(branch_id, ("coverage_kinds",))["coverage_kinds"])
 
 
 def _bank_rows(branch_id):

@@ -11,13 +11,11 @@ from app import clock, geo
 from app.db import database
 from app.models.base import BaseModel, created_at_field, one_of
 from app.models.org import BUSINESS_LINES, Branch, User
+from app.models.vocabulary import OPEN_STATUSES, TERRITORY_KINDS, TIERS
 
-TERRITORY_KINDS = ("zone", "village", "street", "group", "market")
 TERRITORY_KIND_LABELS = {"zone": _l("Zone"), "village": _l("Village"), "street": _l("Street"),
                          "group": _l("Group"), "market": _l("Market area")}
-TIERS = ("gold", "mass", "potential")
 SQ_M_PER_MU = 10000 / 15
-OPEN_LEAD_STATUSES = ("new", "contacted", "qualified")
 
 
 class Territory(BaseModel):
@@ -74,7 +72,7 @@ class Territory(BaseModel):
         shape = geo.loads(self.geometry)
         if shape is not None:
             siblings = (Territory.select().where(
-                Territory.branch == self.branch, Territory.id != self.id, Territory.retired_on.is_null(),
+                Territory.branch == self.branch, Territory.id != self.id, Territory.live(),
                 Territory.parent.is_null() if parent is None else Territory.parent == parent))
             problems = geo.check_against(
                 shape, (parent.name, geo.loads(parent.geometry)) if parent is not None else None,
@@ -94,7 +92,7 @@ class Territory(BaseModel):
         day = day or clock.today()
         with database.atomic():
             subtree = Territory.select(Territory.id).where(Territory.path.startswith(self.path))
-            Territory.update(retired_on=day).where(Territory.id.in_(subtree), Territory.retired_on.is_null()).execute()
+            Territory.update(retired_on=day).where(Territory.id.in_(subtree), Territory.live()).execute()
             (Assignment.update(ends_on=day)
              .where(Assignment.territory.in_(subtree), Assignment.ends_on.is_null() | (Assignment.ends_on > day))
              .execute())
@@ -111,6 +109,12 @@ class Territory(BaseModel):
 
     def subtree(self):
         return Territory.select().where(Territory.path.startswith(self.path))
+
+    @classmethod
+    def live(cls):
+        """The condition "not retired": the territories that count today (lists, the map,
+        placement, assignment). Retired rows stay for their history."""
+        return cls.retired_on.is_null()
 
     @classmethod
     def visible_to(cls, user):
@@ -217,7 +221,7 @@ class Assignment(BaseModel):
             leads = (Lead.update(owner=to_user, updated_at=clock.now(), handed_over_at=clock.now(),
                                  handover_pending=True)
                      .where(Lead.customer.in_(customers), Lead.owner.in_(old),
-                            Lead.status.in_(OPEN_LEAD_STATUSES)).execute())
+                            Lead.status.in_(OPEN_STATUSES)).execute())
         return follow_ups, leads
 
     @classmethod
@@ -288,7 +292,7 @@ def placer_for(branch):
     """A geo.Placer over the live territories of the branch's bank."""
     root = bank_of(branch)
     rows = (Territory.select(Territory.id, Territory.path, Territory.geometry)
-            .join(Branch).where(Branch.path.startswith(root.path), Territory.retired_on.is_null(),
+            .join(Branch).where(Branch.path.startswith(root.path), Territory.live(),
                                 Territory.geometry.is_null(False))
             .tuples())
     return geo.Placer([(tid, path.count("/") - 1, geo.loads(text)) for tid, path, text in rows])
@@ -387,7 +391,7 @@ class DrawResult:
 def family_of(branch, parent, exclude=None):
     """(parent pair, sibling pairs) as geo.check_against wants them: the same family as an import."""
     siblings = Territory.select().where(
-        Territory.branch == branch, Territory.retired_on.is_null(), Territory.geometry.is_null(False),
+        Territory.branch == branch, Territory.live(), Territory.geometry.is_null(False),
         Territory.parent.is_null() if parent is None else Territory.parent == parent)
     if exclude is not None:
         siblings = siblings.where(Territory.id != exclude.id)
@@ -421,7 +425,7 @@ def save_drawn(geometry, datum="wgs84", *, branch=None, parent=None, name=None, 
     if shape is not None:
         result.highlights = geo.violations(shape, parent_pair, siblings)
         if territory is not None:
-            children = Territory.select().where(Territory.parent == territory, Territory.retired_on.is_null(),
+            children = Territory.select().where(Territory.parent == territory, Territory.live(),
                                                 Territory.geometry.is_null(False))
             for child in children:
                 # The child must still fit, by the same rule it was checked with against its parent.
@@ -443,6 +447,5 @@ def save_drawn(geometry, datum="wgs84", *, branch=None, parent=None, name=None, 
             territory.save(only=[getattr(Territory, key) for key in fields])
         result.placed = place_customers(branch)
     result.territory = territory
-    result.inside = (Customer.select().join(Territory)
-                     .where(Territory.path.startswith(territory.path), Customer.status == "active").count())
+    result.inside = Customer.counts_by_territory([territory.id]).get(territory.id, 0)
     return result

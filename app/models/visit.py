@@ -21,7 +21,6 @@ from app.models.org import User
 from app.models.product import Product
 from app.models.territory import Territory
 
-COUNTED_KINDS = ("household", "merchant")  # counted for coverage until settings say otherwise
 OUTCOMES = ("met", "not_home", "refused", "interested", "signed", "moved")
 PITCH_RESULTS = ("pitched", "interested", "declined", "signed")
 
@@ -243,83 +242,157 @@ class Visit(BaseModel):
             query = query.where(cls.verified)
         return query
 
-    @classmethod
-    def coverage(cls, customers, day=None):
-        """Verified-visit coverage of a customer query this week: (visited, total, ratio or None).
+    # --- coverage (走访覆盖率): one definition ----------------------------------------------
 
-        Counted are households and merchants still there and not withdrawn from
-        contact; a set with none has no ratio ("—"), never 0 %.
+    @classmethod
+    def visited_customer_ids(cls, since, until, verified_only=True):
+        """Ids of customers with a (verified) visit made in the UTC moments [since, until)."""
+        query = cls.select(cls.customer).where((cls.made_at >= since) & (cls.made_at < until))
+        return query.where(cls.verified) if verified_only else query
+
+    @classmethod
+    def coverage(cls, viewer, start=None, end=None, by=None, among=None, verified_only=True, as_of=None):
+        """Coverage (走访覆盖率, DESIGN.md) of what `viewer` may see, for the business dates [start, end).
+
+        The customers counted are the viewer's customers of the counted kinds of the
+        viewer's bank (the `coverage_kinds` setting), present and consenting; the covered
+        ones had at least one visit made in the period (a verified one unless
+        verified_only is False). A figure is (visited, counted, ratio), the ratio None
+        ("—", never 0 %) when nothing is counted.
+
+        start, end  Asia/Shanghai business dates, end excluded: start is this Monday by
+                    default, end the Monday after start's ISO week
+        by          None: one figure for all of them;
+                    "territory": {territory id: figure} for the ids in `among`, each
+                    territory's customers being those of it and its subtree;
+                    "manager": {user id: figure} for the managers (Users or ids) in `among`,
+                    each counting the customers of the territories assigned to them on as_of
+                    (a customer under two of their assignments counts once): each manager's
+                    own scope, whoever views it; the caller passes managers the viewer may see;
+                    "branch": {branch id: figure} by the customer's branch (among optional)
+        as_of       the day whose territory membership and manager assignments count: the
+                    period's last day, or today when that is later. Until the reports issue
+                    keeps history, membership is today's (a customer's current territory)
+                    whatever as_of says; that issue changes the inside, not this signature.
+
+        The settings are read once per request, so this adds no query per row or figure.
         """
-        since = clock.local_day_start_utc(clock.week_bounds(day)[0])
-        total, visited = cls._coverage_figures(customers, since).scalar(as_tuple=True)
-        total, visited = int(total or 0), int(visited or 0)
-        return visited, total, (visited / total if total else None)
+        from app.models.setting import counted_kinds
 
-    @classmethod
-    def _coverage_figures(cls, customers, since):
-        """SELECT (counted customers, those with a verified visit since `since`) of a query."""
-        counted = customers.where(
-            Customer.kind.in_(COUNTED_KINDS), Customer.status == "active", Customer.consent)
-        # One pass over the customers (the covering index) instead of two counts.
-        seen = Case(None, [(Customer.id.in_(cls.this_week_customer_ids(verified_only=True, since=since)), 1)], 0)
-        return counted.select(fn.COUNT(Customer.id), fn.COALESCE(fn.SUM(seen), 0)).order_by()
-
-    @classmethod
-    def coverage_by_manager(cls, managers, day=None):
-        """Visit.coverage of each manager's 责任田 in one grouped query: {user id: (visited, total, ratio)}.
-
-        The same figures as coverage(Customer.visible_to(manager)) for each manager (the
-        manager scope of scope.py: territories assigned on day, with their subtrees), but
-        one query for the whole team instead of two per manager. DISTINCT because one
-        customer may sit under two of a manager's assignments (two business lines, or a
-        village and its group).
-        """
-        from peewee import Case, fn
-
-        from app.models.territory import Assignment, Territory
-
-        day = day or clock.today()
-        ids = [m.id for m in managers]
-        if not ids:
+        if start is None:
+            start = clock.week_bounds()[0]
+        if end is None:
+            end = clock.week_bounds(start)[0] + dt.timedelta(days=7)
+        if as_of is None:
+            as_of = min(end - dt.timedelta(days=1), clock.today())
+        query = cls.coverage_query(
+            clock.local_day_start_utc(start), clock.local_day_start_utc(end), counted_kinds(viewer.branch_id),
+            by=by, among=among, customers=None if by == "manager" else Customer.visible_to(viewer, as_of),
+            verified_only=verified_only, as_of=as_of)
+        if query is None:
             return {}
-        assigned = Territory.alias("assigned")
-        visited = Case(None, [(Customer.id.in_(cls.this_week_customer_ids(verified_only=True, day=day)),
-                               Customer.id)], None)
-        rows = (Assignment
-                .select(Assignment.user, fn.COUNT(fn.DISTINCT(Customer.id)), fn.COUNT(fn.DISTINCT(visited)))
-                .join(assigned, on=(Assignment.territory == assigned.id))
-                .join(Territory, on=(fn.substr(Territory.path, 1, fn.length(assigned.path)) == assigned.path))
-                .join(Customer, on=(Customer.territory == Territory.id))
-                .where(Assignment.user.in_(ids), Assignment.starts_on <= day,
-                       Assignment.ends_on.is_null() | (Assignment.ends_on >= day),
-                       Customer.kind.in_(COUNTED_KINDS), Customer.status == "active", Customer.consent)
-                .group_by(Assignment.user)
-                .tuples())
-        figures = {user_id: (seen, total, seen / total if total else None) for user_id, total, seen in rows}
-        return {i: figures.get(i, (0, 0, None)) for i in ids}
+        if by is None:
+            counted, visited = query.scalar(as_tuple=True)
+            return _figure(visited, counted)
+        figures = {key: _figure(visited, counted) for key, counted, visited in query.tuples()}
+        if among is None:
+            return figures
+        keys = [getattr(k, "id", k) for k in among]
+        return {k: figures.get(k, (0, 0, None)) for k in keys}
+
+    @classmethod
+    def coverage_query(cls, since, until, kinds, by=None, among=None, customers=None, verified_only=True,
+                       as_of=None):
+        """The SELECT behind coverage(): [group key,] counted, visited; None when `among` is empty.
+
+        since, until are UTC moments and kinds the counted kinds: the caller decides them,
+        so a page that builds its SQL once (Today, base.run_shaped) runs the same query.
+        customers is the query on Customer to count from (a scope); by and among as in coverage().
+        """
+        seen_ids = cls.visited_customer_ids(since, until, verified_only)
+        base = customers if customers is not None else Customer.select()
+        if by == "manager":
+            from app.models.territory import Assignment
+
+            ids = [getattr(m, "id", m) for m in among or ()]
+            if not ids:
+                return None
+            day = as_of or clock.today()
+            area = Territory.alias("assigned")
+            # DISTINCT: a customer may sit under two of a manager's assignments (two business
+            # lines, or a village and its group).
+            seen = Case(None, [(Customer.id.in_(seen_ids), Customer.id)], None)
+            return (Customer.of_territories(area, base, kinds)
+                    .join(Assignment, on=(Assignment.territory == area.id))
+                    .select(Assignment.user, fn.COUNT(fn.DISTINCT(Customer.id)), fn.COUNT(fn.DISTINCT(seen)))
+                    .where(Assignment.user.in_(ids), Assignment.starts_on <= day,
+                           Assignment.ends_on.is_null() | (Assignment.ends_on >= day))
+                    .group_by(Assignment.user).order_by())
+        # One pass over the customers (the covering index) instead of two counts.
+        seen = Case(None, [(Customer.id.in_(seen_ids), 1)], 0)
+        figures = (fn.COUNT(Customer.id), fn.COALESCE(fn.SUM(seen), 0))
+        if by is None:
+            return base.where(Customer.counted(kinds)).select(*figures).order_by()
+        if by == "branch":
+            query = base.where(Customer.counted(kinds))
+            if among is not None:
+                query = query.where(Customer.branch.in_([getattr(b, "id", b) for b in among]))
+            return query.select(Customer.branch, *figures).group_by(Customer.branch).order_by()
+        if by == "territory":
+            ids = [getattr(t, "id", t) for t in among or ()]
+            if not ids:
+                return None
+            area = Territory.alias("area")
+            return (Customer.of_territories(area, base, kinds).where(area.id.in_(ids))
+                    .select(area.id, *figures).group_by(area.id).order_by())
+        raise ValueError(f"coverage by {by!r}: by nothing, territory, manager or branch")
+
+    @classmethod
+    def map_dots(cls, viewer):
+        """(id, lng, lat, tier, visited) of each present customer the viewer may see that has a
+        position, in id order: visited when a verified visit was made this week, as coverage
+        counts it. The map's dots."""
+        monday = clock.week_bounds()[0]
+        this_week = cls.visited_customer_ids(clock.local_day_start_utc(monday),
+                                             clock.local_day_start_utc(monday + dt.timedelta(days=7)))
+        return (Customer.visible_to(viewer)
+                .select(Customer.id, Customer.lng, Customer.lat, Customer.tier,
+                        Case(None, [(Customer.id.in_(this_week), 1)], 0))
+                .where(Customer.present(), Customer.lng.is_null(False), Customer.lat.is_null(False))
+                .order_by(Customer.id).tuples())
 
     @classmethod
     def day_counters(cls, user):
         """What a manager's Today counts: visits made today and this week's coverage of the 责任田.
 
-        The figures of coverage(Customer.visible_to(user)), in one query whose SQL is built
-        once (base.run_shaped): Today is the page every manager opens all day.
+        The figures of coverage(user), in one query whose SQL is built once per set of
+        counted kinds (base.run_shaped): Today is the page every manager opens all day.
         """
         from app.models.scope import customer_scope, stand_in_manager
+        from app.models.setting import counted_kinds
 
         if user.role != "manager":
             raise ValueError("Today's counters are a manager's")
         today = clock.today()
+        monday = clock.week_bounds(today)[0]
+        kinds = counted_kinds(user.branch_id)
         total, visited, visits_today = run_shaped(
-            "day_counters",
-            lambda user_id, day, day_start, week_start: cls._coverage_figures(
-                Customer.select().where(customer_scope(stand_in_manager(user_id), day)), week_start)
+            "day_counters:" + ",".join(kinds),
+            lambda user_id, day, day_start, week_start, week_end: cls.coverage_query(
+                week_start, week_end, kinds, customers=Customer.select().where(
+                    customer_scope(stand_in_manager(user_id), day)))
             .select_extend(cls.select(fn.COUNT(cls.id)).where((cls.user == user_id) & (cls.made_at >= day_start))),
             user_id=user.id, day=today, day_start=clock.local_day_start_utc(today),
-            week_start=clock.local_day_start_utc(clock.week_bounds(today)[0])).fetchone()
-        total, visited = int(total or 0), int(visited or 0)
-        return {"visits_today": int(visits_today or 0), "visited": visited, "total": total,
-                "coverage": visited / total if total else None}
+            week_start=clock.local_day_start_utc(monday),
+            week_end=clock.local_day_start_utc(monday + dt.timedelta(days=7))).fetchone()
+        visited, total, ratio = _figure(visited, total)
+        return {"visits_today": int(visits_today or 0), "visited": visited, "total": total, "coverage": ratio}
+
+
+def _figure(visited, counted):
+    """(visited, counted, ratio or None): a coverage figure from a row's two counts."""
+    visited, counted = int(visited or 0), int(counted or 0)
+    return visited, counted, (visited / counted if counted else None)
 
 
 class VisitProduct(BaseModel):

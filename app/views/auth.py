@@ -7,7 +7,6 @@ from flask import Blueprint, flash, redirect, request, session, url_for
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required, login_user, logout_user
 from flask_wtf import FlaskForm
-from peewee import JOIN, fn
 from werkzeug.security import check_password_hash, generate_password_hash
 from wtforms import PasswordField, RadioField, StringField
 from wtforms.fields.choices import SelectChoice
@@ -141,11 +140,10 @@ def me():
     """The user's own page: who they are, their branch and their 责任田."""
     territories = None
     if current_user.role == "manager":
-        territories = (Territory.visible_to(current_user)
-                       .select(Territory, fn.COUNT(Customer.id).alias("customer_count"))
-                       .join(Customer, JOIN.LEFT_OUTER, on=(Customer.territory == Territory.id))
-                       .where(Territory.retired_on.is_null())
-                       .group_by(Territory.id).order_by(Territory.path))
+        territories = list(Territory.visible_to(current_user).where(Territory.live()).order_by(Territory.path))
+        counts = Customer.counts_by_territory([t.id for t in territories], Customer.visible_to(current_user))
+        for territory in territories:
+            territory.customer_count = counts.get(territory.id, 0)
     locale_form = LocaleForm(locale=current_user.locale)
     return render("auth/me.html", territories=territories, locale_form=locale_form)
 

@@ -17,7 +17,7 @@ def team():
                     .order_by(User.username))
     # A fixed number of queries whatever the team's size: coverage grouped by manager,
     # and every manager's territory names at once.
-    coverage = Visit.coverage_by_manager(managers)
+    coverage = Visit.coverage(current_user, by="manager", among=managers)
     names, seen = {}, set()
     for user_id, territory_id, name in (
             Territory.select(Assignment.user, Territory.id, Territory.name)
@@ -36,6 +36,6 @@ def team():
     assigned_ids = Assignment.current().select(Assignment.territory)
     unassigned = (Territory.visible_to(current_user)
                   .where(Territory.kind.in_(("village", "street", "market")),
-                         Territory.retired_on.is_null(), Territory.id.not_in(assigned_ids))
+                         Territory.live(), Territory.id.not_in(assigned_ids))
                   .order_by(Territory.path))
     return render("coverage/team.html", rows=rows, unassigned=unassigned)

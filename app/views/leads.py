@@ -140,7 +140,7 @@ def _detail(lead, errors=None, values=None, status=200, full=False, duplicates=N
     territories = []
     if can_work and lead.is_open and not lead.customer_id:
         # Where the won form may open the new customer's archive: the user's own territories.
-        territories = list(Territory.visible_to(current_user).where(Territory.retired_on.is_null())
+        territories = list(Territory.visible_to(current_user).where(Territory.live())
                            .order_by(Territory.path))
     visible = set()
     if duplicates:

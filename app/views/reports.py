@@ -24,5 +24,5 @@ def overview():
                 .order_by(Branch.path))
     rows = [{"branch": b, "tiers": tiers.get(b.id, {}), "total": sum(tiers.get(b.id, {}).values())}
             for b in branches if b.id in tiers]
-    visited, total, ratio = Visit.coverage(Customer.visible_to(current_user))
+    visited, total, ratio = Visit.coverage(current_user)
     return render("reports/overview.html", rows=rows, visited=visited, total=total, coverage=ratio)

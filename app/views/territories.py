@@ -30,7 +30,7 @@ def map():
     datum = maps.display_datum()
     centre = (Territory.visible_to(current_user)
               .select(fn.AVG(Territory.centroid_lng), fn.AVG(Territory.centroid_lat))
-              .where(Territory.retired_on.is_null()).tuples().first())
+              .where(Territory.live()).tuples().first())
     centre = centre if centre and centre[0] is not None else maps.CHINA_CENTRE
     if datum == "gcj02":
         centre = geo.wgs84_to_gcj02(*centre)
@@ -52,7 +52,7 @@ def map_data():
 def index():
     """The territories as a list with customer counts of each subtree: the map for slow phones."""
     territories = list(_live_territories())
-    counts = _subtree_counts(territories)
+    counts = Customer.counts_by_territory([t.id for t in territories], Customer.visible_to(current_user))
     # Indent from the shallowest row the user sees: a manager's village is their top level.
     top = min((t.path.count("/") for t in territories), default=2)
     return render("territories/index.html", territories=territories, counts=counts, kind_names=KIND_NAMES,
@@ -60,35 +60,19 @@ def index():
 
 
 def _live_territories():
-    return Territory.visible_to(current_user).where(Territory.retired_on.is_null()).order_by(Territory.path)
-
-
-def _subtree_counts(territories):
-    """Active customers of each territory and everything below it, in the user's scope."""
-    path_of = {t.id: t.path for t in territories}
-    direct = dict(Customer.visible_to(current_user)
-                  .select(Customer.territory, fn.COUNT(Customer.id))
-                  .where(Customer.status == "active", Customer.territory.is_null(False))
-                  .group_by(Customer.territory).tuples())
-    counts = {}
-    for tid, n in direct.items():
-        for ancestor in path_of.get(tid, "").strip("/").split("/"):
-            if ancestor and int(ancestor) in path_of:
-                counts[int(ancestor)] = counts.get(int(ancestor), 0) + n
-    return counts
+    return Territory.visible_to(current_user).where(Territory.live()).order_by(Territory.path)
 
 
 @bp.route("/map/territories/<int:territory_id>")
 def territory_card(territory_id):
     """A territory's card on the map: name, kind, parent, managers, customers, coverage."""
     territory = get_visible_or_404(Territory, territory_id)
-    customers = Customer.visible_to(current_user).join(Territory).where(
-        Territory.path.startswith(territory.path), Customer.status == "active")
+    customer_count = Customer.counts_by_territory([territory.id], Customer.visible_to(current_user))
     managers = list(Assignment.current().where(Assignment.territory == territory)
                     .join(User).order_by(User.name))
-    visited, total, ratio = Visit.coverage(customers)
+    visited, total, ratio = Visit.coverage(current_user, by="territory", among=[territory.id])[territory.id]
     return render("territories/card.html", "partials/_territory_card.html", territory=territory,
-                  kind_names=KIND_NAMES, customer_count=customers.count(), managers=managers,
+                  kind_names=KIND_NAMES, customer_count=customer_count.get(territory.id, 0), managers=managers,
                   coverage=(visited, total, ratio), can_draw=current_user.role in DRAWERS)
 
 
@@ -304,7 +288,7 @@ def assign(territory_id):
 def edit(territory_id):
     """Rename a territory, move it under another parent (checked again), or retire it."""
     territory = get_visible_or_404(Territory, territory_id)
-    parents = [t for t in Territory.visible_to(current_user).where(Territory.retired_on.is_null(),
+    parents = [t for t in Territory.visible_to(current_user).where(Territory.live(),
                                                                    Territory.branch == territory.branch)
                .order_by(Territory.path) if not t.path.startswith(territory.path)]
     problems, status = [], 200
