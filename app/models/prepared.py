@@ -39,7 +39,7 @@ class Param(ColumnBase):
         self.param_converter = converter
 
     def __sql__(self, ctx):
-        if ctx.state.value_literals:  # query_to_string(), for reading the SQL
+        if ctx.state.value_literals:
             return ctx.literal(f":{self.name}")
         ctx._values.append(_Slot(self.name, self.param_converter or ctx.state.converter))
         return ctx.literal(ctx.state.param or "?")
@@ -50,6 +50,9 @@ class _Slot:
 
     def __init__(self, name, converter):
         self.name, self.converter = name, converter
+
+    def __str__(self):  # as query_to_string() shows it
+        return f":{self.name}"
 
 
 class _Names:
