@@ -140,6 +140,22 @@ def schema_statements(db):
     return [s.strip() for s in sql.split(";") if s.strip()]
 
 
+def schema_tables():
+    """The tables schema.sql creates, in the order it creates them (referenced ones first)."""
+    return re.findall(r'^CREATE TABLE "?(\w+)"?', SCHEMA.read_text(encoding="utf-8"), flags=re.MULTILINE)
+
+
+def drop_schema_tables(db):
+    """Drop every table of schema.sql from db, those referring to others first."""
+    sqlite = isinstance(db, SqliteDatabase)
+    cascade = "" if sqlite else " CASCADE"
+    with db.atomic():
+        if sqlite:  # a table may refer to one created after it: check the keys once all are gone
+            db.execute_sql("PRAGMA defer_foreign_keys = ON")
+        for table in reversed(schema_tables()):
+            db.execute_sql(f'DROP TABLE IF EXISTS "{table}"{cascade}')
+
+
 def apply_schema(db):
     """Create every table, constraint and index of schema.sql in db."""
     with db.atomic():
@@ -171,8 +187,7 @@ def init_db_command(force):
             if not force:
                 click.echo("Database already initialised; use --force to rebuild it.")
                 return
-            from app.models import ALL_MODELS
-            db.drop_tables(ALL_MODELS, cascade=not isinstance(db, SqliteDatabase))
+            drop_schema_tables(db)
         apply_schema(db)
     click.echo(f"Initialised {current_app.config['DATABASE_URL']}")
 

@@ -7,6 +7,7 @@ customers come before mass and potential ones; without a position, village (or, 
 town, street) by village and group by group.
 """
 import datetime as dt
+import functools
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -14,8 +15,8 @@ from peewee import Case, fn
 
 from app import clock, geo
 from app.models import Campaign, CampaignTerritory, Customer, FollowUp, Visit
-from app.models.base import run_shaped
-from app.models.scope import assigned_territory_ids, customer_scope, stand_in_manager
+from app.models.prepared import Prepared
+from app.models.scope import assigned_territory_ids, customer_scope, manager_with_id
 from app.models.vocabulary import TIER_RANK
 
 BAND_M = 300          # "equal distance": a few minutes' walk
@@ -55,19 +56,9 @@ def window_start(user, day=None):
     """Monday of this week, or the start of a campaign running over the user's territories."""
     day = day or clock.today()
     monday, _ = clock.week_bounds(day)
-    campaign = run_shaped(
-        "walk_campaign",
-        lambda user_id, day: (Campaign.select(Campaign.name, Campaign.starts_on)
-                              .join(CampaignTerritory)
-                              .where(CampaignTerritory.territory.in_(
-                                  assigned_territory_ids(stand_in_manager(user_id), day)),
-                                     Campaign.starts_on <= day, Campaign.ends_on >= day)
-                              .order_by(Campaign.starts_on).limit(1)),
-        user_id=user.id, day=day).fetchone()
-    if campaign is not None:
-        name, starts_on = campaign[0], Campaign.starts_on.python_value(campaign[1])
-        if starts_on < monday:
-            return starts_on, name
+    campaign = _CAMPAIGN.one(user_id=user.id, day=day)
+    if campaign is not None and campaign.starts_on < monday:
+        return campaign.starts_on, campaign.name
     return monday, None
 
 
@@ -75,8 +66,8 @@ def walk_list(user, here=None, day=None, offset=0):
     """A manager's Today list; here is (lat, lng) of the phone, or None.
 
     customers holds SHOWN rows from offset in walking order; remaining counts them all.
-    Every query's SQL is built once (base.run_shaped): this is the page managers open
-    all day, and peewee's building cost more than SQLite's running.
+    Every query's SQL is built once (the Prepared ones below): this is the page managers
+    open all day, and peewee's building cost more than SQLite's running.
     """
     if user.role != "manager":
         raise ValueError("the walk list is a manager's")
@@ -85,22 +76,7 @@ def walk_list(user, here=None, day=None, offset=0):
     result = WalkList(since=since, campaign=campaign, day=day, offset=offset)
     page = slice(offset, offset + SHOWN)
 
-    def in_scope(user_id, day):
-        return customer_scope(stand_in_manager(user_id), day)
-
-    result.follow_ups = [_follow_up(row) for row in run_shaped(
-        "walk_follow_ups",
-        lambda user_id, day: (FollowUp.select(FollowUp.id, FollowUp.due_on, FollowUp.reason, Customer.id,
-                                              Customer.name, Customer.tier, _LAST_VISIT)
-                              .join(Customer)
-                              .where((FollowUp.user == user_id) & FollowUp.done_at.is_null()
-                                     & (FollowUp.due_on <= day) & in_scope(user_id, day))
-                              .order_by(FollowUp.due_on, Customer.name)),
-        user_id=user.id, day=day)]
-
-    def to_visit(*columns):
-        return lambda user_id, day, **_: Customer.select(*columns).where(
-            in_scope(user_id, day), Customer.status == "active", Customer.consent)
+    result.follow_ups = [_follow_up(row) for row in _FOLLOW_UPS(user_id=user.id, day=day)]
 
     # Thousands of rows are ordered to show thirty: with a position, on numbers (id, tier
     # rank, lat, lng) in numpy; without, by SQLite's top-N sort on village and group.
@@ -109,11 +85,9 @@ def walk_list(user, here=None, day=None, offset=0):
         # This week's visits are few beside a bank's history: read them through
         # visit(made_at) once rather than probing the history customer by customer.
         skip = {f.customer_id for f in result.follow_ups}
-        skip.update(cid for (cid,) in run_shaped(
-            "walk_visited", lambda since: Visit.select(Visit.customer).where(Visit.made_at >= since),
-            since=clock.local_day_start_utc(since)))
-        rows = np.array(run_shaped("walk_by_distance", to_visit(Customer.id, TIER_SQL, Customer.lat, Customer.lng),
-                                   user_id=user.id, day=day).fetchall(), dtype=float).reshape(-1, 4)  # None → NaN
+        skip.update(cid for (cid,) in _VISITED.cursor(since=clock.local_day_start_utc(since)))
+        rows = np.array(_BY_DISTANCE.cursor(user_id=user.id, day=day).fetchall(),
+                        dtype=float).reshape(-1, 4)  # None → NaN
         rows = rows[~np.isin(rows[:, 0], np.fromiter(skip, dtype=float, count=len(skip)))]
         result.remaining = len(rows)
         distances = np.asarray(geo.distance_m(here[1], here[0], rows[:, 3], rows[:, 2]), dtype=float)
@@ -123,37 +97,13 @@ def walk_list(user, here=None, day=None, offset=0):
         order = np.lexsort((np.nan_to_num(distances), rows[:, 1], bands, unknown))[page]
         chosen = [(int(rows[i, 0]), None if unknown[i] else float(distances[i])) for i in order]
     else:
-        def not_yet(user_id, day, since, columns):
-            planned = FollowUp.select(FollowUp.customer).where(
-                (FollowUp.user == user_id) & FollowUp.done_at.is_null() & (FollowUp.due_on <= day))
-            return (to_visit(*columns)(user_id, day)
-                    .where(Customer.id.not_in(Visit.select(Visit.customer).where(Visit.made_at >= since)),
-                           Customer.id.not_in(planned)))
-
-        def by_village(user_id, day, since, offset):
-            # Plain columns as sort keys: SQLite's sorter took twice as long on computed ones
-            # (COALESCE, NULLIF), and a window count doubled it again. A town's customers have
-            # a street instead of a village: villages first, then streets, the placeless last.
-            return (not_yet(user_id, day, since, (Customer.id,))
-                    .order_by(Customer.village.is_null(), Customer.village, Customer.street.is_null(),
-                              Customer.street, Customer.group_name.is_null(), Customer.group_name,
-                              TIER_SQL, Customer.name, Customer.id)
-                    .limit(SHOWN).offset(offset))
-
         values = dict(user_id=user.id, day=day, since=clock.local_day_start_utc(since))
-        chosen = [(cid, None) for (cid,) in run_shaped(f"walk_by_village:{SHOWN}", by_village, offset=offset,
-                                                         **values)]
-        (result.remaining,) = run_shaped(
-            "walk_not_yet", lambda **v: not_yet(**v, columns=(fn.COUNT(Customer.id),)), **values).fetchone()
+        chosen = [(cid, None) for (cid,) in _by_village(SHOWN).cursor(offset=offset, **values)]
+        (result.remaining,) = _NOT_YET.cursor(**values).fetchone()
 
     # One query for the page, its ids in SHOWN fixed slots (0 names no customer).
     ids = [cid for cid, _ in chosen] + [0] * (SHOWN - len(chosen))
-    details = {r[0]: r for r in run_shaped(
-        f"walk_page:{SHOWN}",
-        lambda **slots: (Customer.select(Customer.id, Customer.name, Customer.tier, Customer.village,
-                                         Customer.group_name, _LAST_VISIT, Customer.street, Customer.house_no)
-                         .where(Customer.id.in_(list(slots.values())))),
-        **{f"id{i}": cid for i, cid in enumerate(ids)})} if chosen else {}
+    details = {r[0]: r for r in _page(SHOWN)(**{f"id{i}": cid for i, cid in enumerate(ids)})} if chosen else {}
     result.customers = [WalkRow(*details[cid][:5], distance_m=d, last_visit_at=_moment(details[cid][5]),
                                 street=details[cid][6], house_no=details[cid][7])
                         for cid, d in chosen]
@@ -161,6 +111,68 @@ def walk_list(user, here=None, day=None, offset=0):
 
 
 _LAST_VISIT = (Visit.select(fn.MAX(Visit.made_at)).where(Visit.customer == Customer.id))
+
+
+# --- Today's queries, each built once (a manager's scope with the user id a parameter) ------
+
+def _in_scope(p):
+    return customer_scope(manager_with_id(p.user_id), p.day)
+
+
+def _to_visit(p, *columns):
+    return Customer.select(*columns).where(_in_scope(p), Customer.status == "active", Customer.consent)
+
+
+def _not_yet(p, *columns):
+    planned = FollowUp.select(FollowUp.customer).where(
+        (FollowUp.user == p.user_id) & FollowUp.done_at.is_null() & (FollowUp.due_on <= p.day))
+    return (_to_visit(p, *columns)
+            .where(Customer.id.not_in(Visit.select(Visit.customer).where(Visit.made_at >= p.since)),
+                   Customer.id.not_in(planned)))
+
+
+_CAMPAIGN = Prepared(
+    "walk_campaign",
+    lambda p: (Campaign.select(Campaign.name, Campaign.starts_on)
+               .join(CampaignTerritory)
+               .where(CampaignTerritory.territory.in_(assigned_territory_ids(manager_with_id(p.user_id), p.day)),
+                      Campaign.starts_on <= p.day, Campaign.ends_on >= p.day)
+               .order_by(Campaign.starts_on).limit(1)))
+
+_FOLLOW_UPS = Prepared(
+    "walk_follow_ups",
+    lambda p: (FollowUp.select(FollowUp.id, FollowUp.due_on, FollowUp.reason, Customer.id,
+                               Customer.name, Customer.tier, _LAST_VISIT)
+               .join(Customer)
+               .where((FollowUp.user == p.user_id) & FollowUp.done_at.is_null()
+                      & (FollowUp.due_on <= p.day) & _in_scope(p))
+               .order_by(FollowUp.due_on, Customer.name)))
+
+_VISITED = Prepared("walk_visited", lambda p: Visit.select(Visit.customer).where(Visit.made_at >= p.since))
+
+_BY_DISTANCE = Prepared("walk_by_distance", lambda p: _to_visit(p, Customer.id, TIER_SQL, Customer.lat, Customer.lng))
+
+# Plain columns as sort keys: SQLite's sorter took twice as long on computed ones
+# (COALESCE, NULLIF), and a window count doubled it again. A town's customers have
+# a street instead of a village: villages first, then streets, the placeless last.
+@functools.cache
+def _by_village(shown):
+    return Prepared(f"walk_by_village:{shown}", lambda p: (
+        _not_yet(p, Customer.id)
+        .order_by(Customer.village.is_null(), Customer.village, Customer.street.is_null(),
+                  Customer.street, Customer.group_name.is_null(), Customer.group_name,
+                  TIER_SQL, Customer.name, Customer.id)
+        .limit(shown).offset(p.offset)))
+
+_NOT_YET = Prepared("walk_not_yet", lambda p: _not_yet(p, fn.COUNT(Customer.id)))
+
+# A page of `shown` rows: its ids in that many fixed slots, so one SQL text serves every page.
+@functools.cache
+def _page(shown):
+    return Prepared(f"walk_page:{shown}", lambda p: (
+        Customer.select(Customer.id, Customer.name, Customer.tier, Customer.village,
+                        Customer.group_name, _LAST_VISIT, Customer.street, Customer.house_no)
+        .where(Customer.id.in_([p[f"id{i}"] for i in range(shown)]))))
 
 
 def _moment(value):

@@ -13,7 +13,7 @@ from htmx_flask import Htmx
 
 from app import clock
 from app.models import User
-from app.models.base import first_shaped
+from app.models.prepared import Prepared
 from app.models.setting import for_branch
 
 login_manager = LoginManager()
@@ -199,10 +199,11 @@ def _load_user(user_id):
         user_id = int(user_id)
     except ValueError:
         return None
-    # Every signed-in request loads its user: the SQL is built once (base.run_shaped).
-    return first_shaped(User, "signed_in_user",
-                        lambda user_id: User.select().where((User.id == user_id) & User.active),
-                        user_id=user_id)
+    return _SIGNED_IN_USER.instance(user_id=user_id)
+
+
+# Every signed-in request loads its user: the SQL is built once.
+_SIGNED_IN_USER = Prepared("signed_in_user", lambda p: User.select().where((User.id == p.user_id) & User.active))
 
 
 @login_manager.unauthorized_handler

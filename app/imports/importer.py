@@ -12,10 +12,10 @@ from collections import defaultdict
 from types import SimpleNamespace
 
 from flask import current_app
-from peewee import DateField, DateTimeField, SqliteDatabase
 
 from app import clock, crypto
 from app.db import database
+from app.db_bulk import bulk_insert, roomy_write_cache
 from app.models import Branch, Customer, CustomerChange, Holding, Product, User
 from app.models.customer import compute_tier
 from app.models.importing import ImportJob
@@ -80,10 +80,7 @@ def run(job, write=False, user=None, progress=None):
         state = _State(job, mapping, labels, write, user)
         if write:
             rows = _parsed_rows(parsed) if parsed.exists() else _table_rows(table)
-            if isinstance(database.obj, SqliteDatabase):
-                # Index pages of a 100,000-row write stay in memory instead of spilling to the WAL
-                # again and again (this connection is the import thread's own).
-                database.execute_sql("PRAGMA cache_size = -131072")
+            roomy_write_cache()  # this connection is the import thread's own
             with database.atomic():
                 _stream(rows, table, state, progress)
         else:
@@ -440,10 +437,9 @@ class _State:
                 credit_rating=record["credit_rating"], scale_mu=record["scale_mu"]), self.tier_rules)
             records.append(record)
         history = []
-        for start in range(0, len(records), 400):
-            for customer_id in _insert(Customer, records[start:start + 400], returning=True):
-                history.append({"customer": customer_id, "user": user_id, "field": "imported", "old": None,
-                                "new": self.job.filename, "at": self.now})
+        for customer_id in bulk_insert(Customer, records, batch=400, returning=True):
+            history.append({"customer": customer_id, "user": user_id, "field": "imported", "old": None,
+                            "new": self.job.filename, "at": self.now})
         for row in rows:
             if row.outcome != "updated":
                 continue
@@ -464,8 +460,7 @@ class _State:
                 update["tier"], update["tier_rule"] = row.tier
             update["updated_at"] = self.now
             Customer.update(update).where(Customer.id == row.customer.id).execute()
-        for start in range(0, len(history), 500):
-            _insert(CustomerChange, history[start:start + 500])
+        bulk_insert(CustomerChange, history)
 
     def _write_core(self, rows):
         matched = [r for r in rows if r.outcome in ("updated", "unchanged")]
@@ -494,37 +489,6 @@ class _State:
         self.refused_file.close()
         self.counts = dict(self.counts)
         self.preview = dict(self.preview)
-
-
-def _insert(model, records, returning=False):
-    """One multi-row INSERT straight to the driver (peewee's own costs more than the write).
-
-    Values go through each field's db_value, so they are stored exactly as peewee would.
-    """
-    if not records:
-        return []
-    names = list(records[0])
-    fields = [model._meta.fields[n] for n in names]
-    mark = "?" if isinstance(database.obj, SqliteDatabase) else "%s"
-    one = "(" + ", ".join([mark] * len(names)) + ")"
-    columns = ", ".join(f'"{f.column_name}"' for f in fields)
-    sql = f'INSERT INTO "{model._meta.table_name}" ({columns}) VALUES ' + ", ".join([one] * len(records))
-    # Both drivers take str, int, float, bool and None as they are; dates go through peewee.
-    # The rows of an import share their few dates (now, today): each is converted once.
-    dates = [(i, f, {}) for i, f in enumerate(fields) if isinstance(f, (DateField, DateTimeField))]
-    params = []
-    for r in records:
-        values = [r[n] for n in names]
-        for i, f, seen in dates:
-            value = values[i]
-            if value not in seen:
-                seen[value] = f.db_value(value)
-            values[i] = seen[value]
-        params.extend(values)
-    if returning:
-        sql += ' RETURNING "id"'
-    cursor = database.execute_sql(sql, params)
-    return [row[0] for row in cursor.fetchall()] if returning else []
 
 
 def _names(ids, names):

@@ -16,9 +16,10 @@ from peewee import (JOIN, BooleanField, Case, fn, DateField, DateTimeField, Doub
 
 from app import clock, crypto
 from app.db import database
-from app.models.base import BaseModel, created_at_field, default, one_of, run_shaped
+from app.models.base import BaseModel, created_at_field, default, one_of
 from app.models.customer import Customer, Holding
 from app.models.org import Branch, User
+from app.models.prepared import Prepared
 from app.models.product import Product
 from app.models.visit import Visit
 from app.models.vocabulary import LEAD_STATUSES, OPEN_STATUSES
@@ -591,28 +592,11 @@ class Lead(BaseModel):
         from app.models.setting import for_branch
 
         days = for_branch(user.branch_id, ("stale_lead_days",))["stale_lead_days"]
-        values = dict(user_id=user.id, stale_before=clock.now() - dt.timedelta(days=days))
-
-        def listing(which):
-            def build(user_id, stale_before=None):
-                query = (cls.select(cls.id, cls.name, cls.status, cls.updated_at, cls.handover_note, Product.id,
-                                    Product.name)
-                         .join(Product).where((cls.owner == user_id) & cls.status.in_(OPEN_STATUSES)))
-                if which == "handed":
-                    return query.where(cls.handover_pending).order_by(cls.handed_over_at.desc()).limit(10)
-                return query.where(~cls.handover_pending & (cls.updated_at < stale_before)).order_by(
-                    cls.updated_at).limit(5)
-            given = values if which == "stale" else {"user_id": values["user_id"]}
-            return [_today_lead(row) for row in run_shaped(f"leads_today_{which}", build, **given)]
-
-        def counts(user_id, stale_before):
-            stale = (~cls.handover_pending) & (cls.updated_at < stale_before)
-            return (cls.select(fn.COUNT(cls.id), fn.COALESCE(fn.SUM(Case(None, [(stale, 1)], 0)), 0))
-                    .where((cls.owner == user_id) & cls.status.in_(OPEN_STATUSES)))
-
-        # Each query's SQL is built once (base.run_shaped): Today is opened all day.
-        open_count, stale_count = run_shaped("leads_today_counts", counts, **values).fetchone()
-        return {"handed": listing("handed"), "stale": listing("stale"),
+        stale_before = clock.now() - dt.timedelta(days=days)
+        # Each query's SQL is built once (Prepared): Today is opened all day.
+        open_count, stale_count = _LEADS_TODAY_COUNTS.one(user_id=user.id, stale_before=stale_before)
+        return {"handed": [_today_lead(row) for row in _LEADS_TODAY_HANDED(user_id=user.id)],
+                "stale": [_today_lead(row) for row in _LEADS_TODAY_STALE(user_id=user.id, stale_before=stale_before)],
                 "stale_count": int(stale_count or 0), "open_count": int(open_count or 0)}
 
     @classmethod
@@ -706,6 +690,28 @@ def _today_lead(row):
                 handover_note=handover_note)
     lead.product = Product(id=product_id, name=product_name)
     return lead
+
+
+def _today_leads(p):
+    return (Lead.select(Lead.id, Lead.name, Lead.status, Lead.updated_at, Lead.handover_note, Product.id,
+                        Product.name)
+            .join(Product).where((Lead.owner == p.user_id) & Lead.status.in_(OPEN_STATUSES)))
+
+
+def _today_counts(p):
+    stale = (~Lead.handover_pending) & (Lead.updated_at < p.stale_before)
+    return (Lead.select(fn.COUNT(Lead.id), fn.COALESCE(fn.SUM(Case(None, [(stale, 1)], 0)), 0))
+            .where((Lead.owner == p.user_id) & Lead.status.in_(OPEN_STATUSES)))
+
+
+_LEADS_TODAY_HANDED = Prepared(
+    "leads_today_handed",
+    lambda p: _today_leads(p).where(Lead.handover_pending).order_by(Lead.handed_over_at.desc()).limit(10))
+_LEADS_TODAY_STALE = Prepared(
+    "leads_today_stale",
+    lambda p: _today_leads(p).where(~Lead.handover_pending & (Lead.updated_at < p.stale_before))
+    .order_by(Lead.updated_at).limit(5))
+_LEADS_TODAY_COUNTS = Prepared("leads_today_counts", _today_counts)
 
 
 def _funnel_row(key, label, leads, counts=None):

@@ -4,7 +4,6 @@ Every scope is a branch subtree: a bank's users never see another bank unless
 they sit above it. A manager sees the customers of the territories assigned to
 them today, and their own visits and leads.
 """
-import datetime as dt
 
 from peewee import fn
 
@@ -12,6 +11,7 @@ from app import clock
 from app.models.customer import Customer
 from app.models.lead import Lead
 from app.models.org import Branch, User
+from app.models.prepared import Prepared
 from app.models.territory import Assignment, Territory
 from app.models.visit import Visit
 
@@ -42,8 +42,9 @@ def assigned_territory_ids(user, day=None):
     )
 
 
-def stand_in_manager(user_id):
-    """A manager with only an id, to build a manager's scope once for base.run_shaped."""
+def manager_with_id(user_id):
+    """A manager known only by id: user_id may be a Prepared query's parameter (p.user_id),
+    so a manager's scope is built once for every manager."""
     return User(id=user_id, role="manager", active=True)
 
 
@@ -66,31 +67,32 @@ def holds_customer(user, customer, days=()):
     instead of a join over the territory tree: the check-in path runs it on every post.
     customer needs branch_id and territory_id (territory_path too saves a query).
     """
-    from app.models.base import run_cached
-
     if not _usable(user):
         return False
     if user.role != "manager":
-        row = run_cached("branch_path", lambda: Branch.select(Branch.path).where(Branch.id == 0),
-                         (customer.branch_id,)).fetchone()
-        return row is not None and row[0].startswith(user.branch.path)
+        path = _BRANCH_PATH.scalar(branch_id=customer.branch_id)
+        return path is not None and path.startswith(user.branch.path)
     if customer.territory_id is None:
         return False
     path = getattr(customer, "territory_path", None) or Territory.select(Territory.path).where(
         Territory.id == customer.territory_id).scalar()
     checked = {clock.today(), *days}
     first, last = min(checked), max(checked)
-    assigned = run_cached(
-        "assigned_paths",
-        lambda: (Assignment.select(Territory.path, Assignment.starts_on, Assignment.ends_on)
-                 .join(Territory, on=(Assignment.territory == Territory.id))
-                 .where((Assignment.user == 0) & (Assignment.starts_on <= dt.date(2000, 1, 1))
-                        & (Assignment.ends_on.is_null() | (Assignment.ends_on >= dt.date(2000, 1, 1))))),
-        (user.id, last, first)).fetchall()
+    assigned = _ASSIGNED_PATHS(user_id=user.id, first=first, last=last)
     return any(path.startswith(prefix)
                and any(_on_or_before(starts, day) and (ends is None or _on_or_before(day, ends))
                        for day in checked)
                for prefix, starts, ends in assigned)
+
+
+# The check-in path runs these on every post: their SQL is built once.
+_BRANCH_PATH = Prepared("branch_path", lambda p: Branch.select(Branch.path).where(Branch.id == p.branch_id))
+_ASSIGNED_PATHS = Prepared(
+    "assigned_paths",
+    lambda p: (Assignment.select(Territory.path, Assignment.starts_on, Assignment.ends_on)
+               .join(Territory, on=(Assignment.territory == Territory.id))
+               .where((Assignment.user == p.user_id) & (Assignment.starts_on <= p.last)
+                      & (Assignment.ends_on.is_null() | (Assignment.ends_on >= p.first)))))
 
 
 def _on_or_before(a, b):

@@ -4,12 +4,13 @@ Each value is stored as text and read through `Setting.get(bank, key)`, which re
 the typed value, or the default while the bank has not changed it.
 """
 from flask_babel import lazy_gettext as _l
-from peewee import DateTimeField, ForeignKeyField, TextField
+from peewee import DateTimeField, ForeignKeyField, TextField, fn
 
 from app import clock
 from app.models.base import BaseModel, created_at_field
 from app.models.org import Branch
 from app.models.vocabulary import COUNTED_KINDS, CUSTOMER_KINDS
+from app.models.prepared import Prepared
 
 COVERAGE_KINDS = CUSTOMER_KINDS  # any kind may be counted
 
@@ -138,21 +139,23 @@ def counted_kinds(branch_id):
 
 def _bank_rows(branch_id):
     from flask import g, has_app_context
-    from peewee import fn
-
-    from app.models.base import run_cached
 
     cache = g.setdefault("bank_settings", {}) if has_app_context() else {}
     if branch_id not in cache:
-        bank, branch = Branch.alias("bank"), Branch.alias("of_branch")
-        cache[branch_id] = run_cached(
-            "settings_for_branch",
-            lambda: (Setting.select(Setting.key, Setting.value)
-                     .join(bank, on=(Setting.bank == bank.id))
-                     .join(branch, on=(fn.substr(branch.path, 1, fn.length(bank.path)) == bank.path))
-                     .where((branch.id == 0) & (bank.kind == "bank"))),
-            (1, branch_id, "bank")).fetchall()  # in the order the SQL takes them
+        cache[branch_id] = _SETTINGS_FOR_BRANCH(branch_id=branch_id)
     return cache[branch_id]
+
+
+def _settings_for_branch(p):
+    bank, branch = Branch.alias("bank"), Branch.alias("of_branch")
+    return (Setting.select(Setting.key, Setting.value)
+            .join(bank, on=(Setting.bank == bank.id))
+            .join(branch, on=(fn.substr(branch.path, 1, fn.length(bank.path)) == bank.path))
+            .where((branch.id == p.branch_id) & (bank.kind == "bank")))
+
+
+# Every signed-in request reads settings: the SQL is built once.
+_SETTINGS_FOR_BRANCH = Prepared("settings_for_branch", _settings_for_branch)
 
 
 def _forget_cached_rows():

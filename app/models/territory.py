@@ -5,10 +5,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from flask_babel import lazy_gettext as _l
-from peewee import DateField, DoubleField, ForeignKeyField, PostgresqlDatabase, TextField
+from peewee import DateField, DoubleField, ForeignKeyField, TextField
 
 from app import clock, geo
 from app.db import database
+from app.db_bulk import bulk_set
 from app.models.base import BaseModel, created_at_field, one_of
 from app.models.org import BUSINESS_LINES, Branch, User
 from app.models.vocabulary import OPEN_STATUSES, TERRITORY_KINDS, TIERS
@@ -326,41 +327,11 @@ def place_customers(branch, placer=None):
     order = np.argsort(ids[changed], kind="stable")
     pairs = [(int(t) or None, int(c)) for t, c in zip(placed[changed][order], ids[changed][order])]
     with database.atomic():
-        _write_territories(pairs)
+        # When most of a big bank moves (a new import), SQLite rebuilds the territory indexes
+        # once rather than updating them for every row.
+        bulk_set(Customer, Customer.territory, pairs, rebuild_indexes_from=REBUILD_INDEXES_FROM,
+                 page_size=PLACE_CHUNK)
     return len(pairs)
-
-
-def _write_territories(pairs):
-    """UPDATE customer.territory_id for (territory id, customer id) pairs, in few round trips.
-
-    SQLite: one UPDATE … FROM json_each(?) over a JSON object {customer id: territory id},
-    parsed in C and joined on the rowid (executemany of 100,000 UPDATEs took three times
-    as long). When most of a big bank moves (a new import), the two indexes on
-    territory_id are dropped and rebuilt around the write, inside the same transaction:
-    rebuilding them once is cheaper than updating them 100,000 times.
-    """
-    if not pairs:
-        return
-    cursor = database.cursor()
-    if isinstance(database.obj, PostgresqlDatabase):
-        from psycopg2.extras import execute_values
-
-        execute_values(cursor, 'UPDATE "customer" AS c SET "territory_id" = v.t '
-                               'FROM (VALUES %s) AS v (t, id) WHERE c."id" = v.id',
-                       pairs, template="(%s::integer, %s::integer)", page_size=PLACE_CHUNK)
-        return
-    indexes = []
-    if len(pairs) >= REBUILD_INDEXES_FROM:
-        indexes = cursor.execute(
-            "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'customer' "
-            "AND sql LIKE '%\"territory_id\"%'").fetchall()
-        for name, _ in indexes:
-            cursor.execute(f'DROP INDEX "{name}"')
-    cursor.execute('UPDATE "customer" SET "territory_id" = v.value FROM json_each(?) AS v '
-                   'WHERE "customer"."id" = CAST(v.key AS INTEGER)',
-                   (json.dumps({customer: territory for territory, customer in pairs}),))
-    for _, sql in indexes:
-        cursor.execute(sql)
 
 
 def place_customer(customer, placer=None):

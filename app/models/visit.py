@@ -15,11 +15,13 @@ from peewee import (JOIN, Case, fn, BooleanField, DateField, DateTimeField, Doub
                     IntegrityError, TextField)
 
 from app import clock, geo
-from app.models.base import BaseModel, created_at_field, default, insert_cached, one_of, run_cached, run_shaped
+from app.models.base import BaseModel, created_at_field, default, one_of
+from app.models.prepared import Prepared, PreparedInsert
 from app.models.customer import Customer
-from app.models.org import User
+from app.models.org import Branch, User
 from app.models.product import Product
 from app.models.territory import Territory
+from app.models.vocabulary import CUSTOMER_KINDS
 
 OUTCOMES = ("met", "not_home", "refused", "interested", "signed", "moved")
 PITCH_RESULTS = ("pitched", "interested", "declined", "signed")
@@ -162,7 +164,7 @@ class Visit(BaseModel):
                         verified=bool(verified), late=late,
                         position_unconfirmed=unconfirmed, outcome=outcome, note=note,
                         next_follow_up_on=next_follow_up_on, photo_path=None)
-                    visit = cls(id=insert_cached(cls, values), **values)
+                    visit = cls(id=_INSERT_VISIT(**values), **values)
                     status = "created"
                 else:
                     visit, status = first, "merged"
@@ -171,10 +173,10 @@ class Visit(BaseModel):
                         visit.note = note
                     if next_follow_up_on:
                         visit.next_follow_up_on = next_follow_up_on
-                insert_cached(VisitFix, dict(
+                _INSERT_FIX(
                     visit=visit.id, client_uuid=client_uuid, made_at=made_at, received_at=now,
                     lat=fix and fix.lat, lng=fix and fix.lng, accuracy_m=fix and fix.accuracy_m,
-                    distance_m=distance, late=late))
+                    distance_m=distance, late=late)
                 if pitched:
                     _record_pitches(visit, pitched, new=status == "created")
                 if photo_ext:
@@ -205,14 +207,9 @@ class Visit(BaseModel):
     @classmethod
     def _mergeable(cls, user, customer_id, made_at):
         """The visit a check-in made within 10 minutes of belongs to, if any."""
-        start = dt.datetime(2000, 1, 1)
-        row = run_cached(
-            "mergeable",
-            lambda: (cls.select(cls.id).where((cls.customer == 0) & (cls.user == 0)
-                                              & cls.made_at.between(start, start))
-                     .order_by(cls.made_at).limit(1)),
-            (customer_id, user.id, made_at - MERGE_WINDOW, made_at + MERGE_WINDOW, 1)).fetchone()
-        return None if row is None else cls.get_by_id(row[0])
+        visit_id = _MERGEABLE.scalar(customer_id=customer_id, user_id=user.id,
+                                     start=made_at - MERGE_WINDOW, end=made_at + MERGE_WINDOW)
+        return None if visit_id is None else cls.get_by_id(visit_id)
 
     @property
     def local_made_at(self):
@@ -306,7 +303,7 @@ class Visit(BaseModel):
         """The SELECT behind coverage(): [group key,] counted, visited; None when `among` is empty.
 
         since, until are UTC moments and kinds the counted kinds: the caller decides them,
-        so a page that builds its SQL once (Today, base.run_shaped) runs the same query.
+        so a page that builds its SQL once (Today, a Prepared query) runs the same query.
         customers is the query on Customer to count from (a scope); by and among as in coverage().
         """
         seen_ids = cls.visited_customer_ids(since, until, verified_only)
@@ -365,26 +362,21 @@ class Visit(BaseModel):
     def day_counters(cls, user):
         """What a manager's Today counts: visits made today and this week's coverage of the 责任田.
 
-        The figures of coverage(user), in one query whose SQL is built once per set of
-        counted kinds (base.run_shaped): Today is the page every manager opens all day.
+        The figures of coverage(user), in one query whose SQL is built once
+        (_DAY_COUNTERS): Today is the page every manager opens all day. The bank's counted
+        kinds fill fixed slots, so every bank's setting runs the same SQL.
         """
-        from app.models.scope import customer_scope, stand_in_manager
-        from app.models.setting import counted_kinds
-
         if user.role != "manager":
             raise ValueError("Today's counters are a manager's")
+        from app.models.setting import counted_kinds
+
         today = clock.today()
         monday = clock.week_bounds(today)[0]
-        kinds = counted_kinds(user.branch_id)
-        total, visited, visits_today = run_shaped(
-            "day_counters:" + ",".join(kinds),
-            lambda user_id, day, day_start, week_start, week_end: cls.coverage_query(
-                week_start, week_end, kinds, customers=Customer.select().where(
-                    customer_scope(stand_in_manager(user_id), day)))
-            .select_extend(cls.select(fn.COUNT(cls.id)).where((cls.user == user_id) & (cls.made_at >= day_start))),
+        total, visited, visits_today = _DAY_COUNTERS.one(
             user_id=user.id, day=today, day_start=clock.local_day_start_utc(today),
             week_start=clock.local_day_start_utc(monday),
-            week_end=clock.local_day_start_utc(monday + dt.timedelta(days=7))).fetchone()
+            week_end=clock.local_day_start_utc(monday + dt.timedelta(days=7)),
+            **kind_slots(counted_kinds(user.branch_id)))
         visited, total, ratio = _figure(visited, total)
         return {"visits_today": int(visits_today or 0), "visited": visited, "total": total, "coverage": ratio}
 
@@ -427,8 +419,8 @@ class FollowUp(BaseModel):
     def plan(cls, visit, due_on, new=False):
         """The follow-up a visit asks for: one per visit, moved when the visit is updated."""
         if new:  # a visit just written has none yet
-            return insert_cached(cls, dict(customer=visit.customer_id, user=visit.user_id, due_on=due_on,
-                                           source_visit=visit.id, reason=visit.note[:200]))
+            return _INSERT_FOLLOW_UP(customer=visit.customer_id, user=visit.user_id, due_on=due_on,
+                                     source_visit=visit.id, reason=visit.note[:200])
         existing = cls.get_or_none((cls.source_visit == visit.id) & cls.done_at.is_null())
         if existing is not None:
             existing.due_on = due_on
@@ -512,13 +504,11 @@ def _valid_uuid(text):
 
 def _replayed(user, client_uuid):
     """The visit this UUID already went into, if it was the same user's."""
-    row = (run_cached("replay_fix", lambda: VisitFix.select(VisitFix.visit).where(VisitFix.client_uuid == ""),
-                      (client_uuid,)).fetchone()
-           or run_cached("replay_visit", lambda: Visit.select(Visit.id).where(Visit.client_uuid == ""),
-                         (client_uuid,)).fetchone())
-    if row is None:
+    visit_id = _REPLAY_FIX.scalar(client_uuid=client_uuid)
+    if visit_id is None:
+        visit_id = _REPLAY_VISIT.scalar(client_uuid=client_uuid)
+    if visit_id is None:
         return None
-    visit_id = row[0]
     visit = Visit.get_by_id(visit_id)
     if visit.user_id != user.id:
         raise CheckInRefused("uuid", _l("The check-in has no valid identifier: reload the page."))
@@ -551,13 +541,7 @@ def _customer_in_scope(user, customer_id, made_at):
     except (TypeError, ValueError):
         raise CheckInRefused("not_found", _l("No such customer.")) from None
     # Only what a check-in needs: building the archive's 45 columns costs more than the query.
-    row = run_cached(
-        "check_in_customer",
-        lambda: (Customer.select(Customer.id, Customer.branch, Customer.territory, Customer.lat,
-                                 Customer.lng, Customer.position_confirmed, Territory.path)
-                 .join(Territory, JOIN.LEFT_OUTER, on=(Customer.territory == Territory.id))
-                 .where(Customer.id == 0)),
-        (customer_id,)).fetchone()
+    row = _CHECK_IN_CUSTOMER.cursor(customer_id=customer_id).fetchone()
     customer = None if row is None else CustomerRef(row[0], row[1], row[2], row[3], row[4], bool(row[5]), row[6])
     if customer is None or not holds_customer(user, customer, days=(clock.to_local(made_at).date(),)):
         raise CheckInRefused("not_found", _l("No such customer."))
@@ -580,8 +564,6 @@ def _check_fix(fix, made_at):
 
 def _valid_products(customer, products):
     """[(Product, result)] for the customer's bank, or refused when one is not in its catalogue."""
-    from app.models.product import Product
-
     wanted = {}
     for product_id, result in products or ():
         if result not in PITCH_RESULTS:
@@ -592,18 +574,7 @@ def _valid_products(customer, products):
             raise CheckInRefused("product", _l("Choose products from the bank's catalogue.")) from None
     if not wanted:
         return []
-    from peewee import fn
-
-    from app.models.org import Branch
-
-    bank, branch = Branch.alias("bank"), Branch.alias("of_branch")
-    offered = {row[0] for row in run_cached(
-        "offered_products",
-        lambda: (Product.select(Product.id)
-                 .join(bank, on=(Product.bank == bank.id))
-                 .join(branch, on=(fn.substr(branch.path, 1, fn.length(bank.path)) == bank.path))
-                 .where((branch.id == 0) & (bank.kind == "bank") & (Product.active == True))),  # noqa: E712
-        (1, customer.branch_id, "bank", True)).fetchall()}
+    offered = {product_id for (product_id,) in _OFFERED_PRODUCTS.cursor(branch_id=customer.branch_id)}
     if not set(wanted) <= offered:
         raise CheckInRefused("product", _l("Choose products from the bank's catalogue."))
     return [(_ProductRef(pid), result) for pid, result in wanted.items()]
@@ -617,7 +588,7 @@ class _ProductRef:
 def _record_pitches(visit, pitched, new=False):
     if new:
         for product, result in pitched:
-            insert_cached(VisitProduct, dict(visit=visit.id, product=product.id, result=result))
+            _INSERT_PITCH(visit=visit.id, product=product.id, result=result)
         return
     for product, result in pitched:
         updated = (VisitProduct.update(result=result)
@@ -665,3 +636,64 @@ def _remove_quietly(path):
         os.remove(path)
     except OSError:
         pass
+
+
+# --- what the check-in and Today run on every request: SQL built once ----------------
+
+_INSERT_VISIT = PreparedInsert(Visit)
+_INSERT_FIX = PreparedInsert(VisitFix)
+_INSERT_PITCH = PreparedInsert(VisitProduct)
+_INSERT_FOLLOW_UP = PreparedInsert(FollowUp)
+
+_MERGEABLE = Prepared(
+    "mergeable",
+    lambda p: (Visit.select(Visit.id)
+               .where((Visit.customer == p.customer_id) & (Visit.user == p.user_id)
+                      & Visit.made_at.between(p.start, p.end))
+               .order_by(Visit.made_at).limit(1)))
+
+_REPLAY_FIX = Prepared("replay_fix",
+                       lambda p: VisitFix.select(VisitFix.visit).where(VisitFix.client_uuid == p.client_uuid))
+_REPLAY_VISIT = Prepared("replay_visit", lambda p: Visit.select(Visit.id).where(Visit.client_uuid == p.client_uuid))
+
+# Only what a check-in needs: building the archive's 45 columns costs more than the query.
+_CHECK_IN_CUSTOMER = Prepared(
+    "check_in_customer",
+    lambda p: (Customer.select(Customer.id, Customer.branch, Customer.territory, Customer.lat,
+                               Customer.lng, Customer.position_confirmed, Territory.path)
+               .join(Territory, JOIN.LEFT_OUTER, on=(Customer.territory == Territory.id))
+               .where(Customer.id == p.customer_id)))
+
+
+def _offered_products(p):
+    bank, branch = Branch.alias("bank"), Branch.alias("of_branch")
+    return (Product.select(Product.id)
+            .join(bank, on=(Product.bank == bank.id))
+            .join(branch, on=(fn.substr(branch.path, 1, fn.length(bank.path)) == bank.path))
+            .where((branch.id == p.branch_id) & (bank.kind == "bank") & (Product.active == True)))  # noqa: E712
+
+
+_OFFERED_PRODUCTS = Prepared("offered_products", _offered_products)
+
+
+KIND_SLOTS = len(CUSTOMER_KINDS)  # a bank counts at most every kind
+
+
+def kind_slots(kinds):
+    """The counted kinds as KIND_SLOTS named values (the first repeated in unused slots), so
+    one prepared SQL text serves every bank's setting."""
+    kinds = tuple(kinds)
+    return {f"kind{i}": kinds[min(i, len(kinds) - 1)] for i in range(KIND_SLOTS)}
+
+
+def _day_counters(p):
+    from app.models.scope import customer_scope, manager_with_id
+
+    kinds = [p[f"kind{i}"] for i in range(KIND_SLOTS)]
+    return (Visit.coverage_query(p.week_start, p.week_end, kinds, customers=Customer.select().where(
+                customer_scope(manager_with_id(p.user_id), p.day)))
+            .select_extend(Visit.select(fn.COUNT(Visit.id))
+                           .where((Visit.user == p.user_id) & (Visit.made_at >= p.day_start))))
+
+
+_DAY_COUNTERS = Prepared("day_counters", _day_counters)
