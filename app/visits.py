@@ -269,15 +269,17 @@ def met():
                 position = (lat, lng)
             else:
                 errors["position"] = _("The position is not a place in China.")
-        duplicate = Customer.duplicates(current_user, phone=phone).first() if phone and not errors else None
-        if duplicate is not None:
-            errors["phone"] = _("A customer with this phone is already on file: %(name)s.",
-                                name=duplicate.name)
         if not errors:
             fields = {"kind": "household", "name": name, "phone": phone or None,
                       "village": _village_of(territory), "group_name": territory.name,
                       "consent": False}
-            customer = Customer.add_archive(current_user, territory, fields)
+            try:
+                customer = Customer.add_archive(current_user, territory, fields)
+            except Refused as refused:
+                duplicate = refused.choices["customers"][0]
+                errors["phone"] = _("A customer with this phone is already on file: %(name)s.",
+                                    name=duplicate.name)
+        if not errors:
             if position:
                 # Where they were met, not necessarily their home: unconfirmed, like a first fix.
                 Customer.update(lat=position[0], lng=position[1], position_source="fix",
