@@ -368,9 +368,10 @@ def follow_up_reschedule(follow_up_id):
         due = clock.today() + dt.timedelta(days=int(days)) if days else dt.date.fromisoformat(text)
     except ValueError:
         return _bad_request(_("Enter a date as YYYY-MM-DD."))
-    if due < clock.today() or due > clock.today() + dt.timedelta(days=366):
-        return _bad_request(_("Choose a date from today to a year ahead."))
-    follow.reschedule(due)
+    try:
+        follow.reschedule(due)
+    except Refused as refused:
+        return _bad_request(refused.message)
     return _ledger_row(follow, _("Moved to %(day)s: %(name)s.", day=due.isoformat(),
                                  name=follow.customer.name))
 

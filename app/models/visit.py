@@ -400,6 +400,10 @@ class FollowUp(BaseModel):
         self.save()
 
     def reschedule(self, due_on):
+        """Move the follow-up to due_on, from today to a year ahead; Refused otherwise."""
+        today = clock.today()
+        if not today <= due_on <= today + dt.timedelta(days=366):
+            raise Refused({"due_on": _l("Choose a date from today to a year ahead.")})
         self.due_on = due_on
         self.save()
 
