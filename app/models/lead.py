@@ -85,12 +85,13 @@ class Lead(BaseModel):
     # ------------------------------------------------------------------ capture
 
     @classmethod
-    def capture(cls, user, data):
+    def capture(cls, user, data=None, **values):
         """The one write path for a new lead; (lead, created).
 
-        data holds the values as the capture form sends them: client_uuid, customer,
-        visit, name, phone, id_number, product, amount, source, note, owner, confirmed
-        (ids and the amount as numbers or their text). A client UUID already stored
+        The values, as a mapping (data, e.g. the capture form's) and/or keywords:
+        client_uuid, customer, visit, name, phone, id_number, product, amount, source,
+        note, owner, confirmed; ids and the amount as numbers or their text (the text is
+        read here so that an unreadable amount is listed with the other fields' reasons). A client UUID already stored
         returns that lead (created False), so a replayed or double-tapped capture is
         stored once. Raises Refused: every field's reason at once; code "not_found" for
         a customer or visit outside the user's scope; code "conflict" with
@@ -98,6 +99,7 @@ class Lead(BaseModel):
         archives (unless confirmed; the same customer's open lead for the product is
         refused even then).
         """
+        data = {**(data or {}), **values}
         client_uuid = _client_uuid(data.get("client_uuid"))
         existing = cls._replayed(user, client_uuid)
         if existing is not None:
