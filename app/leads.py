@@ -9,7 +9,6 @@ from peewee import fn
 from werkzeug.datastructures import MultiDict
 
 from app import clock
-from app.db import database
 from app.models import AuditLog, Branch, Customer, Lead, LostReason, Product, Territory, User, Visit
 from app.models.customer import CUSTOMER_KINDS
 from app.models.lead import LEAD_SOURCES, LEAD_STATUSES, OPEN_STATUSES, new_client_uuid, team_managers
@@ -309,21 +308,11 @@ def reasons():
     bank, banks, editable = _admin_bank(change=request.method == "POST")
     error = None
     if request.method == "POST":
-        label = request.form.get("label", "").strip()
-        rows = LostReason.select().where(LostReason.bank == bank.id)
-        if not label or len(label) > 30:
-            error = _("Write a reason of 1 to 30 characters.")
-        elif rows.where(LostReason.label == label).exists():
-            error = _("This reason is already in the list.")
+        try:
+            LostReason.add(current_user, bank, request.form.get("label", ""), ip=request.remote_addr)
+        except Refused as refused:
+            error = refused.message
         else:
-            with database.atomic():
-                if not rows.exists():
-                    # The first change starts from the defaults the managers saw, so none vanish.
-                    for default in LostReason.labels(None):
-                        LostReason.create(bank=bank.id, label=default)
-                if not LostReason.select().where(LostReason.bank == bank.id, LostReason.label == label).exists():
-                    LostReason.create(bank=bank.id, label=label)
-                AuditLog.record(current_user.id, "add_lost_reason", "branch", bank.id, ip=request.remote_addr)
             return redirect(_reasons_url(bank, banks))
     rows = list(LostReason.select().where(LostReason.bank == bank.id).order_by(LostReason.id))
     return render("leads/lost_reasons.html", rows=rows, defaults=LostReason.labels(None) if not rows else [],

@@ -19,6 +19,7 @@ from peewee import (BooleanField, Case, fn, DateField, DateTimeField, DoubleFiel
 
 from app import clock, crypto
 from app.db import database
+from app.models.audit import AuditLog
 from app.models.base import BaseModel, created_at_field, default, one_of, run_shaped
 from app.models.customer import Customer
 from app.models.lead_archive import archive_plan, create_archive, sign
@@ -568,6 +569,26 @@ class LostReason(BaseModel):
 
     class Meta:
         indexes = ((("bank", "label"), True),)
+
+    @classmethod
+    def add(cls, user, bank, label, ip=None):
+        """Offer one more reason in the bank's list; Refused when blank, too long or already there.
+
+        The bank's first change starts from the defaults the managers saw, so none vanish.
+        """
+        label = (label or "").strip()
+        rows = cls.select().where(cls.bank == bank.id)
+        if not label or len(label) > 30:
+            raise Refused({"label": _l("Write a reason of 1 to 30 characters.")})
+        if rows.where(cls.label == label).exists():
+            raise Refused({"label": _l("This reason is already in the list.")})
+        with database.atomic():
+            if not rows.exists():
+                for default_label in cls.labels(None):
+                    cls.create(bank=bank.id, label=default_label)
+            if not cls.select().where(cls.bank == bank.id, cls.label == label).exists():
+                cls.create(bank=bank.id, label=label)
+            AuditLog.record(user.id, "add_lost_reason", "branch", bank.id, ip=ip)
 
     @classmethod
     def labels(cls, bank):
