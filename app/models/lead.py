@@ -92,9 +92,9 @@ class Lead(BaseModel):
         The values, as a mapping (data, e.g. the capture form's) and/or keywords:
         client_uuid, customer, visit, name, phone, id_number, product, amount, source,
         note, owner, confirmed; ids and the amount as numbers or their text (the text is
-        read here so that an unreadable amount is listed with the other fields' reasons). A client UUID already stored
-        returns that lead (created False), so a replayed or double-tapped capture is
-        stored once. Raises Refused: every field's reason at once; code "not_found" for
+        read here, so an unreadable amount is listed with the other fields' reasons).
+        A client UUID already stored returns that lead (created False), so a replayed or
+        double-tapped capture is stored once. Raises Refused: every field's reason at once; code "not_found" for
         a customer or visit outside the user's scope; code "conflict" with
         choices["leads"] and choices["customers"] when the capture matches open leads or
         archives (unless confirmed; the same customer's open lead for the product is
