@@ -1118,7 +1118,8 @@ def _leads(users, products, rng):
     lead updates its customer's products and tier exactly as in the app.
     """
     from app.models import Lead, User, Visit
-    from app.models.lead import DEFAULT_LOST_REASONS, LeadDuplicates
+    from app.models.lead import DEFAULT_LOST_REASONS
+    from app.models.refused import CONFLICT, Refused
 
     catalogue = sorted(products.values(), key=lambda p: p.id)
     managers = sorted((u for u in users.values() if u.role == "manager"), key=lambda u: u.username)
@@ -1155,7 +1156,9 @@ def _leads(users, products, rng):
             try:
                 with _Past(age):
                     lead, _ = Lead.capture(manager, data)
-            except LeadDuplicates:  # an open lead for the same product already: the app refuses it too
+            except Refused as refused:  # an open lead for the same product already: the app refuses it too
+                if refused.code != CONFLICT:
+                    raise
                 continue
             written += 1
             steps = {"won": ["contacted", "qualified", "won"], "lost": ["contacted", "lost"],

@@ -8,7 +8,8 @@ import pytest
 from app import clock
 from app.db import database
 from app.models import Customer, FollowUp, Setting, Visit, VisitFix, VisitProduct
-from app.models.visit import CheckInRefused, Fix
+from app.models.refused import Refused
+from app.models.visit import Fix
 
 M_LAT = 1 / 110_836  # degrees of latitude in a metre at 28.9°N (WGS-84)
 
@@ -108,12 +109,34 @@ def test_each_refusal_has_a_reason_and_writes_nothing(case, ctx):
         args["products"] = [(ctx.products["b"].id, "pitched")]
     client_uuid = args.pop("client_uuid", new_uuid())
     before = Visit.select().count(), VisitFix.select().count(), FollowUp.select().count()
-    with pytest.raises(CheckInRefused) as refused:
+    with pytest.raises(Refused) as refused:
         Visit.check_in(ctx.users["mgr1"], customer.id, fix, made_at, client_uuid,
                        next_follow_up_on=clock.today(), **args)
     assert refused.value.code == code
     assert str(refused.value.message)  # a reason to show
     assert (Visit.select().count(), VisitFix.select().count(), FollowUp.select().count()) == before
+
+
+def test_a_check_in_with_several_problems_reports_every_one(ctx):
+    """One Refused lists each field's reason, not the first only; nothing is written."""
+    customer = Customer.get_by_id(ctx.customers["c_v1"].id)
+    made_at = clock.now()
+    before = Visit.select().count(), VisitFix.select().count(), FollowUp.select().count()
+    with pytest.raises(Refused) as refused:
+        Visit.check_in(ctx.users["mgr1"], customer.id, Fix(48.8566, 2.3522, 10, made_at), made_at, new_uuid(),
+                       outcome="party", products=[(999999, "pitched")], photo=b"MZ not a picture",
+                       next_follow_up_on=clock.today() - dt.timedelta(days=2))
+    assert set(refused.value.errors) == {"outcome", "fix", "products", "photo", "next_follow_up_on"}
+    assert refused.value.code == "outcome"  # the first rule broken
+    assert len(refused.value.messages) == 5 and all(str(m) for m in refused.value.messages)
+    assert (Visit.select().count(), VisitFix.select().count(), FollowUp.select().count()) == before
+
+
+def test_outside_the_scope_says_nothing_else(ctx):
+    customer = Customer.get_by_id(ctx.customers["c_v2"].id)
+    with pytest.raises(Refused) as refused:
+        Visit.check_in(ctx.users["mgr1"], customer.id, None, clock.now(), new_uuid(), outcome="party")
+    assert refused.value.code == "not_found" and refused.value.errors == {}
 
 
 def test_a_late_check_in_is_judged_on_its_made_at_and_flagged(ctx):
@@ -138,7 +161,7 @@ def test_late_check_in_in_a_territory_handed_over_since(ctx):
     made = clock.now() - dt.timedelta(days=1)
     visit = check_in(ctx, user="mgr2", customer="c_v3", made_at=made).visit
     assert visit.late and visit.user_id == ctx.users["mgr2"].id
-    with pytest.raises(CheckInRefused):
+    with pytest.raises(Refused):
         check_in(ctx, user="mgr2", customer="c_v3")  # but not today
 
 

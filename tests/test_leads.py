@@ -9,7 +9,7 @@ from app import clock, crypto
 from app.db import database
 from app.models import (Customer, CustomerChange, Holding, Lead, LeadEvent, LostReason, Product, Setting,
                         User)
-from app.models.lead import LeadInvalid
+from app.models.refused import Refused
 from tests.conftest import csrf_token, login, soup
 
 NEW_PHONE = "13700001111"
@@ -765,7 +765,7 @@ def test_the_same_lead_won_twice_at_once_opens_one_archive(app, backend, county)
                     mine.move(user, "won", amount="3", won_on=clock.today(),
                               archive={"territory": county.territories["V1"].id})
                     outcomes.append("won")
-                except LeadInvalid as refused:
+                except Refused as refused:
                     outcomes.append(("refused", *refused.errors))
         except Exception as error:  # reported below: a thread's exception would vanish otherwise
             errors.append(error)

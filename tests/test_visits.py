@@ -108,6 +108,17 @@ def test_a_forged_post_is_refused_with_a_reason_and_writes_nothing(case, app, cl
     assert not photos.exists() or not any(photos.rglob("*.*"))
 
 
+def test_a_post_with_several_problems_shows_every_reason(app, client, county):
+    login(client, "mgr1")
+    before = counts(app)
+    response = post_check_in(client, county.customers["c_v1"], 30, outcome="party", accuracy="5000",
+                             product_999999="pitched")
+    assert response.status_code == 422
+    text = soup(response).select_one(".refusal").text
+    assert "请选择走访结果" in text and "最多允许 2 公里" in text and "请从本行产品目录中选择产品" in text
+    assert counts(app) == before
+
+
 @pytest.mark.parametrize("key", ["c_v2", "c_v3", "c_b"])
 def test_a_forged_post_for_an_out_of_scope_customer_is_404(key, app, client, county):
     login(client, "mgr1")

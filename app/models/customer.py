@@ -1,6 +1,7 @@
 """Customers (农户 / 商户 / 企业) and their archive (建档)."""
 import datetime as dt
 
+from flask_babel import lazy_gettext as _l
 from peewee import (JOIN, BooleanField, DateField, DateTimeField, DoubleField, ForeignKeyField,
                     IntegerField, TextField, fn)
 
@@ -9,6 +10,7 @@ from app.crypto import mask_phone
 from app.models.base import BaseModel, created_at_field, default, one_of
 from app.models.org import Branch, User
 from app.models.product import Product
+from app.models.refused import Refused
 from app.models.territory import Territory
 from app.models.vocabulary import CUSTOMER_KINDS, TIERS
 
@@ -236,14 +238,29 @@ class Customer(BaseModel):
         else:
             self.id_number_cipher = self.id_number_hash = None
 
-    def update_archive(self, user, fields, id_number=None, products=None):
+    def update_archive(self, user, fields, id_number=None, products=None, confirmed=False):
         """The one write path for editing an archive: each changed field kept in the history.
 
         A blank id_number leaves the stored one as it is; changes to it and to the phone
-        are recorded masked, so the history never holds either in clear.
+        are recorded masked, so the history never holds either in clear. A new ID number
+        already on another archive of the bank is refused (one person, one archive):
+        Refused with code "conflict", errors["id_number"] and choices["customers"]. A new
+        phone on other archives is refused the same way (without the id_number error)
+        unless confirmed says the user knows it is a different person.
         """
         from app.db import database
 
+        if id_number and id_number != self.id_number:
+            taken = list(Customer.duplicates(user, id_number=id_number, exclude=self.id))
+            if taken:
+                raise Refused.conflict(
+                    errors={"id_number": _l("This ID number is already on another archive in the bank")},
+                    customers=taken)
+        if not confirmed and fields.get("phone") and fields["phone"] != self.phone:
+            same_phone = list(Customer.duplicates(user, phone=fields["phone"], exclude=self.id))
+            if same_phone:
+                raise Refused.conflict(_l("This phone or ID number is already in the bank's archives"),
+                                       customers=same_phone)
         with database.atomic():
             changes = []
             for name, new in fields.items():
@@ -272,9 +289,17 @@ class Customer(BaseModel):
             return changes
 
     def add_member(self, user, relation, name, occupation=None):
-        """A family member, recorded in the customer's history."""
+        """A family member, recorded in the customer's history; Refused without a relation or name."""
         from app.db import database
 
+        relation, name, occupation = (relation or "").strip(), (name or "").strip(), (occupation or "").strip()
+        errors = {}
+        if not relation or len(relation) > 20:
+            errors["relation"] = _l("Enter the relation, e.g. spouse.")
+        if not name or len(name) > 40:
+            errors["member_name"] = _l("Enter a name.")
+        if errors:
+            raise Refused(errors)
         with database.atomic():
             member = CustomerMember.create(customer=self.id, relation=relation, name=name,
                                            occupation=occupation or None)
@@ -312,10 +337,20 @@ class Customer(BaseModel):
         return ("products", old, "、".join(sorted(p.name for p in wanted.values())) or None)
 
     @classmethod
-    def add_archive(cls, user, territory, fields, id_number=None, products=None):
-        """The one write path for a new archive, placed in one of the user's territories."""
+    def add_archive(cls, user, territory, fields, id_number=None, products=None, confirmed=False):
+        """The one write path for a new archive, placed in one of the user's territories.
+
+        A phone or ID number already on archives of the user's bank is refused (Refused
+        with code "conflict" and choices["customers"], ordered by id) unless confirmed
+        says the user knows it is a different customer.
+        """
         from app.db import database
 
+        if not confirmed and (fields.get("phone") or id_number):
+            same = list(cls.duplicates(user, phone=fields.get("phone"), id_number=id_number))
+            if same:
+                raise Refused.conflict(_l("This phone or ID number is already in the bank's archives"),
+                                       customers=same)
         with database.atomic():
             customer = cls(branch=territory.branch_id, territory=territory.id,
                            position_source=None, **fields)

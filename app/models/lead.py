@@ -1,26 +1,32 @@
 """Leads (营销线索): prospects for a product, new → contacted → qualified → won / lost.
 
-`Lead.capture` is the one write path for a new lead: the capture form and the
-demo both call it, with the same raw values, so they can never disagree. Every
-later change goes through `move`, `reopen`, `reassign` or `add_note`, and each
-leaves a `LeadEvent` (who, when, from, to).
+`Lead.capture` is the one write path for a new lead (the capture form and the demo
+call it). Every later change goes through `move`, `reopen`, `reassign` or `add_note`,
+and each leaves a `LeadEvent` (who, when, from, to). Each refuses with one `Refused`
+(models/refused.py) listing every problem: code "not_found" for a customer or visit
+outside the scope, "forbidden" for a user who may read the lead but not work it,
+"conflict" with choices for duplicates. Winning a lead for someone without an archive
+is planned in models/lead_archive.py; the lists and the funnel read leads in
+models/lead_funnel.py.
 """
 import datetime as dt
 import re
-import statistics
 import uuid as uuidlib
 
 from flask_babel import lazy_gettext as _l
-from peewee import (JOIN, BooleanField, Case, fn, DateField, DateTimeField, DoubleField, ForeignKeyField,
+from peewee import (BooleanField, Case, fn, DateField, DateTimeField, DoubleField, ForeignKeyField,
                     IntegerField, IntegrityError, TextField)
 
 from app import clock, crypto
 from app.db import database
+from app.models.audit import AuditLog
 from app.models.base import BaseModel, created_at_field, default, one_of
-from app.models.customer import Customer, Holding
+from app.models.customer import Customer
+from app.models.lead_archive import archive_plan, create_archive, sign
 from app.models.org import Branch, User
 from app.models.prepared import Prepared
 from app.models.product import Product
+from app.models.refused import Problems, Refused
 from app.models.visit import Visit
 from app.models.vocabulary import LEAD_STATUSES, OPEN_STATUSES
 
@@ -33,38 +39,6 @@ EVENT_KINDS = ("created", "status", "reassign", "note")
 AMOUNT_KINDS = ("deposit", "loan")  # the products whose leads carry an amount
 # What a bank that has not written its own list offers as reasons for a lost lead.
 DEFAULT_LOST_REASONS = ("利率不如他行", "暂无资金需求", "已在他行办理", "联系不上", "不符合准入条件")
-
-
-class LeadInvalid(ValueError):
-    """What is wrong with the input: {field: message}. Nothing was written."""
-
-    def __init__(self, errors):
-        super().__init__(errors)
-        self.errors = errors
-
-
-class LeadDuplicates(Exception):
-    """The lead matches open leads or customers already known; nothing was written."""
-
-    def __init__(self, leads, customers):
-        super().__init__("duplicates")
-        self.leads, self.customers = leads, customers
-
-
-class ArchiveDuplicates(Exception):
-    """Winning a lead would create an archive whose phone is on other people's archives.
-
-    Raised before anything is written, as the archive form shows such matches first:
-    the user picks the archive that is theirs (link=id) or says they are someone else (link=new).
-    """
-
-    def __init__(self, customers):
-        super().__init__("archive duplicates")
-        self.customers = customers
-
-
-class LeadForbidden(Exception):
-    """The user may see the lead but not do this to it (a 403)."""
 
 
 class Lead(BaseModel):
@@ -112,16 +86,21 @@ class Lead(BaseModel):
     # ------------------------------------------------------------------ capture
 
     @classmethod
-    def capture(cls, user, data):
+    def capture(cls, user, data=None, **values):
         """The one write path for a new lead; (lead, created).
 
-        data holds raw values as the capture form sends them: client_uuid,
-        customer, visit, name, phone, id_number, product, amount, source, note, owner,
-        confirmed. A client UUID already stored returns that lead (created False), so
-        a replayed or double-tapped capture is stored once. Raises LeadInvalid,
-        LeadDuplicates (unless confirmed), or LookupError for a customer or visit
-        outside the user's scope.
+        The values, as a mapping (data, e.g. the capture form's) and/or keywords:
+        client_uuid, customer, visit, name, phone, id_number, product, amount, source,
+        note, owner, confirmed; ids and the amount as numbers or their text (the text is
+        read here, so an unreadable amount is listed with the other fields' reasons).
+        A client UUID already stored returns that lead (created False), so a replayed or
+        double-tapped capture is stored once. Raises Refused: every field's reason at once; code "not_found" for
+        a customer or visit outside the user's scope; code "conflict" with
+        choices["leads"] and choices["customers"] when the capture matches open leads or
+        archives (unless confirmed; the same customer's open lead for the product is
+        refused even then).
         """
+        data = {**(data or {}), **values}
         client_uuid = _client_uuid(data.get("client_uuid"))
         existing = cls._replayed(user, client_uuid)
         if existing is not None:
@@ -139,7 +118,7 @@ class Lead(BaseModel):
                 existing = cls._replayed(user, client_uuid)
                 if existing is not None:
                     return existing, False
-                raise LeadDuplicates(leads, customers)
+                raise Refused.conflict(leads=leads, customers=customers)
         try:
             with database.atomic():
                 lead = cls.create(
@@ -161,69 +140,68 @@ class Lead(BaseModel):
     def _replayed(cls, user, client_uuid):
         existing = cls.get_or_none(cls.client_uuid == client_uuid)
         if existing is not None and existing.created_by_id != user.id:
-            raise LeadInvalid({"client_uuid": _l("This form was already used. Reload the page and try again.")})
+            raise Refused({"client_uuid": _l("This form was already used. Reload the page and try again.")})
         return existing
 
     @classmethod
     def _clean(cls, user, data):
-        """Typed, checked values of a capture, or LeadInvalid with every error at once."""
-        errors = {}
+        """Typed, checked values of a capture, or Refused with every error at once."""
+        errors = Problems()
         bank = user.branch.bank
         visit = customer = None
         if data.get("visit"):
             visit = Visit.visible_to(user).where(Visit.id == _int(data["visit"])).first()
             if visit is None:
-                raise LookupError("visit")
+                raise Refused.not_found()
         if data.get("customer"):
             customer = Customer.visible_to(user).where(Customer.id == _int(data["customer"])).first()
             if customer is None:
-                raise LookupError("customer")
+                raise Refused.not_found()
         elif visit is not None:
             customer = Customer.get_by_id(visit.customer_id)
         if visit is not None and customer is not None and visit.customer_id != customer.id:
-            raise LookupError("visit")
+            raise Refused.not_found()
         product = None
         if bank is not None and data.get("product"):
             product = Product.offered_by(bank).where(Product.id == _int(data["product"])).first()
         if product is None:
-            errors["product"] = _l("Choose a product from the bank's catalogue.")
+            errors.add("product", _l("Choose a product from the bank's catalogue."))
         source = data.get("source") or ("visit" if visit else "")
         if source not in LEAD_SOURCES:
-            errors["source"] = _l("Choose where the lead came from.")
+            errors.add("source", _l("Choose where the lead came from."))
         name = phone = id_hash = None
         if customer is not None:
             name = customer.name
         else:
             name = (data.get("name") or "").strip()
             if not name:
-                errors["name"] = _l("Enter the person's name.")
+                errors.add("name", _l("Enter the person's name."))
             elif len(name) > 40:
-                errors["name"] = _l("A name has at most 40 characters.")
+                errors.add("name", _l("A name has at most 40 characters."))
             phone = re.sub(r"[\s-]", "", data.get("phone") or "")
             if not phone:
-                errors["phone"] = _l("Enter a phone number, so the lead can be followed up.")
+                errors.add("phone", _l("Enter a phone number, so the lead can be followed up."))
             elif not crypto.PHONE_PATTERN.match(phone):
-                errors["phone"] = _l("A mobile number has 11 digits and starts with 1.")
+                errors.add("phone", _l("A mobile number has 11 digits and starts with 1."))
             if data.get("id_number"):
                 try:
                     id_hash = crypto.hash_id(crypto.validate_id_number(data["id_number"]))
                 except crypto.InvalidIdNumber as error:
-                    errors["id_number"] = _l(str(error))
+                    errors.add("id_number", _l(str(error)))
         amount = None
         try:
             amount = _amount(data.get("amount"), product)
         except ValueError as error:
-            errors["amount"] = error.args[0]
+            errors.add("amount", error.args[0])
         note = (data.get("note") or "").strip()
         if len(note) > 500:
-            errors["note"] = _l("A note has at most 500 characters.")
+            errors.add("note", _l("A note has at most 500 characters."))
         owner = user
         if data.get("owner") and _int(data["owner"]) != user.id:
             owner = team_managers(user).where(User.id == _int(data["owner"])).first()
             if owner is None:
-                errors["owner"] = _l("Choose a manager of your team.")
-        if errors:
-            raise LeadInvalid(errors)
+                errors.add("owner", _l("Choose a manager of your team."))
+        errors.check()
         branch = customer.branch_id if customer is not None else owner.branch_id
         return {"customer": customer, "visit": visit.id if visit else None, "product": product,
                 "source": source, "name": name, "phone": phone or None, "id_hash": id_hash,
@@ -273,44 +251,50 @@ class Lead(BaseModel):
     def _check_actor(self, user):
         """A manager acts on leads they own; a team lead on their team's; others only read."""
         if user.role == "manager" and self.owner_id != user.id:
-            raise LeadForbidden()
+            raise Refused.forbidden()
         if user.role not in ("manager", "team_lead"):
-            raise LeadForbidden()
+            raise Refused.forbidden()
 
     def move(self, user, to, amount=None, won_on=None, reference=None, reason=None, note="", archive=None):
-        """Move the lead to status `to` under the pipeline's rules; raises LeadInvalid.
+        """Move the lead to status `to` under the pipeline's rules; the one write path of a move.
 
-        Winning a lead for someone without an archive converts them into a customer in the
-        same transaction (see _archive_plan; archive holds the won form's territory, kind,
-        id_number and link); self.archive_outcome then says ("created" or "linked",
-        customer). Raises ArchiveDuplicates while their phone is on someone else's archive.
+        Raises Refused with every field's reason found (status, note, amount, won_on,
+        reference, reason, id_number, kind, territory), code "forbidden" for a user who
+        may not work the lead. Winning a lead for someone without an archive converts
+        them into a customer in the same transaction (lead_archive.archive_plan; archive
+        holds the won form's territory, kind, id_number and link); self.archive_outcome
+        then says ("created" or "linked", customer). Refused with code "conflict" and
+        choices["customers"] while their phone is on someone else's archive.
         """
         self.archive_outcome = None
         self._check_actor(user)
+        problems = Problems()
         if to not in LEAD_STATUSES:
-            raise LeadInvalid({"status": _l("Choose a status of the pipeline.")})
-        if self.status == "lost":
-            raise LeadInvalid({"status": _l("This lead was lost: reopen it before moving it on.")})
-        if self.status == "won":
-            raise LeadInvalid({"status": _l("This lead is won and closed; correct the customer's "
-                                            "products on their archive instead.")})
-        if to == self.status:
-            raise LeadInvalid({"status": _l("The lead already has this status.")})
+            problems.add("status", _l("Choose a status of the pipeline."))
+        elif self.status == "lost":
+            problems.add("status", _l("This lead was lost: reopen it before moving it on."))
+        elif self.status == "won":
+            problems.add("status", _l("This lead is won and closed; correct the customer's "
+                                      "products on their archive instead."))
+        elif to == self.status:
+            problems.add("status", _l("The lead already has this status."))
         note = (note or "").strip()
         if len(note) > 500:
-            raise LeadInvalid({"note": _l("A note has at most 500 characters.")})
+            problems.add("note", _l("A note has at most 500 characters."))
+        problems.check()  # what follows depends on a move the pipeline allows
         product = Product.get_by_id(self.product_id)
         changes = {}
         existing = plan = None
         if to == "won":
-            changes = self._won_values(product, amount, won_on, reference)
+            changes = self._won_values(product, amount, won_on, reference, problems)
             if not self.customer_id:
-                existing, plan = self._archive_plan(user, archive or {})
+                existing, plan = archive_plan(self, user, archive or {}, problems)
         elif to == "lost":
             reason = (reason or "").strip()
             if reason not in LostReason.labels(Branch.get_by_id(self.branch_id).bank):
-                raise LeadInvalid({"reason": _l("Choose a reason from the list.")})
+                problems.add("reason", _l("Choose a reason from the list."))
             changes = {"lost_reason": reason}
+        problems.check()
         with database.atomic():
             old = self.status
             # Claim the move: a second request for the same lead (a double tap, a replay, a
@@ -318,12 +302,12 @@ class Lead(BaseModel):
             claimed = (Lead.update(updated_at=clock.now())
                        .where((Lead.id == self.id) & (Lead.status == old)).execute())
             if not claimed:
-                raise LeadInvalid({"status": _l("Someone changed this lead meanwhile: reload it and check.")})
+                raise Refused({"status": _l("Someone changed this lead meanwhile: reload it and check.")})
             if existing is not None:
                 self.customer = existing.id
                 self.archive_outcome = ("linked", existing)
             elif plan is not None:
-                customer = self._create_archive(user, plan)
+                customer = create_archive(self, user, plan)
                 self.customer = customer.id
                 self.archive_outcome = ("created", customer)
             self.status = to
@@ -336,128 +320,38 @@ class Lead(BaseModel):
             LeadEvent.create(lead=self.id, user=user.id, kind="status", from_value=old, to_value=to,
                              note=note or changes.get("lost_reason", ""), owner=self.owner_id)
             if to == "won" and self.customer_id:
-                self._sign(user, product)
+                sign(self, user, product)
         return self
 
-    def _won_values(self, product, amount, won_on, reference):
-        errors = {}
+    def _won_values(self, product, amount, won_on, reference, errors):
+        """The won lead's amount, date and reference; their problems added to errors."""
         value = None
         try:
             value = _amount(amount, product)
             if value is None and product.kind in AMOUNT_KINDS:
                 raise ValueError(_l("Enter the amount signed."))
         except ValueError as error:
-            errors["amount"] = error.args[0]
+            errors.add("amount", error.args[0])
         day = None
         try:
             day = won_on if isinstance(won_on, dt.date) else dt.date.fromisoformat((won_on or "").strip())
         except ValueError:
-            errors["won_on"] = _l("Enter the date signed, e.g. 2026-05-01.")
+            errors.add("won_on", _l("Enter the date signed, e.g. 2026-05-01."))
         if day is not None:
             if day > clock.today():
-                errors["won_on"] = _l("That date is in the future.")
+                errors.add("won_on", _l("That date is in the future."))
             elif day < clock.to_local(self.created_at).date():
-                errors["won_on"] = _l("A lead cannot be signed before it was captured.")
+                errors.add("won_on", _l("A lead cannot be signed before it was captured."))
         reference = (reference or "").strip()
         if len(reference) > 40:
-            errors["reference"] = _l("An account or contract number has at most 40 characters.")
-        if errors:
-            raise LeadInvalid(errors)
+            errors.add("reference", _l("An account or contract number has at most 40 characters."))
         return {"won_amount_wan": value, "won_on": day, "contract_no": reference or None}
-
-    def _archive_plan(self, user, archive):
-        """Who signed a lead captured without an archive: (existing customer, None) or (None, plan).
-
-        The person is looked up in the bank as the archive form does: the same ID number
-        (through its keyed hash) or the same phone and name is the same person, whose archive
-        is linked. A phone on an archive under another name may be a relative or a reused
-        number: ArchiveDuplicates until the user picks one of those archives or says "new" (link). Otherwise the plan
-        for a new archive: the territory chosen in the form (one the user's scope holds; a
-        lead keeps no position of its own to place by), the kind, the ID number if given.
-        """
-        from app.models.customer import CUSTOMER_KINDS
-        from app.models.scope import bank_scope
-        from app.models.territory import Territory
-
-        errors = {}
-        id_hash, id_number = self.id_number_hash, None
-        if (archive.get("id_number") or "").strip():
-            try:
-                id_number = crypto.validate_id_number(archive["id_number"])
-            except crypto.InvalidIdNumber as error:
-                errors["id_number"] = _l(str(error))
-            else:
-                if id_hash and crypto.hash_id(id_number) != id_hash:
-                    errors["id_number"] = _l("This is not the ID number captured with the lead.")
-                id_hash = crypto.hash_id(id_number)
-        if errors:
-            raise LeadInvalid(errors)
-        in_bank = Customer.select().where(bank_scope(user, Customer.branch)).order_by(Customer.id)
-        same = in_bank.where(Customer.id_number_hash == id_hash).first() if id_hash else None
-        if same is None and self.phone:
-            same = in_bank.where(Customer.phone == self.phone, Customer.name == self.name).first()
-        if same is not None:
-            if same.id_number_hash and id_hash and same.id_number_hash != id_hash:
-                raise LeadInvalid({"id_number": _l("An archive with this phone and name has another ID "
-                                                   "number: check the ID number.")})
-            return same, None
-        link = str(archive.get("link") or "")
-        if self.phone and link != "new":
-            others = list(in_bank.where(Customer.phone == self.phone))
-            chosen = next((c for c in others if str(c.id) == link), None)
-            if chosen is not None:  # the user says it is this archive's holder, under another name
-                return chosen, None
-            if others:
-                raise ArchiveDuplicates(others)
-        kind = archive.get("kind") or "household"
-        if kind not in CUSTOMER_KINDS:
-            errors["kind"] = _l("Choose household, merchant or enterprise.")
-        territory = None
-        if archive.get("territory"):
-            territory = (Territory.visible_to(user)
-                         .where(Territory.id == _int(archive["territory"]), Territory.live())
-                         .first())
-        if territory is None:
-            errors["territory"] = _l("Choose the territory where the new customer lives.")
-        if errors:
-            raise LeadInvalid(errors)
-        return None, {"territory": territory, "kind": kind, "id_number": id_number, "id_hash": id_hash}
-
-    def _create_archive(self, user, plan):
-        """The new customer's archive, through the archive form's own write path."""
-        customer = Customer.add_archive(user, plan["territory"],
-                                        {"kind": plan["kind"], "name": self.name, "phone": self.phone},
-                                        plan["id_number"])
-        if plan["id_hash"] and not plan["id_number"]:
-            # The lead kept only the ID number's hash: the archive keeps it too, so the next
-            # capture or archive with that number finds this person; the number itself is
-            # entered on the archive when the customer shows their card.
-            customer.id_number_hash = plan["id_hash"]
-            customer.save(only=[Customer.id_number_hash])
-        return customer
-
-    def _sign(self, user, product):
-        """The customer now holds the product: holding, balance, tier, each in their history."""
-        customer = Customer.get_by_id(self.customer_id)
-        amount = self.won_amount_wan or 0
-        fields = {}
-        if product.kind == "deposit" and amount:
-            fields["deposit_balance_wan"] = (customer.deposit_balance_wan or 0) + amount
-        elif product.kind == "loan" and amount:
-            fields["loan_balance_wan"] = (customer.loan_balance_wan or 0) + amount
-        held = [h.product_id for h in Holding.select(Holding.product).where(Holding.customer == customer.id)]
-        customer.update_archive(user, fields, products=set(held) | {product.id})
-        holding = Holding.get((Holding.customer == customer.id) & (Holding.product == product.id))
-        holding.since = holding.since or self.won_on
-        holding.amount_wan = (holding.amount_wan or 0) + amount if amount else holding.amount_wan
-        holding.reference = self.contract_no or holding.reference
-        holding.save()
 
     def reopen(self, user, note=""):
         """A lost lead back to the open status it had before it was lost."""
         self._check_actor(user)
         if self.status != "lost":
-            raise LeadInvalid({"status": _l("Only a lost lead can be reopened.")})
+            raise Refused({"status": _l("Only a lost lead can be reopened.")})
         last = (LeadEvent.select().where((LeadEvent.lead == self.id) & (LeadEvent.kind == "status")
                                          & (LeadEvent.to_value == "lost"))
                 .order_by(LeadEvent.id.desc()).first())
@@ -473,22 +367,21 @@ class Lead(BaseModel):
     def reassign(self, user, owner_id, note):
         """A team lead hands the lead to another manager of their team, with a note."""
         if user.role != "team_lead":
-            raise LeadForbidden()
-        errors = {}
+            raise Refused.forbidden()
+        errors = Problems()
         owner = team_managers(user).where(User.id == _int(owner_id)).first()
         if owner is None:
-            errors["owner"] = _l("Choose a manager of your team.")
+            errors.add("owner", _l("Choose a manager of your team."))
         elif owner.id == self.owner_id:
-            errors["owner"] = _l("This manager already owns the lead.")
+            errors.add("owner", _l("This manager already owns the lead."))
         note = (note or "").strip()
         if not note:
-            errors["handover_note"] = _l("Say why, so the new owner knows where things stand.")
+            errors.add("handover_note", _l("Say why, so the new owner knows where things stand."))
         elif len(note) > 500:
-            errors["handover_note"] = _l("A note has at most 500 characters.")
+            errors.add("handover_note", _l("A note has at most 500 characters."))
         if self.status not in OPEN_STATUSES:
-            errors["status"] = _l("Only an open lead can be handed over.")
-        if errors:
-            raise LeadInvalid(errors)
+            errors.add("status", _l("Only an open lead can be handed over."))
+        errors.check()
         with database.atomic():
             old = User.get_by_id(self.owner_id)
             self.owner = owner.id
@@ -506,7 +399,7 @@ class Lead(BaseModel):
         self._check_actor(user)
         note = (note or "").strip()
         if not note or len(note) > 500:
-            raise LeadInvalid({"note": _l("Write a note of at most 500 characters.")})
+            raise Refused({"note": _l("Write a note of at most 500 characters.")})
         with database.atomic():
             self._touch(user)
             self.save()
@@ -551,42 +444,6 @@ class Lead(BaseModel):
         return clock.now() - dt.timedelta(days=Setting.get(bank, "stale_lead_days"))
 
     @classmethod
-    def listing(cls, user, status=None, stale=False, owner=None, product=None, reached=None,
-                since=None, until=None, customer=None, by=None):
-        """The leads tab and the funnel's links: the user's scope, filtered; newest touched first.
-
-        by (a manager's id) keeps the leads the funnel credits to that manager for the
-        figure asked: the stage `reached`, else lost or won by `status`, else captured.
-        """
-        query = (cls.visible_to(user).select(cls, Product, User, Customer)
-                 .join(Product, on=(cls.product == Product.id))
-                 .switch(cls).join(User, on=(cls.owner == User.id))
-                 .switch(cls).join(Customer, JOIN.LEFT_OUTER, on=(cls.customer == Customer.id)))
-        if status == "open":
-            query = query.where(cls.status.in_(OPEN_STATUSES))
-        elif status in LEAD_STATUSES:
-            query = query.where(cls.status == status)
-        if stale:
-            query = query.where(cls.status.in_(OPEN_STATUSES),
-                                cls.updated_at < cls.stale_before(user.branch.bank))
-        if owner:
-            query = query.where(cls.owner == owner)
-        if product:
-            query = query.where(cls.product == product)
-        if reached in STAGE:
-            query = query.where(cls.stage_reached >= STAGE[reached])
-        query = cls._captured_between(query, since, until)
-        if customer:
-            query = query.where(cls.customer == customer)
-        if by:
-            stage = reached if reached in STAGE else status if status in ("lost", "won") else "new"
-            candidates = list(query.select(cls.id, cls.owner, cls.status, cls.stage_reached))
-            credits = cls.credits(candidates, query)
-            query = query.where(cls.id.in_([lead.id for lead in candidates
-                                            if credits[lead.id].get(stage) == by] or [0]))
-        return query.order_by(cls.updated_at.desc(), cls.id.desc())
-
-    @classmethod
     def for_today(cls, user):
         """What Today shows of leads: those just handed to the user first, then the stale ones."""
         from app.models.setting import for_branch
@@ -598,85 +455,6 @@ class Lead(BaseModel):
         return {"handed": [_today_lead(row) for row in _LEADS_TODAY_HANDED(user_id=user.id)],
                 "stale": [_today_lead(row) for row in _LEADS_TODAY_STALE(user_id=user.id, stale_before=stale_before)],
                 "stale_count": int(stale_count or 0), "open_count": int(open_count or 0)}
-
-    @classmethod
-    def funnel(cls, user, since, until):
-        """Leads captured in [since, until] (business dates) per manager and per product.
-
-        Each row: counts reaching each stage, lost, conversion between stages
-        (None when the earlier stage is empty) and the median days from capture to signing.
-        A manager's row counts each stage under whoever held the lead when it was reached
-        (see credits), so a lead handed over between capture and signing counts as captured
-        by the first manager and won by the second.
-        """
-        query = cls._captured_between(cls.visible_to(user), since, until)
-        rows = list(query.select(cls.id, cls.owner, cls.product, cls.status, cls.stage_reached,
-                                 cls.created_at, cls.won_on))
-        credits = cls.credits(rows, query)
-        names = {p.id: p.name for p in Product.select(Product.id, Product.name)
-                 .where(Product.id.in_({r.product_id for r in rows} or {0}))}
-        holders = {h for credit in credits.values() for h in credit.values()}
-        owners = {u.id: u.name for u in User.select(User.id, User.name).where(User.id.in_(holders or {0}))}
-        by_product = {}
-        for lead in rows:
-            by_product.setdefault(lead.product_id, []).append(lead)
-        return {
-            "owners": sorted((_funnel_row(k, owners[k], rows, lambda lead, stage, k=k: credits[lead.id].get(stage) == k)
-                              for k in holders), key=lambda r: r["label"]),
-            "products": sorted((_funnel_row(k, names[k], v) for k, v in by_product.items()),
-                               key=lambda r: r["label"]),
-            "total": _funnel_row(None, "", rows),
-        }
-
-    @staticmethod
-    def _captured_between(query, since, until):
-        if since:
-            query = query.where(Lead.created_at >= clock.local_day_start_utc(since))
-        if until:
-            query = query.where(Lead.created_at < clock.local_day_start_utc(until + dt.timedelta(days=1)))
-        return query
-
-    @classmethod
-    def credits(cls, leads, query):
-        """{lead id: {stage or "lost": id of the manager who held the lead when it got there}}.
-
-        Read from the lead's history: the owner recorded with each event. A stage skipped
-        (signed on the spot) is credited with the move that passed it; "lost" only while the
-        lead is lost, to whoever held it then. query selects the same leads (a subquery, so
-        the events are read in one statement whatever their number). Leads without recorded
-        owners (written before events kept one) fall back to their current owner.
-        """
-        events = (LeadEvent.select(LeadEvent.lead, LeadEvent.kind, LeadEvent.to_value, LeadEvent.owner)
-                  .where(LeadEvent.lead.in_(query.select(cls.id)), LeadEvent.kind.in_(("created", "status")))
-                  .order_by(LeadEvent.lead, LeadEvent.at, LeadEvent.id).tuples())
-        by_lead = {}
-        for lead_id, kind, to_value, owner_id in events:
-            by_lead.setdefault(lead_id, []).append((kind, to_value, owner_id))
-        result = {}
-        for lead in leads:
-            credit, reached = {}, -1
-            for kind, to_value, owner_id in by_lead.get(lead.id, ()):
-                holder = owner_id or lead.owner_id
-                if kind == "created":
-                    credit["new"], reached = holder, max(reached, 0)
-                elif to_value == "lost":
-                    credit["lost"] = holder
-                elif STAGE.get(to_value, -1) > reached:
-                    for stage in FUNNEL_STAGES:
-                        if reached < STAGE[stage] <= STAGE[to_value]:
-                            credit[stage] = holder
-                    reached = STAGE[to_value]
-            for stage in FUNNEL_STAGES:
-                if STAGE[stage] <= lead.stage_reached:
-                    credit.setdefault(stage, lead.owner_id)
-                else:
-                    credit.pop(stage, None)
-            if lead.status == "lost":
-                credit.setdefault("lost", lead.owner_id)
-            else:
-                credit.pop("lost", None)  # reopened: no longer a lost lead
-            result[lead.id] = credit
-        return result
 
     def history(self):
         return (LeadEvent.select(LeadEvent, User).join(User, on=(LeadEvent.user == User.id))
@@ -714,23 +492,6 @@ _LEADS_TODAY_STALE = Prepared(
 _LEADS_TODAY_COUNTS = Prepared("leads_today_counts", _today_counts)
 
 
-def _funnel_row(key, label, leads, counts=None):
-    """One row of the funnel; counts(lead, stage) says whether a lead counts at a stage
-    ("lost" included) for this row, by default whether it reached the stage at all."""
-    if counts is None:
-        def counts(lead, stage):
-            return lead.status == "lost" if stage == "lost" else lead.stage_reached >= STAGE[stage]
-    reached = {stage: sum(1 for lead in leads if counts(lead, stage)) for stage in FUNNEL_STAGES}
-    conversions = []
-    for earlier, later in zip(FUNNEL_STAGES, FUNNEL_STAGES[1:]):
-        conversions.append(reached[later] / reached[earlier] if reached[earlier] else None)
-    days = [(lead.won_on - clock.to_local(lead.created_at).date()).days
-            for lead in leads if lead.status == "won" and lead.won_on and counts(lead, "won")]
-    return {"key": key, "label": label, "reached": reached, "conversions": conversions,
-            "lost": sum(1 for lead in leads if counts(lead, "lost")),
-            "median_days": statistics.median(days) if days else None}
-
-
 def team_managers(user):
     """The active managers a team lead may give leads to: their branch subtree."""
     from app.models.scope import branch_ids
@@ -749,7 +510,7 @@ def _client_uuid(value):
     try:
         return str(uuidlib.UUID(str(value or "")))
     except ValueError:
-        raise LeadInvalid({"client_uuid": _l("This form is damaged. Reload the page and try again.")}) from None
+        raise Refused({"client_uuid": _l("This form is damaged. Reload the page and try again.")}) from None
 
 
 def _int(value):
@@ -813,6 +574,26 @@ class LostReason(BaseModel):
 
     class Meta:
         indexes = ((("bank", "label"), True),)
+
+    @classmethod
+    def add(cls, user, bank, label, ip=None):
+        """Offer one more reason in the bank's list; Refused when blank, too long or already there.
+
+        The bank's first change starts from the defaults the managers saw, so none vanish.
+        """
+        label = (label or "").strip()
+        rows = cls.select().where(cls.bank == bank.id)
+        if not label or len(label) > 30:
+            raise Refused({"label": _l("Write a reason of 1 to 30 characters.")})
+        if rows.where(cls.label == label).exists():
+            raise Refused({"label": _l("This reason is already in the list.")})
+        with database.atomic():
+            if not rows.exists():
+                for default_label in cls.labels(None):
+                    cls.create(bank=bank.id, label=default_label)
+            if not cls.select().where(cls.bank == bank.id, cls.label == label).exists():
+                cls.create(bank=bank.id, label=label)
+            AuditLog.record(user.id, "add_lost_reason", "branch", bank.id, ip=ip)
 
     @classmethod
     def labels(cls, bank):

@@ -2,8 +2,9 @@
 from app import clock
 from app.db import database
 from app.models.audit import AuditLog
-from app.models.customer import CustomerChange, CustomerMember, Holding, _shown
+from app.models.customer import Customer, CustomerChange, CustomerMember, Holding, _shown
 from app.models.lead import Lead
+from app.models.refused import Refused
 from app.models.visit import FollowUp, Visit
 
 # Archive fields the kept customer takes from the merged one when it has none of its own.
@@ -13,11 +14,23 @@ FILLABLE = ("phone", "township", "village", "group_name", "street", "house_no", 
             "position_source")
 
 
+def can_merge(keep, gone):
+    """Whether gone may be merged into keep: two different archives of one bank."""
+    return keep.id != gone.id and keep.branch.bank == gone.branch.bank
+
+
 def merge_customers(user, keep, gone, ip=None):
     """Move every visit, lead, follow-up, holding, member and history entry of gone to keep,
-    fill keep's blanks from gone, then delete gone; one transaction."""
-    if keep.id == gone.id or keep.branch.bank != gone.branch.bank:
-        raise ValueError("only two different archives of one bank can be merged")
+    fill keep's blanks from gone, then delete gone; one transaction.
+
+    Refused with code "forbidden" for anyone but an admin, "not_found" unless both archives
+    are in the user's scope and can_merge(keep, gone).
+    """
+    if user.role != "admin":
+        raise Refused.forbidden()
+    in_scope = Customer.visible_to(user).where(Customer.id.in_([keep.id, gone.id])).count()
+    if not can_merge(keep, gone) or in_scope != 2:
+        raise Refused.not_found()
     with database.atomic():
         moved = {
             "visits": Visit.update(customer=keep.id).where(Visit.customer == gone.id).execute(),

@@ -1,6 +1,5 @@
 """Territories (片区 / 村 / 街道 / 组 / 商圈) and who is responsible for them (责任田)."""
 import datetime
-import json
 from dataclasses import dataclass, field
 
 import numpy as np

@@ -1,7 +1,7 @@
 """Visits (走访 / 签到) and the maintenance ledger (客户维护台账).
 
-`Visit.check_in` is THE write path for a check-in: the visit form and the demo
-both call it, so they can never disagree.
+`Visit.check_in` is THE write path for a check-in: the visit form and the demo both
+call it, and it refuses with one `Refused` (models/refused.py) listing every problem.
 """
 import datetime as dt
 import io
@@ -20,6 +20,7 @@ from app.models.prepared import Prepared, PreparedInsert
 from app.models.customer import Customer
 from app.models.org import Branch, User
 from app.models.product import Product
+from app.models.refused import Problems, Refused
 from app.models.territory import Territory
 from app.models.vocabulary import CUSTOMER_KINDS
 
@@ -43,19 +44,6 @@ class Fix:
     lng: float
     accuracy_m: float
     taken_at: dt.datetime
-
-
-class CheckInRefused(ValueError):
-    """A check-in that must not be stored; `code` names the rule, `message` says it in words.
-
-    code "not_found" means the customer is outside the user's scope: views answer
-    404 for it, like any other look-up outside the scope.
-    """
-
-    def __init__(self, code, message):
-        super().__init__(str(message))
-        self.code = code
-        self.message = message
 
 
 @dataclass(frozen=True)
@@ -108,38 +96,60 @@ class Visit(BaseModel):
         """Check `user` in at a customer and record the visit: the one write path.
 
         user        the signed-in User making the check-in (its scope is checked here)
-        customer_id id of the customer; outside the user's scope (on made-at's day or today)
-                    → CheckInRefused("not_found"), which views turn into a 404
+        customer_id id of the customer; outside the user's scope on made-at's business day
+                    and today → Refused with code "not_found" and no other reason, which
+                    views turn into a 404
         fix         a Fix, or None when the phone gave no position (saved unverified)
         made_at     when the check-in was made on the phone (naive UTC); offline check-ins
-                    arrive later and are judged on this time, flagged late, never refused
-        client_uuid made on the phone; a replay of the same UUID returns the stored visit
+                    arrive later and are judged on this time, flagged late, never refused;
+                    more than FUTURE_SLACK after `now` is refused
+        client_uuid made on the phone; a replay of the same UUID (the same user's) returns
+                    the stored visit with status "replayed" before any other rule is read
         outcome     one of OUTCOMES
-        products    [(product_id, result)] with result in PITCH_RESULTS
-        note        free text
-        next_follow_up_on  a date: creates (or, on a merge, moves) a FollowUp
-        photo       the 门头照 as bytes (JPEG/PNG/WebP ≤ PHOTO_MAX_BYTES), kept under instance/
-        now         the receiving moment (the view's clock; the demo passes its own)
+        products    [(product_id, result)] with result in PITCH_RESULTS, each product in
+                    the active catalogue of the customer's bank
+        note        free text, stripped and cut to 2,000 characters
+        next_follow_up_on  a date, not before made-at's business day or today: creates
+                    (or, on a merge, moves) the visit's FollowUp
+        photo       the 门头照 as bytes (JPEG/PNG/WebP ≤ PHOTO_MAX_BYTES), kept under
+                    instance/photos/ (removed again if the transaction rolls back)
+        now         the receiving moment (default clock.now()); decides lateness and the future
 
-        Returns CheckInResult(visit, status). Raises CheckInRefused before writing
-        anything. A second check-in by the same user at the same customer within 10
-        minutes updates that visit (outcome, products, note) and keeps both fixes in
-        its history (VisitFix); the first fix decides verification.
+        Returns CheckInResult(visit, status). Every rule is checked before anything is
+        written, and one Refused lists every problem found (errors by field: client_uuid,
+        outcome, made_at, fix, products, photo, next_follow_up_on; code names the first
+        rule broken: "uuid", "outcome", "future", "fix", "outside_china", "accuracy",
+        "stale_fix", "product", "photo", "follow_up"). A fix farther than the bank's radius
+        is not refused: the visit is kept unverified with its distance. A customer with no
+        position takes the fix as an unconfirmed position. A second check-in by the same
+        user at the same customer within MERGE_WINDOW updates that visit (outcome,
+        products, note, follow-up) instead of adding one, and keeps both fixes in its
+        history (VisitFix); the first fix decides verification. The visit, its fix,
+        pitches, follow-up and the customer's new position are written in one
+        transaction (BEGIN IMMEDIATE on SQLite); the same UUID committed by a concurrent
+        request makes this one a replay.
         """
         now = now or clock.now()
-        client_uuid = _valid_uuid(client_uuid)
-        replay = _replayed(user, client_uuid)
-        if replay is not None:
-            return CheckInResult(replay, "replayed")
-        if outcome not in OUTCOMES:
-            raise CheckInRefused("outcome", _l("Choose what came of the visit."))
-        if made_at > now + FUTURE_SLACK:
-            raise CheckInRefused("future", _l("The check-in time is in the future: check the phone's clock."))
+        problems = Problems()
+        client_uuid = _valid_uuid(client_uuid, problems)
+        if client_uuid is not None:
+            replay = _replayed(user, client_uuid)
+            if replay is not None:
+                return CheckInResult(replay, "replayed")
+        # Outside the scope is a 404 and nothing else: no other reason may tell about the customer.
         customer = _customer_in_scope(user, customer_id, made_at)
+        if outcome not in OUTCOMES:
+            problems.add("outcome", _l("Choose what came of the visit."))
+        if made_at > now + FUTURE_SLACK:
+            problems.add("made_at", _l("The check-in time is in the future: check the phone's clock."), "future")
         if fix is not None:
-            _check_fix(fix, made_at)
-        pitched = _valid_products(customer, products)
-        photo_ext = _check_photo(photo) if photo else None
+            _check_fix(fix, made_at, problems)
+        pitched = _valid_products(customer, products, problems)
+        photo_ext = _check_photo(photo, problems) if photo else None
+        if next_follow_up_on is not None and next_follow_up_on < min(clock.to_local(made_at).date(),
+                                                                      clock.today()):
+            problems.add("next_follow_up_on", _l("The next follow-up cannot be in the past."), "follow_up")
+        problems.check()
         note = (note or "").strip()[:2000]
         late = now - made_at > LATE_AFTER
 
@@ -455,6 +465,10 @@ class FollowUp(BaseModel):
         self.save()
 
     def reschedule(self, due_on):
+        """Move the follow-up to due_on, from today to a year ahead; Refused otherwise."""
+        today = clock.today()
+        if not today <= due_on <= today + dt.timedelta(days=366):
+            raise Refused({"due_on": _l("Choose a date from today to a year ahead.")})
         self.due_on = due_on
         self.save()
 
@@ -493,13 +507,14 @@ def allowed_distance_m(branch_id, accuracy_m):
     return min(radius + accuracy_m, max(radius, cap))
 
 
-def _valid_uuid(text):
+def _valid_uuid(text, problems):
     import uuid
 
     try:
         return str(uuid.UUID(str(text)))
     except ValueError:
-        raise CheckInRefused("uuid", _l("The check-in has no valid identifier: reload the page.")) from None
+        problems.add("client_uuid", _l("The check-in has no valid identifier: reload the page."), "uuid")
+        return None
 
 
 def _replayed(user, client_uuid):
@@ -511,7 +526,7 @@ def _replayed(user, client_uuid):
         return None
     visit = Visit.get_by_id(visit_id)
     if visit.user_id != user.id:
-        raise CheckInRefused("uuid", _l("The check-in has no valid identifier: reload the page."))
+        raise Refused({"client_uuid": _l("The check-in has no valid identifier: reload the page.")}, code="uuid")
     return visit
 
 
@@ -539,44 +554,50 @@ def _customer_in_scope(user, customer_id, made_at):
     try:
         customer_id = int(getattr(customer_id, "id", customer_id))
     except (TypeError, ValueError):
-        raise CheckInRefused("not_found", _l("No such customer.")) from None
+        raise Refused.not_found(_l("No such customer.")) from None
     # Only what a check-in needs: building the archive's 45 columns costs more than the query.
     row = _CHECK_IN_CUSTOMER.cursor(customer_id=customer_id).fetchone()
     customer = None if row is None else CustomerRef(row[0], row[1], row[2], row[3], row[4], bool(row[5]), row[6])
     if customer is None or not holds_customer(user, customer, days=(clock.to_local(made_at).date(),)):
-        raise CheckInRefused("not_found", _l("No such customer."))
+        raise Refused.not_found(_l("No such customer."))
     return customer
 
 
-def _check_fix(fix, made_at):
+def _check_fix(fix, made_at, problems):
+    """The fix's one problem, if any, added to problems (each rule assumes the ones before)."""
     numbers = (fix.lat, fix.lng, fix.accuracy_m)
     if not all(isinstance(n, (int, float)) and math.isfinite(n) for n in numbers) or fix.accuracy_m < 0:
-        raise CheckInRefused("fix", _l("The phone sent an unreadable position."))
-    if not (geo.CHINA[0] <= fix.lng <= geo.CHINA[2] and geo.CHINA[1] <= fix.lat <= geo.CHINA[3]):
-        raise CheckInRefused("outside_china", _l("The position is outside China: check the phone's location setting."))
-    if fix.accuracy_m > MAX_ACCURACY_M:
-        raise CheckInRefused("accuracy", _l("The position is accurate only to %(m)s m (2 km at most): "
-                                            "step outside and try again.", m=round(fix.accuracy_m)))
-    if abs(fix.taken_at - made_at) > FIX_WINDOW:
-        raise CheckInRefused("stale_fix", _l("The position was taken more than 10 minutes from the "
-                                             "check-in: take a new one."))
+        problems.add("fix", _l("The phone sent an unreadable position."))
+    elif not (geo.CHINA[0] <= fix.lng <= geo.CHINA[2] and geo.CHINA[1] <= fix.lat <= geo.CHINA[3]):
+        problems.add("fix", _l("The position is outside China: check the phone's location setting."),
+                     "outside_china")
+    elif fix.accuracy_m > MAX_ACCURACY_M:
+        problems.add("fix", _l("The position is accurate only to %(m)s m (2 km at most): "
+                               "step outside and try again.", m=round(fix.accuracy_m)), "accuracy")
+    elif not isinstance(fix.taken_at, dt.datetime) or abs(fix.taken_at - made_at) > FIX_WINDOW:
+        problems.add("fix", _l("The position was taken more than 10 minutes from the "
+                               "check-in: take a new one."), "stale_fix")
 
 
-def _valid_products(customer, products):
-    """[(Product, result)] for the customer's bank, or refused when one is not in its catalogue."""
+def _valid_products(customer, products, problems):
+    """[(Product, result)] for the customer's bank; a product not in its catalogue, or a
+    result not in PITCH_RESULTS, is added to problems."""
     wanted = {}
     for product_id, result in products or ():
         if result not in PITCH_RESULTS:
-            raise CheckInRefused("product", _l("Choose how the customer took each product."))
+            problems.add("products", _l("Choose how the customer took each product."), "product")
+            return []
         try:
             wanted[int(product_id)] = result
         except (TypeError, ValueError):
-            raise CheckInRefused("product", _l("Choose products from the bank's catalogue.")) from None
+            problems.add("products", _l("Choose products from the bank's catalogue."), "product")
+            return []
     if not wanted:
         return []
     offered = {product_id for (product_id,) in _OFFERED_PRODUCTS.cursor(branch_id=customer.branch_id)}
     if not set(wanted) <= offered:
-        raise CheckInRefused("product", _l("Choose products from the bank's catalogue."))
+        problems.add("products", _l("Choose products from the bank's catalogue."), "product")
+        return []
     return [(_ProductRef(pid), result) for pid, result in wanted.items()]
 
 
@@ -597,11 +618,12 @@ def _record_pitches(visit, pitched, new=False):
             VisitProduct.create(visit=visit.id, product=product.id, result=result)
 
 
-def _check_photo(data):
-    """The file extension of an acceptable photo, or refused (too big, or not an image)."""
+def _check_photo(data, problems):
+    """The file extension of an acceptable photo, or None with the problem added (too big,
+    or not an image)."""
     if len(data) > PHOTO_MAX_BYTES:
-        raise CheckInRefused("photo", _l("The photo is too large (at most %(kb)s KB).",
-                                         kb=PHOTO_MAX_BYTES // 1024))
+        problems.add("photo", _l("The photo is too large (at most %(kb)s KB).", kb=PHOTO_MAX_BYTES // 1024))
+        return None
     from PIL import Image, UnidentifiedImageError
 
     try:
@@ -611,7 +633,8 @@ def _check_photo(data):
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError):
         kind = None
     if kind not in PHOTO_FORMATS:
-        raise CheckInRefused("photo", _l("The photo is not a JPEG, PNG or WebP image."))
+        problems.add("photo", _l("The photo is not a JPEG, PNG or WebP image."))
+        return None
     return PHOTO_FORMATS[kind]
 
 

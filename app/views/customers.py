@@ -11,7 +11,9 @@ from wtforms.fields.choices import SelectChoice
 from app.views.customer_forms import (CATEGORY_LABELS, CONSENT_LABELS, KIND_LABELS, POSITION_LABELS,
                                 STATUS_LABELS, TIER_LABELS, CustomerForm, MemberForm, describe_rule)
 from app.models import AuditLog, Customer, CustomerChange, FollowUp, Lead, Product, Territory, Visit
-from app.models.merge import merge_customers
+from app.models.lead_funnel import listing
+from app.models.merge import can_merge, merge_customers
+from app.models.refused import FORBIDDEN, Refused
 from app.views.visits import bp as visits_bp
 from app.web import get_visible_or_404, render, roles_required
 
@@ -101,7 +103,7 @@ def _detail(customer, full, member_form=None):
                   describe_rule=describe_rule, member_form=member_form or MemberForm(formdata=None),
                   can_edit=current_user.role in EDITORS, timeline=_timeline(customer),
                   # admins do not work leads: their page has no leads panel
-                  leads=list(Lead.listing(current_user, customer=customer.id).limit(20))
+                  leads=list(listing(current_user, customer=customer.id).limit(20))
                   if current_user.role in LEAD_READERS else None)
 
 
@@ -115,9 +117,10 @@ class EditCustomerForm(CustomerForm):
 def edit(customer_id):
     """Edit an archive in scope; every changed field goes into the customer's history.
 
-    A new phone or ID number is looked up in the bank's archives as on creation: an ID
-    number on another archive is refused (one person, one archive); a phone on another
-    archive is shown and saved only once the user confirms it is a different person.
+    A new phone or ID number is looked up in the bank's archives by the write path
+    (Customer.update_archive): an ID number on another archive is refused (one person,
+    one archive); a phone on another archive is shown and saved only once the user
+    confirms it is a different person.
     """
     customer = get_visible_or_404(Customer, customer_id)
     form = EditCustomerForm(obj=customer)
@@ -135,19 +138,17 @@ def edit(customer_id):
             form.clear_phone.errors = [_l("Enter a new phone or remove the one on file, not both.")]
         elif not fields["phone"] and not form.clear_phone.data:
             fields.pop("phone")
-        new_id = form.id_number.data or None
-        if new_id and new_id != customer.id_number:
-            duplicates = list(Customer.duplicates(current_user, id_number=new_id, exclude=customer.id))
-            id_taken = bool(duplicates)
-        if not id_taken and fields.get("phone") and fields["phone"] != customer.phone:
-            duplicates = list(Customer.duplicates(current_user, phone=fields["phone"], exclude=customer.id))
-            if form.save_anyway.data:
-                duplicates = []
-        if not duplicates and not form.errors:
-            changes = customer.update_archive(current_user, fields, new_id,
-                                              products=form.products.data or [])
-            flash(_("Saved %(n)d change(s).", n=len(changes)))
-            return redirect(url_for("customers.detail", customer_id=customer.id))
+        if not form.errors:
+            try:
+                changes = customer.update_archive(current_user, fields, form.id_number.data or None,
+                                                  products=form.products.data or [],
+                                                  confirmed=bool(form.save_anyway.data))
+            except Refused as refused:
+                duplicates = refused.choices.get("customers", [])
+                id_taken = "id_number" in refused.errors
+            else:
+                flash(_("Saved %(n)d change(s).", n=len(changes)))
+                return redirect(url_for("customers.detail", customer_id=customer.id))
     visible = {c.id for c in Customer.visible_to(current_user)
                .where(Customer.id.in_([d.id for d in duplicates]))} if duplicates else set()
     if duplicates:
@@ -182,11 +183,13 @@ def new():
         territory = next((t for t in territories if t.id == form.territory.data), None)
         if territory is None:
             abort(404)
-        duplicates = list(Customer.duplicates(current_user, phone=form.phone.data,
-                                              id_number=form.id_number.data))
-        if not duplicates or form.create_anyway.data:
+        try:
             customer = Customer.add_archive(current_user, territory, form.archive(),
-                                            form.id_number.data or None, products=form.products.data)
+                                            form.id_number.data or None, products=form.products.data,
+                                            confirmed=bool(form.create_anyway.data))
+        except Refused as refused:
+            duplicates = refused.choices.get("customers", [])
+        else:
             return redirect(url_for("customers.detail", customer_id=customer.id))
     visible = {c.id for c in Customer.visible_to(current_user)
                .where(Customer.id.in_([d.id for d in duplicates]))} if duplicates else set()
@@ -201,10 +204,13 @@ def merge(customer_id):
     keep = get_visible_or_404(Customer, customer_id)
     other_id = request.values.get("other", type=int)
     gone = get_visible_or_404(Customer, other_id) if other_id else None
-    if gone is not None and (gone.id == keep.id or gone.branch.bank != keep.branch.bank):
+    if gone is not None and not can_merge(keep, gone):
         abort(404)
     if request.method == "POST" and gone is not None:
-        merge_customers(current_user, keep, gone, ip=request.remote_addr)
+        try:
+            merge_customers(current_user, keep, gone, ip=request.remote_addr)
+        except Refused as refused:
+            abort(403 if refused.code == FORBIDDEN else 404)
         flash(_("Archive #%(gone)d merged into this one.", gone=gone.id))
         return redirect(url_for("customers.detail", customer_id=keep.id))
     return render("customers/merge.html", keep=keep, gone=gone)
@@ -218,8 +224,12 @@ def add_member(customer_id):
     form = MemberForm()
     if not form.validate_on_submit():
         return _detail(customer, full=False, member_form=form), 400
-    customer.add_member(current_user, form.relation.data.strip(), form.member_name.data.strip(),
-                        (form.occupation.data or "").strip())
+    try:
+        customer.add_member(current_user, form.relation.data, form.member_name.data, form.occupation.data)
+    except Refused as refused:
+        form.relation.errors = [refused.errors["relation"]] if "relation" in refused.errors else []
+        form.member_name.errors = [refused.errors["member_name"]] if "member_name" in refused.errors else []
+        return _detail(customer, full=False, member_form=form), 400
     return redirect(url_for("customers.detail", customer_id=customer.id))
 
 

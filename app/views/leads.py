@@ -11,9 +11,9 @@ from werkzeug.datastructures import MultiDict
 from app import clock
 from app.models import AuditLog, Customer, Lead, LostReason, Product, Territory, User, Visit
 from app.models.customer import CUSTOMER_KINDS
-from app.models.lead import (LEAD_SOURCES, LEAD_STATUSES, OPEN_STATUSES, ArchiveDuplicates, LeadDuplicates,
-                             LeadForbidden,
-                             LeadInvalid, new_client_uuid, team_managers)
+from app.models.lead import LEAD_SOURCES, LEAD_STATUSES, OPEN_STATUSES, new_client_uuid, team_managers
+from app.models.lead_funnel import funnel as lead_funnel, listing
+from app.models.refused import CONFLICT, FORBIDDEN, NOT_FOUND, Refused
 from app.views.customer_forms import KIND_LABELS
 from app.web import get_visible_or_404, render, roles_required
 
@@ -63,7 +63,7 @@ def index():
 def _board(args, moved=None, row_error=None, status=200):
     """The list page, or only its board for htmx (a one-tap move answers with the board it changed)."""
     filters = _filters(args)
-    query = Lead.listing(current_user, status=None if filters["status"] in ("", "all", "stale") else filters["status"],
+    query = listing(current_user, status=None if filters["status"] in ("", "all", "stale") else filters["status"],
                          stale=filters["status"] == "stale", owner=filters["owner"], product=filters["product"],
                          reached=filters["reached"], since=filters["since"], until=filters["until"],
                          by=filters["by"])
@@ -99,9 +99,9 @@ def _capture_context(values, errors=None, duplicates=None):
     products = list(Product.offered_by(bank)) if bank else []
     visible = set()
     if duplicates is not None:
-        ids = [c.id for c in duplicates.customers]
+        ids = [c.id for c in duplicates["customers"]]
         visible = {c.id for c in Customer.visible_to(current_user).where(Customer.id.in_(ids or [0]))}
-        lead_ids = [lead.id for lead in duplicates.leads]
+        lead_ids = [lead.id for lead in duplicates["leads"]]
         workable = Lead.visible_to(current_user).where(Lead.id.in_(lead_ids or [0]))
         if current_user.role == "manager":
             workable = workable.where(Lead.owner == current_user.id)  # only an owner adds to a lead
@@ -123,12 +123,12 @@ def new():
     values = request.form.to_dict()
     try:
         lead, created = Lead.capture(current_user, values)
-    except LookupError:
-        abort(404)  # a customer or visit outside the user's scope: say nothing about it
-    except LeadInvalid as error:
-        return render("leads/new.html", **_capture_context(values, errors=error.errors)), 400
-    except LeadDuplicates as duplicates:
-        return render("leads/new.html", **_capture_context(values, duplicates=duplicates)), 409
+    except Refused as refused:
+        if refused.code == NOT_FOUND:
+            abort(404)  # a customer or visit outside the user's scope: say nothing about it
+        if refused.code == CONFLICT:
+            return render("leads/new.html", **_capture_context(values, duplicates=refused.choices)), 409
+        return render("leads/new.html", **_capture_context(values, errors=refused.errors)), 400
     flash(_("Lead saved.") if created else _("This lead was already saved."))
     return redirect(url_for("leads.detail", lead_id=lead.id))
 
@@ -190,16 +190,17 @@ def _act(lead_id, action):
     lead = get_visible_or_404(Lead, lead_id)
     try:
         action(lead)
-    except LeadForbidden:
-        abort(403)
-    except ArchiveDuplicates as matches:
-        return _detail(Lead.get_by_id(lead.id), values=request.form, duplicates=matches.customers, status=409)
-    except LeadInvalid as error:
+    except Refused as refused:
+        if refused.code == FORBIDDEN:
+            abort(403)
+        if refused.code == CONFLICT:
+            return _detail(Lead.get_by_id(lead.id), values=request.form, duplicates=refused.choices["customers"],
+                           status=409)
         if request.form.get("back") == "list":
             # Said on the row itself; 200 for htmx, which swaps no error response.
-            return _board(_list_args(), row_error=(lead.id, next(iter(error.errors.values()))),
+            return _board(_list_args(), row_error=(lead.id, refused.message),
                           status=200 if request.htmx else 400)
-        return _detail(Lead.get_by_id(lead.id), errors=error.errors, values=request.form, status=400)
+        return _detail(Lead.get_by_id(lead.id), errors=refused.errors, values=request.form, status=400)
     if request.form.get("back") == "list":
         if request.htmx:
             return _board(_list_args(), moved=lead.id)
@@ -270,5 +271,5 @@ def funnel():
     if since > until:
         error = _("The start of the period is after its end.")
         since = until - dt.timedelta(days=29)
-    figures = Lead.funnel(current_user, since, until)
+    figures = lead_funnel(current_user, since, until)
     return render("leads/funnel.html", figures=figures, since=since, until=until, error=error)

@@ -11,9 +11,10 @@ from flask import (Blueprint, abort, flash, make_response, redirect, request,
 from flask_babel import gettext as _, lazy_gettext as _l
 from flask_login import current_user
 
-from app import clock
+from app import clock, geo
 from app.models import Customer, FollowUp, Lead, Product, Territory, Visit
-from app.models.visit import PHOTO_MAX_BYTES, CheckInRefused, Fix, photo_root
+from app.models.refused import NOT_FOUND, Problems, Refused
+from app.models.visit import PHOTO_MAX_BYTES, Fix, photo_root
 from app.walk import walk_list
 from app.web import get_visible_or_404, render, roles_required, wants_fragment
 
@@ -96,45 +97,47 @@ def _products_for(customer):
     return list(Product.offered_by(bank.id if bank else None))
 
 
-def _parse_time(text, default):
-    """An ISO timestamp from the phone as naive UTC; the default when the form sent none."""
+def _parse_time(text, default, problems):
+    """An ISO timestamp from the phone as naive UTC; the default when the form sent none
+    or an unreadable one (then with the problem added)."""
     text = (text or "").strip()
     if not text:
         return default
     try:
         value = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
-        raise CheckInRefused("time", _l("The phone sent an unreadable time.")) from None
-    if value.tzinfo is None:
-        raise CheckInRefused("time", _l("The phone sent an unreadable time."))
+        value = None
+    if value is None or value.tzinfo is None:
+        problems.add("made_at", _l("The phone sent an unreadable time."), "time")
+        return default
     return value.astimezone(dt.UTC).replace(tzinfo=None)
 
 
 def _number(name):
+    """A number from the form; None when blank; ValueError when not a number."""
     text = request.form.get(name, "").strip()
-    if not text:
-        return None
-    try:
-        value = float(text)
-    except ValueError:
-        raise CheckInRefused("fix", _l("The phone sent an unreadable position.")) from None
-    return value
+    return float(text) if text else None
 
 
 def _form_check_in():
-    """Read the posted form into Visit.check_in's arguments (raises CheckInRefused)."""
+    """Read the posted form into Visit.check_in's typed arguments; Refused when it cannot be read."""
     form = request.form
+    problems = Problems()
     now = clock.now()
-    made_at = _parse_time(form.get("made_at"), now)
-    lat, lng, accuracy = _number("lat"), _number("lng"), _number("accuracy")
+    made_at = _parse_time(form.get("made_at"), now, problems)
     fix = None
-    if lat is not None or lng is not None:
-        if lat is None or lng is None:
-            raise CheckInRefused("fix", _l("The phone sent an unreadable position."))
-        # A position typed by hand (no JavaScript) has no accuracy: the worst a fix may have,
-        # so it is kept with its distance but never verifies.
-        fix = Fix(lat, lng, 2000.0 if accuracy is None else accuracy,
-                  _parse_time(form.get("fix_at"), made_at))
+    try:
+        lat, lng, accuracy = _number("lat"), _number("lng"), _number("accuracy")
+        if (lat is None) != (lng is None):
+            raise ValueError("half a position")
+    except ValueError:
+        problems.add("fix", _l("The phone sent an unreadable position."))
+    else:
+        if lat is not None:
+            # A position typed by hand (no JavaScript) has no accuracy: the worst a fix may have,
+            # so it is kept with its distance but never verifies.
+            fix = Fix(lat, lng, 2000.0 if accuracy is None else accuracy,
+                      _parse_time(form.get("fix_at"), made_at, problems))
     products = []
     for key, result in form.items():
         if key.startswith("product_") and result:
@@ -145,15 +148,14 @@ def _form_check_in():
         try:
             next_on = dt.date.fromisoformat(follow)
         except ValueError:
-            raise CheckInRefused("follow_up", _l("Enter a date as YYYY-MM-DD.")) from None
-        if next_on < min(clock.to_local(made_at).date(), clock.today()):
-            raise CheckInRefused("follow_up", _l("The next follow-up cannot be in the past."))
+            problems.add("next_follow_up_on", _l("Enter a date as YYYY-MM-DD."), "follow_up")
     data = None
     photo = request.files.get("photo")
     if photo:
         with photo.stream:  # a big upload is spooled to a temporary file: close it now
             # Read one byte past the limit: enough to refuse a 10 MB photo without holding it.
             data = photo.stream.read(PHOTO_MAX_BYTES + 1)
+    problems.check()
     return dict(fix=fix, made_at=made_at, client_uuid=form.get("client_uuid", ""),
                 outcome=form.get("outcome", ""), products=products, note=form.get("note", ""),
                 next_follow_up_on=next_on, photo=data or None, now=now)
@@ -163,22 +165,22 @@ def _form_check_in():
 @roles_required("manager")
 def check_in(customer_id):
     """The visit form: one tap from Today, a GPS fix, the outcome, products, note, follow-up."""
-    error, status = None, 200
+    errors, status = [], 200
     if request.method == "POST":
         # Visit.check_in checks the scope itself (on made-at's day too, for a late upload):
         # loading the archive first would pay for the check twice on every post.
         try:
             result = Visit.check_in(current_user, customer_id, **_form_check_in())
-        except CheckInRefused as refused:
-            if refused.code == "not_found":
+        except Refused as refused:
+            if refused.code == NOT_FOUND:
                 abort(404)
-            error, status = refused.message, 422
+            errors, status = refused.messages, 422
         else:
             flash(_describe(result))
             return redirect(url_for("visits.detail", visit_id=result.visit.id))
     customer = get_visible_or_404(Customer, customer_id)
     response = render("visits/check_in.html", customer=customer, products=_products_for(customer),
-                      OUTCOME_LABELS=OUTCOME_LABELS, RESULT_LABELS=RESULT_LABELS, error=error,
+                      OUTCOME_LABELS=OUTCOME_LABELS, RESULT_LABELS=RESULT_LABELS, errors=errors,
                       client_uuid=request.form.get("client_uuid") or str(uuid.uuid4()),
                       form=request.form, tomorrow=clock.today() + dt.timedelta(days=1))
     response.status_code = status
@@ -238,24 +240,24 @@ def met():
         position = None
         try:
             lat, lng = _number("lat"), _number("lng")
-            if (lat is None) != (lng is None):
-                raise CheckInRefused("fix", "")
-            if lat is not None:
-                from app.geo import CHINA
-                if not (CHINA[0] <= lng <= CHINA[2] and CHINA[1] <= lat <= CHINA[3]):
-                    raise CheckInRefused("fix", "")
+        except ValueError:
+            lat = lng = math.nan
+        if lat is not None or lng is not None:
+            if lat is not None and lng is not None and _in_china(lat, lng):
                 position = (lat, lng)
-        except CheckInRefused:
-            errors["position"] = _("The position is not a place in China.")
-        duplicate = Customer.duplicates(current_user, phone=phone).first() if phone and not errors else None
-        if duplicate is not None:
-            errors["phone"] = _("A customer with this phone is already on file: %(name)s.",
-                                name=duplicate.name)
+            else:
+                errors["position"] = _("The position is not a place in China.")
         if not errors:
             fields = {"kind": "household", "name": name, "phone": phone or None,
                       "village": _village_of(territory), "group_name": territory.name,
                       "consent": False}
-            customer = Customer.add_archive(current_user, territory, fields)
+            try:
+                customer = Customer.add_archive(current_user, territory, fields)
+            except Refused as refused:
+                duplicate = refused.choices["customers"][0]
+                errors["phone"] = _("A customer with this phone is already on file: %(name)s.",
+                                    name=duplicate.name)
+        if not errors:
             if position:
                 # Where they were met, not necessarily their home: unconfirmed, like a first fix.
                 Customer.update(lat=position[0], lng=position[1], position_source="fix",
@@ -265,6 +267,10 @@ def met():
     response = render("visits/met.html", territories=territories, errors=errors, form=form)
     response.status_code = 400 if errors else 200
     return response
+
+
+def _in_china(lat, lng):
+    return geo.CHINA[0] <= lng <= geo.CHINA[2] and geo.CHINA[1] <= lat <= geo.CHINA[3]
 
 
 def _village_of(territory):
@@ -321,9 +327,10 @@ def follow_up_reschedule(follow_up_id):
         due = clock.today() + dt.timedelta(days=int(days)) if days else dt.date.fromisoformat(text)
     except ValueError:
         return _bad_request(_("Enter a date as YYYY-MM-DD."))
-    if due < clock.today() or due > clock.today() + dt.timedelta(days=366):
-        return _bad_request(_("Choose a date from today to a year ahead."))
-    follow.reschedule(due)
+    try:
+        follow.reschedule(due)
+    except Refused as refused:
+        return _bad_request(refused.message)
     return _ledger_row(follow, _("Moved to %(day)s: %(name)s.", day=due.isoformat(),
                                  name=follow.customer.name))
 

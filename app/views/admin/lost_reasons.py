@@ -1,11 +1,10 @@
 """The reasons a lead may be lost for (流失原因), as each bank keeps them (/admin/lost-reasons)."""
 
 from flask import Blueprint, abort, redirect, request, url_for
-from flask_babel import gettext as _
 from flask_login import current_user
 
-from app.db import database
 from app.models import AuditLog, Branch, LostReason
+from app.models.refused import Refused
 from app.models.scope import branch_scope
 from app.views.admin.common import admin_bank
 from app.web import render, roles_required
@@ -28,21 +27,11 @@ def reasons():
     bank, banks, editable = admin_bank(change=request.method == "POST")
     error = None
     if request.method == "POST":
-        label = request.form.get("label", "").strip()
-        rows = LostReason.select().where(LostReason.bank == bank.id)
-        if not label or len(label) > 30:
-            error = _("Write a reason of 1 to 30 characters.")
-        elif rows.where(LostReason.label == label).exists():
-            error = _("This reason is already in the list.")
+        try:
+            LostReason.add(current_user, bank, request.form.get("label", ""), ip=request.remote_addr)
+        except Refused as refused:
+            error = refused.message
         else:
-            with database.atomic():
-                if not rows.exists():
-                    # The first change starts from the defaults the managers saw, so none vanish.
-                    for default in LostReason.labels(None):
-                        LostReason.create(bank=bank.id, label=default)
-                if not LostReason.select().where(LostReason.bank == bank.id, LostReason.label == label).exists():
-                    LostReason.create(bank=bank.id, label=label)
-                AuditLog.record(current_user.id, "add_lost_reason", "branch", bank.id, ip=request.remote_addr)
             return redirect(_reasons_url(bank, banks))
     rows = list(LostReason.select().where(LostReason.bank == bank.id).order_by(LostReason.id))
     return render("leads/lost_reasons.html", rows=rows, defaults=LostReason.labels(None) if not rows else [],
