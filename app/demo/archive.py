@@ -4,7 +4,7 @@ import datetime as dt
 import math
 
 from app import crypto
-from app.demo.common import Weighted, lognormal as _lognormal, money as _money
+from app.demo.common import Weighted, lognormal, money
 from app.demo.names import (ELSEWHERE, RARE, SUPPLEMENTARY_RARE, TOWN_SHOPS, VILLAGE_MARKET_STREETS,
                             VILLAGE_SHOPS, People)
 from app.demo.places import Places
@@ -140,13 +140,13 @@ class Archive:
                 row["village"] = name
                 row["street"] = rng.choice(VILLAGE_MARKET_STREETS)
                 row["house_no"] = f"{rng.randint(1, 80)}号"
-            turnover = _lognormal(rng, 18, 0.9, 2, 900)
-            row["annual_turnover_wan"] = _money(turnover)
-            row["net_income_wan"] = _money(turnover * rng.uniform(0.08, 0.25))
-            row["deposit_balance_wan"] = _money(_lognormal(rng, 8, 1.15, 0.05, 600))
+            turnover = lognormal(rng, 18, 0.9, 2, 900)
+            row["annual_turnover_wan"] = money(turnover)
+            row["net_income_wan"] = money(turnover * rng.uniform(0.08, 0.25))
+            row["deposit_balance_wan"] = money(lognormal(rng, 8, 1.15, 0.05, 600))
             if rng.random() < 0.4:
-                row["loan_balance_wan"] = _money(_lognormal(rng, 12, 0.7, 1, 50))
-            row["assets_wan"] = _money(turnover * rng.uniform(0.4, 1.2) + row["deposit_balance_wan"])
+                row["loan_balance_wan"] = money(lognormal(rng, 12, 0.7, 1, 50))
+            row["assets_wan"] = money(turnover * rng.uniform(0.4, 1.2) + row["deposit_balance_wan"])
         else:
             row["name"], row["category"] = people.enterprise(stem, not unit["street"])
             row["phone"] = people.phone()
@@ -158,17 +158,17 @@ class Archive:
                 row["scale_mu"] = float(rng.randint(20, 60))
             elif row["category"] == "breeding":
                 row["livestock_head"] = rng.randint(50, 800)
-            turnover = _lognormal(rng, 300, 1.0, 20, 20000)
-            row["annual_turnover_wan"] = _money(turnover)
-            row["net_income_wan"] = _money(turnover * rng.uniform(0.04, 0.15))
-            row["deposit_balance_wan"] = _money(_lognormal(rng, 35, 1.0, 1, 3000))
+            turnover = lognormal(rng, 300, 1.0, 20, 20000)
+            row["annual_turnover_wan"] = money(turnover)
+            row["net_income_wan"] = money(turnover * rng.uniform(0.04, 0.15))
+            row["deposit_balance_wan"] = money(lognormal(rng, 35, 1.0, 1, 3000))
             if rng.random() < 0.6:
-                row["loan_balance_wan"] = _money(_lognormal(rng, 120, 0.8, 10, 3000))
-            row["assets_wan"] = _money(_lognormal(rng, 500, 0.9, 30, 50000))
+                row["loan_balance_wan"] = money(lognormal(rng, 120, 0.8, 10, 3000))
+            row["assets_wan"] = money(lognormal(rng, 500, 0.9, 30, 50000))
         row["deposit_balance_wan"] = row["deposit_balance_wan"] or 0.0
         row["loan_balance_wan"] = row["loan_balance_wan"] or 0.0
-        row["debts_wan"] = _money(row["loan_balance_wan"] + (
-            _lognormal(rng, 2, 0.8, 0.2, 50) if rng.random() < 0.25 else 0))
+        row["debts_wan"] = money(row["loan_balance_wan"] + (
+            lognormal(rng, 2, 0.8, 0.2, 50) if rng.random() < 0.25 else 0))
         row["credit_rating"] = self._rating(kind)
         if rng.random() < 0.25:
             row["products_elsewhere"] = "、".join(rng.sample(ELSEWHERE, rng.randint(1, 2)))
@@ -206,24 +206,24 @@ class Archive:
         row["category"] = category
         scale = head = 0
         if category == "planting":
-            scale = round(_lognormal(rng, 6, 0.8, 1, 60) * 2) / 2
+            scale = round(lognormal(rng, 6, 0.8, 1, 60) * 2) / 2
             row["scale_mu"] = scale
             income = 1.5 + scale * 0.25 * rng.uniform(0.6, 1.4)
         elif category == "breeding":
-            head = int(_lognormal(rng, 20, 1.0, 3, 800))
+            head = int(lognormal(rng, 20, 1.0, 3, 800))
             row["livestock_head"] = head
             income = 2 + head * 0.08 * rng.uniform(0.5, 1.5)
         else:
-            income = _lognormal(rng, {"labour": 6, "trade": 8}.get(category, 3), 0.5, 0.5, 60)
-        row["net_income_wan"] = _money(income)
+            income = lognormal(rng, {"labour": 6, "trade": 8}.get(category, 3), 0.5, 0.5, 60)
+        row["net_income_wan"] = money(income)
         wealthy = rng.random() < 0.08
         if wealthy:
-            row["deposit_balance_wan"] = _money(_lognormal(rng, 45, 0.5, 10, 500))
+            row["deposit_balance_wan"] = money(lognormal(rng, 45, 0.5, 10, 500))
         elif rng.random() < 0.88:
-            row["deposit_balance_wan"] = _money(_lognormal(rng, 1.5, 1.1, 0.01, 60))
+            row["deposit_balance_wan"] = money(lognormal(rng, 1.5, 1.1, 0.01, 60))
         if rng.random() < 0.22:
-            row["loan_balance_wan"] = _money(_lognormal(rng, 6, 0.7, 1, 50))
-        row["assets_wan"] = _money(_lognormal(rng, 18, 0.6, 2, 400) + (row["deposit_balance_wan"] or 0)
+            row["loan_balance_wan"] = money(lognormal(rng, 6, 0.7, 1, 50))
+        row["assets_wan"] = money(lognormal(rng, 18, 0.6, 2, 400) + (row["deposit_balance_wan"] or 0)
                                    + scale * 0.3 + head * 0.15)
 
     def _rating(self, kind):
@@ -266,7 +266,7 @@ class Archive:
         deposit, loan = row["deposit_balance_wan"], row["loan_balance_wan"]
         if deposit >= 0.5 and rng.random() < 0.45:
             product = SAVINGS.pick(rng)
-            held.append(_held(p[product].id, since(150, 1500), _money(deposit * rng.uniform(0.3, 0.9)), None))
+            held.append(_held(p[product].id, since(150, 1500), money(deposit * rng.uniform(0.3, 0.9)), None))
         # Enterprise loans are corporate credit, outside the retail catalogue the demo sells.
         if loan > 0 and row["kind"] != "enterprise":
             if row["kind"] == "merchant" and loan <= 20 and rng.random() < 0.4:

@@ -55,14 +55,16 @@ def tier_rules(bank):
     return TierRule.for_bank(bank.id)
 
 
-
 def products(bank):
+    """The bank's catalogue, by name."""
     return {name: Product.create(bank=bank, name=name, kind=kind, description=text,
                                  amount_limit_wan=limit)
             for name, kind, limit, text in PRODUCTS}
 
 
 def users(bank, branches, rng, password_method):
+    """An admin and two management users at the bank, a team lead and 5 managers a branch;
+    returns them by username, and (role, username, password) for each to print."""
     people = People(rng)
     plan = [(username, role, line, bank) for username, (role, line) in STAFF.items()]
     for i, branch in enumerate(branches, start=1):

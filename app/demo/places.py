@@ -25,6 +25,7 @@ MARKET_NAME = "城关农贸市场商圈"
 
 
 def bank_and_branches():
+    """The county bank and its four branches."""
     bank = Branch.add(name=BANK_NAME, code="QB", kind="bank")
     return bank, [Branch.add(name=name, code=code, kind="branch", parent=bank)
                   for name, code, _ in BRANCHES]
@@ -113,15 +114,12 @@ def territories(layout, branches):
     return units, sum(len(collection) for _, collection in features.values())
 
 
-# The county bank's own tier rules (分层): a little stricter on rating and gentler on land
-
 def _stored(geom):
     """The geometry exactly as it will read back from its GeoJSON."""
     stored = shapely.from_geojson(geo.polygon_geojson(geom))
     if stored.geom_type != "Polygon" or not shapely.is_valid(stored):
         raise ValueError(f"demo geometry not a valid polygon: {shapely.is_valid_reason(stored)}")
     return stored
-
 
 
 class Places:
