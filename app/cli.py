@@ -3,6 +3,7 @@ import click
 from flask.cli import with_appcontext
 
 from app.db import apply_schema, database, is_initialised
+from app.demo import PASSWORD, build_demo
 
 
 @click.command("demo")
@@ -12,7 +13,6 @@ from app.db import apply_schema, database, is_initialised
 @with_appcontext
 def demo_command(customers, seed, if_empty):
     """Build the demo county (never over an existing one)."""
-    from app.demo import build_demo
     from app.models import Branch
 
     db = database.obj
@@ -33,7 +33,6 @@ def demo_command(customers, seed, if_empty):
 
 
 def _existing_demo_logins():
-    from app.demo import PASSWORD
     from app.models import User
 
     return [(u.role, u.username, PASSWORD) for u in

@@ -57,14 +57,20 @@ def bulk_insert(model, rows, columns=None, batch=INSERT_BATCH, returning=False):
     peewee's insert_many builds a query node for every value, which at 100,000 rows
     costs more than the write; this sends one statement text per batch size with plain
     parameters. rows are dicts keyed by field name (columns: the first row's keys) or
-    sequences in the order of columns (fields or field names). Every value is stored
+    sequences in the order of columns (fields or field names); dicts may leave a field out
+    (its default is written). Every value is stored
     as peewee would store it (its field's db_value). With returning, the new ids in
     row order (both engines number a multi-row INSERT's rows in order).
     """
     if not rows:
         return []
-    fields = [model._meta.fields[c] if isinstance(c, str) else c for c in (columns or list(rows[0]))]
+    if columns is None and isinstance(rows[0], Mapping):
+        # Dicts may name different fields: every named one is written, a missing value
+        # taking its field's default as Model.create would.
+        columns = sorted({name for row in rows for name in row})
+    fields = [model._meta.fields[c] if isinstance(c, str) else c for c in columns]
     names = [f.name for f in fields]
+    defaults = {f.name: f.default for f in fields if f.default is not None}
     converters = [_converter(f) for f in fields]
     column_list = ", ".join(f'"{f.column_name}"' for f in fields)
     one_row = "(" + ", ".join([database.param] * len(fields)) + ")"
@@ -77,12 +83,17 @@ def bulk_insert(model, rows, columns=None, batch=INSERT_BATCH, returning=False):
             sql += f' RETURNING "{model._meta.primary_key.column_name}"'
         params = []
         for row in chunk:
-            values = [row[n] for n in names] if isinstance(row, Mapping) else row
+            values = ([row[n] if n in row else _default(defaults.get(n)) for n in names]
+                      if isinstance(row, Mapping) else row)
             params.extend(c(v) for c, v in zip(converters, values))
         cursor = database.execute_sql(sql, params)
         if returning:
             ids.extend(r[0] for r in cursor.fetchall())
     return ids
+
+
+def _default(value):
+    return value() if callable(value) else value
 
 
 def bulk_set(model, field, pairs, rebuild_indexes_from=None, page_size=UPDATE_PAGE):

@@ -1,7 +1,9 @@
 """app/geo.py: datums, checks, areas and placement, without a database."""
+import json
 import math
 
 import pytest
+import shapely
 from shapely.geometry import Polygon
 
 from app import geo
@@ -119,3 +121,26 @@ def test_placement_takes_the_deepest_territory_and_respects_holes():
     assert list(placer.place(lngs, lats)) == list(points.values())
     assert placer.place_one(107.615, 28.91) == 3
     assert placer.place_one(None, None) is None
+
+
+# --- the local plane ----------------------------------------------------------------------
+
+def test_the_local_plane_agrees_with_the_exact_figures_over_a_county():
+    seat = (107.6, 28.9)
+    east = geo.from_plane(shapely.Point(3000, 4000), seat)
+    assert geo.plane_distance_m(seat, (east.x, east.y)) == pytest.approx(5000, rel=1e-3)
+    assert geo.plane_distance_m(seat, (east.x, east.y)) == pytest.approx(
+        geo.distance_m(*seat, east.x, east.y), rel=5e-3)
+    lng, lat = geo.moved(*seat, 250, math.pi / 2)  # due east
+    assert lat == seat[1] and geo.plane_distance_m(seat, (lng, lat)) == pytest.approx(250)
+    square_km = geo.from_plane(shapely.box(0, 0, 1000, 1000), seat)
+    assert geo.plane_area_m2(square_km) == pytest.approx(1e6, rel=1e-3)
+    assert geo.plane_area_m2(square_km) == pytest.approx(geo.area_m2(square_km), rel=5e-3)
+
+
+def test_a_polygon_is_written_counter_clockwise_with_six_decimals():
+    clockwise = Polygon([(107.1234567, 28.9), (107.1234567, 28.91), (107.13, 28.91), (107.13, 28.9)])
+    data = json.loads(geo.polygon_geojson(clockwise))
+    ring = data["coordinates"][0]
+    assert data["type"] == "Polygon" and ring[0] == ring[-1] and ring[0] == [107.123457, 28.9]
+    assert Polygon(ring).exterior.is_ccw

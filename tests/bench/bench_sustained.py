@@ -24,7 +24,7 @@ sustained rate must come out under it); when it is absent the rows' notes say so
 
 Data: ours runs on a copy of bench_field_loop's SQLite fixture (99,264 customers, 1M
 visits), and on PostgreSQL on the same fixture built in a throwaway cluster kept in
-PG_DIR (database zrt_bench_<hash of schema.sql and app/demo.py>, built the first time:
+PG_DIR (database zrt_bench_<hash of schema.sql and app/demo/>, built the first time:
 a few minutes), signed in as one manager checking in at his customers in turn (20 m
 away, verified). Each run writes into a copy, never into the fixture. The cluster is
 stopped after the run if the run started it, and kept: `.ci/postgres.sh stop /tmp/pg-bench`
@@ -66,7 +66,7 @@ PG_DIR = "/tmp/pg-bench"
 PG_OPTIONS = ("-c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off "
               "-c full_page_writes=off -c max_connections=200")
 HASH = hashlib.sha256((ROOT / "schema.sql").read_bytes()
-                      + (ROOT / "app" / "demo.py").read_bytes()).hexdigest()[:10]
+                      + b"".join(p.read_bytes() for p in sorted((ROOT / "app" / "demo").glob("*.py")))).hexdigest()[:10]
 PG_FIXTURE = f"zrt_bench_{HASH}"
 _state = {}
 
