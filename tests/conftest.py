@@ -16,6 +16,11 @@ from app.db import apply_schema, database
 from tests.county import HASH, PASSWORD, build_county
 
 BACKENDS = ["sqlite", "postgres"]
+# Where the business clock stands when every test starts (STYLE 19): a Wednesday afternoon
+# in Asia/Shanghai, so "today", "this week", "overdue" and the demo's history never depend
+# on the day or hour the suite runs, nor on TZ. A test that needs another moment calls
+# clock.pin(...) or clock.travel(...); the `business_clock` fixture puts the clock back after it.
+BUSINESS_MOMENT = "2026-11-25T15:00+08:00"
 TEST_ID_NUMBER_KEY = "dGVzdC1vbmx5LWtleS1mb3ItaWQtbnVtYmVycy0wMDA="  # Fernet key for tests only
 
 
@@ -25,6 +30,27 @@ def pytest_configure(config):
     # nbclient/jupyter warn about platformdirs on import; not ours to fix.
     config.addinivalue_line("filterwarnings", "ignore::DeprecationWarning:jupyter_client.*")
     config.addinivalue_line("markers", "browser: drives headless Chromium")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _pinned_clock():
+    """The session's clock, pinned at BUSINESS_MOMENT before any fixture builds data.
+
+    It runs on from there at real speed, so rows written one after another keep their order;
+    session- and module-scoped fixtures (the live server, the demo) see the same clock.
+    """
+    clock.pin(BUSINESS_MOMENT)
+    yield
+    clock.unpin()
+
+
+@pytest.fixture(autouse=True)
+def business_clock(_pinned_clock):
+    """The business clock (app.clock), as the session pinned it; whatever a test does to it
+    (pin, travel, reset) is undone after the test."""
+    saved = clock.state()
+    yield clock
+    clock.restore(saved)
 
 
 def _postgres_base_url():

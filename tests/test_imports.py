@@ -2,7 +2,6 @@
 and confirm pages (and the command), on SQLite and PostgreSQL."""
 import io
 import os
-import time
 
 import pytest
 from openpyxl import Workbook, load_workbook
@@ -362,10 +361,11 @@ def test_the_running_job_polls_and_htmx_gets_the_fragment(app, lead):
 
 
 def test_old_uploads_are_cleaned(app, lead):
+    from app import clock
     job_id = job_of(upload(lead, xlsx([["杨一", make_id(50), "13800001111", "茶园村", "一组", 3, 5]])))
     with app.app_context():
         path = uploads.job_file(job_row(job_id))
-        old = time.time() - 3 * 86400
+        old = clock.now().timestamp() - 3 * 86400  # three days before the business clock's now
         os.utime(path, (old, old))
         assert uploads.clean_old_files() == 1
     assert not path.exists()

@@ -227,6 +227,8 @@ def main(argv):
     if not names:
         print(f"no bench module matches {only!r} in {HERE}", file=sys.stderr)
         return 2
+    from tests.bench import _clock
+    _clock.pin()  # every bench reads the same business moment (tests/bench/_clock.py)
     started = dt.datetime.now(dt.UTC)
     summaries, crashes = [], []
     for name in names:
@@ -238,7 +240,8 @@ def main(argv):
     heading = (f"## {started.isoformat(timespec='seconds').replace('+00:00', 'Z')} · "
                f"commit {git_commit()}")
     details = [f"Machine: {machine()}.",
-               f"Modules: {', '.join(names)}{f' (only {only!r})' if only else ''}; took {took:.0f} s."]
+               f"Modules: {', '.join(names)}{f' (only {only!r})' if only else ''}; took {took:.0f} s.",
+               f"Business clock pinned at {_clock.MOMENT} (Asia/Shanghai business time)."]
     run_text = "\n".join([heading, "", *details, "", table(summaries, crashes)])
     write_results(run_text)
     print(run_text)

@@ -5,8 +5,9 @@ The data is a one-off fixture cached in /tmp (FIXTURE): the demo county (6,000
 customers, 8 weeks of visits written through Visit.check_in), grown in bulk SQL to
 ~100,000 customers (each demo customer copied 16 times within a few metres, so in
 the same territory) and 1,000,000 visits spread over two years. Its name carries a
-hash of schema.sql and app/demo/, so a changed schema or demo builds a new one
-(about a minute). Requests go through Flask's test client in-process.
+hash of schema.sql, app/demo/ and the pinned business moment (tests/bench/_clock.py:
+the demo's history and the visits end at it), so a changed schema, demo or moment builds
+a new one (about a minute). Requests go through Flask's test client in-process.
 """
 import datetime as dt
 import hashlib
@@ -20,12 +21,13 @@ from pathlib import Path
 
 from app import clock, demo
 from app.db import close_all, database
+from tests.bench._clock import MOMENT
 from tests.conftest import csrf_token, login, make_app
 
 ROOT = Path(__file__).resolve().parents[2]
 DEMO_SOURCE = b"".join(p.read_bytes() for p in sorted((ROOT / "app" / "demo").glob("*.py")))
 FIXTURE = "/tmp/zrt-bench-field-loop-{}.db".format(hashlib.sha256(
-    (ROOT / "schema.sql").read_bytes() + DEMO_SOURCE).hexdigest()[:10])
+    (ROOT / "schema.sql").read_bytes() + DEMO_SOURCE + MOMENT.encode()).hexdigest()[:10])
 FLOOR = "/work/shared/bench-floor/floor_app.py"
 MANAGER = "mgr01"
 COPIES = 16

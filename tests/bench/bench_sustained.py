@@ -50,6 +50,7 @@ from pathlib import Path
 
 from bs4 import BeautifulSoup
 
+from tests.bench import _clock
 from tests.bench import bench_field_loop as field_loop
 from tests.bench.serve_floor import FLOOR, load_floor
 
@@ -66,7 +67,8 @@ PG_DIR = "/tmp/pg-bench"
 PG_OPTIONS = ("-c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off "
               "-c full_page_writes=off -c max_connections=200")
 HASH = hashlib.sha256((ROOT / "schema.sql").read_bytes()
-                      + b"".join(p.read_bytes() for p in sorted((ROOT / "app" / "demo").glob("*.py")))).hexdigest()[:10]
+                      + b"".join(p.read_bytes() for p in sorted((ROOT / "app" / "demo").glob("*.py")))
+                      + _clock.MOMENT.encode()).hexdigest()[:10]
 PG_FIXTURE = f"zrt_bench_{HASH}"
 _state = {}
 
@@ -88,7 +90,9 @@ def _wait_up(port, path):
 def _serve(app, port, workers, env, probe):
     command = [PYTHON, "-m", "gunicorn", "-w", str(workers), "--log-level", "warning",
                "-b", f"127.0.0.1:{port}", app]
-    process = subprocess.Popen(command, cwd=ROOT, env={**os.environ, **env}, start_new_session=True)
+    # The server's business clock reads what ours reads (tests/bench/_clock.py).
+    process = subprocess.Popen(command, cwd=ROOT, env={**os.environ, **_clock.env(), **env},
+                               start_new_session=True)
     _wait_up(port, probe)
     return process
 
@@ -249,7 +253,7 @@ request = function()
   n = n + 1
   local c = customers[(n * 7919) % #customers + 1]
   local id = hex(8) .. "-" .. hex(4) .. "-4" .. hex(3) .. "-a" .. hex(3) .. "-" .. hex(12)
-  local at = os.date("!%Y-%m-%dT%H%%3A%M%%3A%S%%2B00%%3A00")
+  local at = os.date("!%Y-%m-%dT%H%%3A%M%%3A%S%%2B00%%3A00", os.time() + {round(_clock.shift_seconds())})
   local body = "csrf_token=" .. token .. "&client_uuid=" .. id .. "&made_at=" .. at .. "&fix_at=" .. at
     .. "&lat=" .. string.format("%.7f", c[2] + 20 / 110836) .. "&lng=" .. string.format("%.7f", c[3])
     .. "&accuracy=12&outcome=met"
@@ -293,7 +297,7 @@ def _ours(label, url, mine, where):
         try:
             cookie, token = _sign_in(OURS_PORT)
             requests = {"kind": "check-in", "cookie": cookie, "token": token,
-                        "customers": [list(c) for c in mine]}
+                        "customers": [list(c) for c in mine], "clock_shift_s": _clock.shift_seconds()}
             best, steps = _highest_rate(OURS_PORT, requests, "/login", server.pid)
             after = _load()
             _drain(OURS_PORT, "/login")

@@ -51,13 +51,15 @@ def request_maker(spec):
         return lambda i: (raw, 200, None)
     if spec["kind"] == "check-in":
         customers, token = spec["customers"], spec["token"]
+        # The server's business clock is pinned (tests/bench/_clock.py): stamp check-ins by it.
+        shift = dt.timedelta(seconds=spec.get("clock_shift_s", 0))
         head = (f"Host: 127.0.0.1:{port}\r\nCookie: {spec['cookie']}\r\n"
                 "Content-Type: application/x-www-form-urlencoded\r\nConnection: close\r\n")
 
         def make(i):
             # A manager checking in at his customers in turn, 20 m from each (verified).
             cid, lat, lng = customers[(i * 7919) % len(customers)]
-            at = dt.datetime.now(dt.UTC).isoformat()
+            at = (dt.datetime.now(dt.UTC) + shift).isoformat()
             body = urllib.parse.urlencode({
                 "csrf_token": token, "client_uuid": str(uuid.uuid4()), "made_at": at, "fix_at": at,
                 "lat": f"{lat + 20 * M_LAT:.7f}", "lng": f"{lng:.7f}", "accuracy": "12",

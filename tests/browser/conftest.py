@@ -6,7 +6,13 @@ before starting the next, so the binding holds for the server's whole life;
 the previous binding is put back when it stops. A module may override
 `live_database_url` (the PostgreSQL smoke test does) and `live_data` (the demo
 map test serves the demo county instead of the hand-made one).
+
+The live server runs in a thread of this process, so it reads the business clock the
+session pinned (tests/conftest.py). Every browser context gets the same clock for its
+pages (Playwright's clock), and emulated fixes are stamped with it: a check-in's
+made-at and fix time then agree with the server's pinned now.
 """
+import datetime as dt
 import os
 import threading
 from pathlib import Path
@@ -24,6 +30,16 @@ from tests.county import PASSWORD, build_county
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
+# Chromium stamps an emulated fix with the wall clock; re-stamp it with the page's (pinned) clock.
+RESTAMP_FIXES_JS = """(() => {
+  const geo = navigator.geolocation;
+  if (!geo) { return; }
+  const restamp = (ok) => (ok ? (pos) => ok({coords: pos.coords, timestamp: Date.now()}) : ok);
+  const watch = geo.watchPosition.bind(geo);
+  const current = geo.getCurrentPosition.bind(geo);
+  geo.watchPosition = (ok, err, options) => watch(restamp(ok), err, options);
+  geo.getCurrentPosition = (ok, err, options) => current(restamp(ok), err, options);
+})();"""
 PHONE = {"width": 390, "height": 844}
 DESKTOP = {"width": 1280, "height": 800}
 SCREENSHOTS = Path(__file__).parent / "screenshots"
@@ -91,10 +107,24 @@ def browser():
     playwright = sync_playwright().start()
     try:
         chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        new_context = chromium.new_context
+
+        def new_pinned_context(**options):
+            context = new_context(**options)
+            pin_page_clock(context)
+            return context
+
+        chromium.new_context = new_pinned_context  # every context a test makes has the business clock
         yield chromium
         chromium.close()
     finally:
         playwright.stop()
+
+
+def pin_page_clock(context):
+    """The context's pages read the server's business clock (app.clock) and run on from it."""
+    context.clock.install(time=clock.now().replace(tzinfo=dt.UTC))
+    context.add_init_script(RESTAMP_FIXES_JS)
 
 
 def _is_csp_violation(text):
