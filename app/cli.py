@@ -4,6 +4,13 @@ from flask.cli import with_appcontext
 
 from app.db import apply_schema, database, is_initialised
 from app.demo import PASSWORD, build_demo
+from app.imports import importer, uploads
+from app.imports.fields import field_label
+from app.imports.geojson import MAX_IMPORT_BYTES, import_territories
+from app.imports.rows import render
+from app.imports.spreadsheet import Table, Unreadable
+from app.imports.uploads import refused_workbook
+from app.models import Branch, User
 
 
 @click.command("demo")
@@ -13,8 +20,6 @@ from app.demo import PASSWORD, build_demo
 @with_appcontext
 def demo_command(customers, seed, if_empty):
     """Build the demo county (never over an existing one)."""
-    from app.models import Branch
-
     db = database.obj
     with db.connection_context():
         if not is_initialised(db):
@@ -33,8 +38,6 @@ def demo_command(customers, seed, if_empty):
 
 
 def _existing_demo_logins():
-    from app.models import User
-
     return [(u.role, u.username, PASSWORD) for u in
             User.select().where(User.active, User.username.in_(["mgr01", "lead1", "hangzhang", "admin"]))
             .order_by(User.id)]
@@ -59,8 +62,6 @@ def print_logins(logins):
 @with_appcontext
 def create_user_command(username, name, role, branch_code, password):
     """Create a user (the first administrator of a new deployment, for example)."""
-    from app.models import Branch, User
-
     with database.obj.connection_context():
         branch = Branch.get_or_none(Branch.code == branch_code)
         if branch is None:
@@ -78,8 +79,6 @@ def _branch_from_option(code, what):
 
     `what` finishes the sentence "the branch ... " in the error, so the user knows what the branch is for.
     """
-    from app.models import Branch
-
     if code:
         branch = Branch.get_or_none(Branch.code == code)
         if branch is None:
@@ -102,8 +101,6 @@ def _branch_from_option(code, what):
 def import_territories_command(file, branch_code, datum, dry_run):
     """Import a GeoJSON FeatureCollection of territories (nothing is written if any feature is wrong)."""
     from flask_babel import force_locale
-
-    from app.imports.geojson import MAX_IMPORT_BYTES, import_territories
 
     with database.obj.connection_context(), force_locale("zh_CN"):
         branch = _branch_from_option(branch_code, "the territories belong to")
@@ -143,11 +140,6 @@ def import_customers_command(file, branch_code, kind, encoding, dry_run, yes, re
     import uuid
 
     from flask_babel import force_locale
-
-    from app.imports import importer, uploads
-    from app.imports.fields import field_label
-    from app.imports.rows import render
-    from app.imports.spreadsheet import Table, Unreadable
 
     with database.obj.connection_context(), force_locale("zh_CN"):
         branch = _branch_from_option(branch_code, "new customers belong to")
@@ -217,8 +209,6 @@ def _echo_outcome(render, job, counts):
 
 
 def _save_refused(job, out):
-    from app.imports.uploads import refused_workbook
-
     with open(out, "wb") as f:
         f.write(refused_workbook(job).read())
     click.echo(f"Refused rows saved to {out}")

@@ -14,6 +14,8 @@ import numpy as np
 from flask import current_app
 
 from app import geo
+from app.models import Customer, Territory, Visit
+from app.models.setting import for_branch
 
 # Ready-made providers; MAP_TILE_URL and friends override any field.
 PROVIDERS = {
@@ -174,8 +176,6 @@ def decode_geometry(encoded):
 def coverage_thresholds(user):
     """(green, amber): the coverage percentages from which the user's bank colours a territory
     green or amber (the defaults above any bank)."""
-    from app.models.setting import for_branch
-
     values = for_branch(user.branch_id, ("coverage_green_pct", "coverage_amber_pct"))
     return values["coverage_green_pct"], values["coverage_amber_pct"]
 
@@ -200,8 +200,6 @@ def map_data(user, datum="wgs84"):
     letters (g/m/p), v 1 when visited this week (a verified visit, as coverage counts
     it). No phone, no ID number, no name: a tap fetches the customer's card, scoped again.
     """
-    from app.models import Customer, Territory, Visit
-
     territories = list(Territory.visible_to(user)
                        .select(Territory.id, Territory.parent, Territory.kind, Territory.name, Territory.geometry)
                        .where(Territory.live()).order_by(Territory.path).tuples())

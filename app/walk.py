@@ -16,7 +16,8 @@ from peewee import Case, fn
 from app import clock, geo
 from app.models import Campaign, CampaignTerritory, Customer, FollowUp, Visit
 from app.models.prepared import Prepared
-from app.models.scope import assigned_territory_ids, customer_scope, manager_with_id
+from app.models.scope import manager_with_id
+from app.models.territory import assigned_territory_ids
 from app.models.vocabulary import TIER_RANK
 
 BAND_M = 300          # "equal distance": a few minutes' walk
@@ -116,7 +117,7 @@ _LAST_VISIT = (Visit.select(fn.MAX(Visit.made_at)).where(Visit.customer == Custo
 # --- Today's queries, each built once (a manager's scope with the user id a parameter) ------
 
 def _in_scope(p):
-    return customer_scope(manager_with_id(p.user_id), p.day)
+    return Customer.scope(manager_with_id(p.user_id), p.day)
 
 
 def _to_visit(p, *columns):

@@ -12,6 +12,7 @@ from flask_wtf.csrf import CSRFError, CSRFProtect
 from htmx_flask import Htmx
 
 from app import clock
+from app.maps import tile_origins
 from app.models import User
 from app.models.prepared import Prepared
 from app.models.setting import for_branch
@@ -162,8 +163,6 @@ def _idle_too_long():
 
 def content_security_policy():
     """The policy, with the configured map tile hosts allowed as image sources (and nothing else)."""
-    from app.maps import tile_origins
-
     origins = tile_origins(current_app.config)
     if not origins:
         return CONTENT_SECURITY_POLICY

@@ -4,6 +4,7 @@ import datetime as dt
 from app import clock
 from app.db import database
 from app.models import Assignment, FollowUp, Lead
+from app.models.handover import hand_over
 from tests.conftest import csrf_token, soup
 
 
@@ -33,7 +34,7 @@ def test_the_hand_over_moves_open_follow_ups_and_leads_only(app, county):
                           customer=c_v1, name="周大福", product=county.products["a"], source="visit",
                           status="won", owner=users["mgr1"], created_by=users["mgr1"])
         ended = Assignment.assign(v1, [users["mgr2"]], "retail", today)
-        assert Assignment.hand_over(v1, ended, users["mgr2"]) == (1, 1)
+        assert hand_over(v1, ended, users["mgr2"]) == (1, 1)
         assert FollowUp.get_by_id(open_fu.id).user_id == users["mgr2"].id
         assert FollowUp.get_by_id(done_fu.id).user_id == users["mgr1"].id
         assert Lead.get_by_id(county.leads["l_mgr1"].id).owner_id == users["mgr2"].id

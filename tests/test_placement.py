@@ -6,7 +6,7 @@ from peewee import SqliteDatabase
 
 from app.db import database
 from app.models import Customer, Territory
-from app.models.territory import place_customers
+from app.models.placement import place_customers
 
 HOLE = [[107.602, 28.902], [107.604, 28.902], [107.604, 28.904], [107.602, 28.904], [107.602, 28.902]]
 
@@ -68,9 +68,9 @@ def test_a_retired_territory_places_nobody(db):
 def test_a_big_rewrite_rebuilds_the_territory_indexes(db, monkeypatch):
     """Past REBUILD_INDEXES_FROM changed rows SQLite drops and rebuilds the territory
     indexes around the write; the placing and the indexes come out the same."""
-    from app.models import territory as territory_module
+    from app.models import placement
 
-    monkeypatch.setattr(territory_module, "REBUILD_INDEXES_FROM", 1)
+    monkeypatch.setattr(placement, "REBUILD_INDEXES_FROM", 1)
     Customer.update(territory=None).where(Customer.id == db.customers["c_v1"].id).execute()
     Customer.update(territory=None).where(Customer.id == db.customers["c_g1"].id).execute()
     assert place_customers(db.branches["A1"]) >= 2

@@ -12,7 +12,7 @@ from app.db import database, schema_tables
 from app.db_bulk import bulk_insert, bulk_set, roomy_write_cache
 from app.models import ALL_MODELS, Customer, CustomerChange, FollowUp, Territory, User, Visit
 from app.models.prepared import Param, Prepared, PreparedInsert
-from app.models.scope import customer_scope, manager_with_id
+from app.models.scope import manager_with_id
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -50,7 +50,7 @@ def test_a_parameter_used_twice_takes_one_value(db):
     mgr2 = db.users["mgr2"]
     query = Prepared("own_leads", lambda p: Customer.select(Customer.name)
                      .where(Customer.id.in_(Visit.select(Visit.customer).where(Visit.user == p.user_id))
-                            & customer_scope(manager_with_id(p.user_id), p.day)))
+                            & Customer.scope(manager_with_id(p.user_id), p.day)))
     assert [r.name for r in query(user_id=mgr2.id, day=clock.today())] == ["郑家杂货店"]
 
 

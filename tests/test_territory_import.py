@@ -7,7 +7,7 @@ from app import geo
 from app.db import database
 from app.models import Customer, Territory
 from app.imports.geojson import MAX_IMPORT_BYTES, import_territories
-from app.models.territory import place_customers
+from app.models.placement import place_customers
 
 HOLE = [[107.642, 28.902], [107.642, 28.904], [107.644, 28.904], [107.644, 28.902], [107.642, 28.902]]
 

@@ -10,7 +10,7 @@ from app.demo.common import Weighted, in_the_past, uuid_from
 from app.models import Customer, FollowUp, Lead, Territory, User, Visit
 from app.models.lead import DEFAULT_LOST_REASONS
 from app.models.refused import CONFLICT, Refused
-from app.models.scope import assigned_territory_ids
+from app.models.territory import assigned_territory_ids
 from app.models.visit import Fix
 
 # FIELD-NOTES: 12 households a visit day, 3 days a week (≈ 36 a week per manager), daylight.

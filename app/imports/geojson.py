@@ -9,7 +9,8 @@ import shapely
 
 from app import geo
 from app.db import database
-from app.models.territory import TERRITORY_KINDS, ImportProblem, Territory, place_customers, shape_fields
+from app.models.placement import place_customers
+from app.models.territory import TERRITORY_KINDS, ImportProblem, Territory, shape_fields
 
 MAX_IMPORT_BYTES = 5 * 1024 * 1024
 

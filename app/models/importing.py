@@ -6,6 +6,7 @@ from peewee import DateTimeField, ForeignKeyField, IntegerField, TextField
 from app import clock
 from app.models.base import BaseModel, created_at_field, default, one_of
 from app.models.org import Branch, User
+from app.models.scope import branch_ids
 
 IMPORT_KINDS = ("archive", "core")
 FILE_FORMATS = ("xlsx", "csv")
@@ -66,8 +67,6 @@ class ImportJob(BaseModel):
     @classmethod
     def visible_to(cls, user):
         """Jobs of the user's branch subtree (the scope every import page goes through)."""
-        from app.models.scope import branch_ids
-
         return cls.select().where(cls.branch.in_(branch_ids(user)))
 
     def data(self, name):

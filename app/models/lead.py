@@ -27,6 +27,8 @@ from app.models.org import Branch, User
 from app.models.prepared import Prepared
 from app.models.product import Product
 from app.models.refused import Problems, Refused
+from app.models.scope import bank_scope, branch_ids, records
+from app.models.setting import Setting, for_branch
 from app.models.visit import Visit
 from app.models.vocabulary import LEAD_STATUSES, OPEN_STATUSES
 
@@ -79,9 +81,8 @@ class Lead(BaseModel):
 
     @classmethod
     def visible_to(cls, user):
-        from app.models.scope import lead_scope
-
-        return cls.select().where(lead_scope(user))
+        """Leads the user may see: a manager's own (owned or captured), else the branch subtree's."""
+        return cls.select().where(records(user, cls.branch, owners=(cls.owner, cls.created_by)))
 
     # ------------------------------------------------------------------ capture
 
@@ -210,8 +211,6 @@ class Lead(BaseModel):
     @classmethod
     def matches(cls, user, clean):
         """Open leads for the same product and customers of the bank this capture may duplicate."""
-        from app.models.scope import bank_scope
-
         same = []
         if clean["customer"] is not None:
             same.append(cls.customer == clean["customer"].id)
@@ -439,15 +438,11 @@ class Lead(BaseModel):
 
     @classmethod
     def stale_before(cls, bank):
-        from app.models.setting import Setting
-
         return clock.now() - dt.timedelta(days=Setting.get(bank, "stale_lead_days"))
 
     @classmethod
     def for_today(cls, user):
         """What Today shows of leads: those just handed to the user first, then the stale ones."""
-        from app.models.setting import for_branch
-
         days = for_branch(user.branch_id, ("stale_lead_days",))["stale_lead_days"]
         stale_before = clock.now() - dt.timedelta(days=days)
         # Each query's SQL is built once (Prepared): Today is opened all day.
@@ -494,8 +489,6 @@ _LEADS_TODAY_COUNTS = Prepared("leads_today_counts", _today_counts)
 
 def team_managers(user):
     """The active managers a team lead may give leads to: their branch subtree."""
-    from app.models.scope import branch_ids
-
     if user.role != "team_lead":
         return User.select().where(User.id == user.id)
     return (User.select().where(User.branch.in_(branch_ids(user)), User.role == "manager", User.active)

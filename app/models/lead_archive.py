@@ -9,6 +9,7 @@ from flask_babel import lazy_gettext as _l
 from app import crypto
 from app.models.customer import CUSTOMER_KINDS, Customer, Holding
 from app.models.refused import Refused
+from app.models.scope import bank_scope
 from app.models.territory import Territory
 
 
@@ -26,8 +27,6 @@ def archive_plan(lead, user, archive, problems):
     problems holds what the won form's other fields broke: they are refused together with
     an unreadable ID number, before any look-up.
     """
-    from app.models.scope import bank_scope
-
     id_hash, id_number = lead.id_number_hash, None
     if (archive.get("id_number") or "").strip():
         try:

@@ -12,16 +12,19 @@ from dataclasses import dataclass
 from flask_babel import lazy_gettext as _l
 from geopy.distance import geodesic
 from peewee import (JOIN, Case, fn, BooleanField, DateField, DateTimeField, DoubleField, ForeignKeyField,
-                    IntegrityError, TextField)
+                    IntegrityError, SqliteDatabase, TextField)
 
 from app import clock, geo
+from app.db import database
 from app.models.base import BaseModel, created_at_field, default, one_of
 from app.models.prepared import Prepared, PreparedInsert
-from app.models.customer import Customer
+from app.models.customer import Customer, holds_customer
 from app.models.org import Branch, User
 from app.models.product import Product
 from app.models.refused import Problems, Refused
-from app.models.territory import Territory
+from app.models.scope import manager_with_id, records
+from app.models.setting import counted_kinds, for_branch
+from app.models.territory import Assignment, Territory
 from app.models.vocabulary import CUSTOMER_KINDS
 
 OUTCOMES = ("met", "not_home", "refused", "interested", "signed", "moved")
@@ -235,9 +238,8 @@ class Visit(BaseModel):
 
     @classmethod
     def visible_to(cls, user):
-        from app.models.scope import visit_scope
-
-        return cls.select().join(Customer).where(visit_scope(user))
+        """Visits of customers the user may see (a manager: their own), joined to Customer."""
+        return cls.select().join(Customer).where(records(user, Customer.branch, owners=(cls.user,)))
 
     @classmethod
     def this_week_customer_ids(cls, verified_only=False, day=None, since=None):
@@ -284,8 +286,6 @@ class Visit(BaseModel):
 
         The settings are read once per request, so this adds no query per row or figure.
         """
-        from app.models.setting import counted_kinds
-
         if start is None:
             start = clock.week_bounds()[0]
         if end is None:
@@ -319,8 +319,6 @@ class Visit(BaseModel):
         seen_ids = cls.visited_customer_ids(since, until, verified_only)
         base = customers if customers is not None else Customer.select()
         if by == "manager":
-            from app.models.territory import Assignment
-
             ids = [getattr(m, "id", m) for m in among or ()]
             if not ids:
                 return None
@@ -378,8 +376,6 @@ class Visit(BaseModel):
         """
         if user.role != "manager":
             raise ValueError("Today's counters are a manager's")
-        from app.models.setting import counted_kinds
-
         today = clock.today()
         monday = clock.week_bounds(today)[0]
         total, visited, visits_today = _DAY_COUNTERS.one(
@@ -442,9 +438,7 @@ class FollowUp(BaseModel):
     @classmethod
     def visible_to(cls, user):
         """Follow-ups of customers the user may see (a manager: their own)."""
-        from app.models.scope import follow_up_scope
-
-        return cls.select().join(Customer).where(follow_up_scope(user))
+        return cls.select().join(Customer).where(records(user, Customer.branch, owners=(cls.user,)))
 
     @classmethod
     def ledger(cls, user, day=None):
@@ -498,8 +492,6 @@ def allowed_distance_m(branch_id, accuracy_m):
     The bank's radius, widened by the fix's accuracy, but never beyond the cap; a fix
     less accurate than the cap never verifies.
     """
-    from app.models.setting import for_branch
-
     rules = for_branch(branch_id, ("check_in_radius_m", "check_in_radius_cap_m"))
     radius, cap = rules["check_in_radius_m"], rules["check_in_radius_cap_m"]
     if accuracy_m > cap:
@@ -538,10 +530,6 @@ def _write_transaction():
     with "database is locked" whatever busy_timeout says (seen under gunicorn at 20
     check-ins a second). Waiting for the lock at BEGIN is what busy_timeout covers.
     """
-    from peewee import SqliteDatabase
-
-    from app.db import database
-
     if isinstance(database.obj, SqliteDatabase):
         return database.atomic("IMMEDIATE")
     return database.atomic()
@@ -549,8 +537,6 @@ def _write_transaction():
 
 def _customer_in_scope(user, customer_id, made_at):
     """The customer if the user's scope held it when the check-in was made, or holds it now."""
-    from app.models.scope import holds_customer
-
     try:
         customer_id = int(getattr(customer_id, "id", customer_id))
     except (TypeError, ValueError):
@@ -710,13 +696,39 @@ def kind_slots(kinds):
 
 
 def _day_counters(p):
-    from app.models.scope import customer_scope, manager_with_id
-
     kinds = [p[f"kind{i}"] for i in range(KIND_SLOTS)]
     return (Visit.coverage_query(p.week_start, p.week_end, kinds, customers=Customer.select().where(
-                customer_scope(manager_with_id(p.user_id), p.day)))
+                Customer.scope(manager_with_id(p.user_id), p.day)))
             .select_extend(Visit.select(fn.COUNT(Visit.id))
                            .where((Visit.user == p.user_id) & (Visit.made_at >= p.day_start))))
 
 
 _DAY_COUNTERS = Prepared("day_counters", _day_counters)
+
+
+def customer_listing(user, q="", tier=None, territory=None, kind=None, last_visit=None):
+    """The Customers tab: the user's scope, searched and filtered, with each one's last visit.
+
+    territory is a Territory in the user's scope (its whole subtree counts);
+    last_visit is "never" or "stale" (no visit in the last 30 days, never included).
+    """
+    last = (Visit.select(Visit.customer.alias("cid"), fn.MAX(Visit.made_at).alias("last_at"))
+            .group_by(Visit.customer).alias("last"))
+    query = (Customer.visible_to(user)
+             .select_extend(Territory.name.alias("territory_name"), last.c.last_at.alias("last_visit_at"))
+             .join(Territory, JOIN.LEFT_OUTER, on=(Customer.territory == Territory.id))
+             .join(last, JOIN.LEFT_OUTER, on=(Customer.id == last.c.cid)))
+    if q:
+        query = query.where(Customer.search(q))
+    if tier:
+        query = query.where(Customer.tier == tier)
+    if kind:
+        query = query.where(Customer.kind == kind)
+    if territory is not None:
+        query = query.where(Territory.path.startswith(territory.path))
+    if last_visit == "never":
+        query = query.where(last.c.last_at.is_null())
+    elif last_visit == "stale":
+        since = clock.now() - dt.timedelta(days=30)
+        query = query.where(last.c.last_at.is_null() | (last.c.last_at < since))
+    return query.order_by(Customer.village, Customer.group_name, Customer.name, Customer.id).objects()

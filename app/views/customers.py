@@ -11,9 +11,10 @@ from wtforms.fields.choices import SelectChoice
 from app.views.customer_forms import (CATEGORY_LABELS, CONSENT_LABELS, KIND_LABELS, POSITION_LABELS,
                                 STATUS_LABELS, TIER_LABELS, CustomerForm, MemberForm, describe_rule)
 from app.models import AuditLog, Customer, CustomerChange, FollowUp, Lead, Product, Territory, Visit
-from app.models.lead_funnel import listing
+from app.models.lead_funnel import listing as lead_listing
 from app.models.merge import can_merge, merge_customers
 from app.models.refused import FORBIDDEN, Refused
+from app.models.visit import customer_listing
 from app.views.visits import bp as visits_bp
 from app.web import get_visible_or_404, render, roles_required
 
@@ -46,7 +47,7 @@ def index():
     territory = next((t for t in territories if str(t.id) == filters["territory"]), None)
     filters["territory"] = str(territory.id) if territory else ""
     size = current_app.config["PAGE_SIZE"]
-    query = Customer.listing(current_user, q, tier=filters["tier"] or None, territory=territory,
+    query = customer_listing(current_user, q, tier=filters["tier"] or None, territory=territory,
                              kind=filters["kind"] or None, last_visit=filters["last_visit"] or None)
     customers = list(query.limit(size + 1).offset((page - 1) * size))
     more = len(customers) > size
@@ -103,7 +104,7 @@ def _detail(customer, full, member_form=None):
                   describe_rule=describe_rule, member_form=member_form or MemberForm(formdata=None),
                   can_edit=current_user.role in EDITORS, timeline=_timeline(customer),
                   # admins do not work leads: their page has no leads panel
-                  leads=list(listing(current_user, customer=customer.id).limit(20))
+                  leads=list(lead_listing(current_user, customer=customer.id).limit(20))
                   if current_user.role in LEAD_READERS else None)
 
 

@@ -9,7 +9,7 @@ from peewee import fn
 from werkzeug.datastructures import MultiDict
 
 from app import clock
-from app.models import AuditLog, Customer, Lead, LostReason, Product, Territory, User, Visit
+from app.models import AuditLog, Customer, Lead, LostReason, Product, Setting, Territory, User, Visit
 from app.models.customer import CUSTOMER_KINDS
 from app.models.lead import LEAD_SOURCES, LEAD_STATUSES, OPEN_STATUSES, new_client_uuid, team_managers
 from app.models.lead_funnel import funnel as lead_funnel, listing
@@ -156,8 +156,6 @@ def _detail(lead, errors=None, values=None, status=200, full=False, duplicates=N
 
 
 def _stale_days():
-    from app.models import Setting
-
     return Setting.get(current_user.branch.bank, "stale_lead_days")
 
 

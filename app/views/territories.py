@@ -14,7 +14,9 @@ from app.models import Assignment, AuditLog, Branch, Customer, Territory, User, 
 from app.models.org import BUSINESS_LINES
 from app.models.scope import branch_scope, user_scope
 from app.imports.geojson import MAX_IMPORT_BYTES, import_territories
-from app.models.territory import KIND_NAMES, TERRITORY_KIND_LABELS, TERRITORY_KINDS, save_drawn
+from app.models.handover import hand_over
+from app.models.placement import move_territory, retire_territory, save_drawn
+from app.models.territory import KIND_NAMES, TERRITORY_KIND_LABELS, TERRITORY_KINDS
 from app.web import get_visible_or_404, render, roles_required
 
 bp = Blueprint("territories", __name__)
@@ -273,7 +275,7 @@ def assign(territory_id):
             ended = Assignment.assign(territory, chosen, form["business_line"], starts_on, by=current_user)
             moved = (0, 0)
             if form["hand_over"] and ended:
-                moved = Assignment.hand_over(territory, ended, chosen[0])
+                moved = hand_over(territory, ended, chosen[0])
             flash(_l("Assigned from %(day)s; %(f)s follow-ups and %(l)s leads handed over.",
                      day=starts_on.isoformat(), f=moved[0], l=moved[1]))
             return redirect(url_for("territories.assign", territory_id=territory.id))
@@ -301,9 +303,9 @@ def edit(territory_id):
             parent = next((t for t in parents if str(t.id) == parent_id), None)
             if parent_id and parent is None:
                 abort(404)
-            problems = [str(p) for p in territory.move(parent)]
+            problems = [str(p) for p in move_territory(territory, parent)]
         elif action == "retire" and territory.retired_on is None:
-            territory.retire()
+            retire_territory(territory)
         else:
             abort(400)
         if not problems:

@@ -17,7 +17,7 @@ from shapely.geometry import Polygon
 from app import geo
 from app.db import apply_schema, bind
 from app.models import Branch, Customer, Territory
-from app.models.territory import place_customers
+from app.models.placement import place_customers
 
 CUSTOMERS = 100_000
 COLUMNS, ROWS = 25, 20          # 500 villages
