@@ -323,12 +323,14 @@ class Visit(BaseModel):
             if not ids:
                 return None
             day = as_of or clock.today()
-            area = Territory.alias("assigned")
+            assigned = (Assignment.select(Assignment.territory)
+                        .where(Assignment.user.in_(ids), Assignment.starts_on <= day,
+                               Assignment.ends_on.is_null() | (Assignment.ends_on >= day)))
+            query, territory_id = Customer.of_territories(assigned, base, kinds)
             # DISTINCT: a customer may sit under two of a manager's assignments (two business
             # lines, or a village and its group).
             seen = Case(None, [(Customer.id.in_(seen_ids), Customer.id)], None)
-            return (Customer.of_territories(area, base, kinds)
-                    .join(Assignment, on=(Assignment.territory == area.id))
+            return (query.join(Assignment, on=(Assignment.territory == territory_id))
                     .select(Assignment.user, fn.COUNT(fn.DISTINCT(Customer.id)), fn.COUNT(fn.DISTINCT(seen)))
                     .where(Assignment.user.in_(ids), Assignment.starts_on <= day,
                            Assignment.ends_on.is_null() | (Assignment.ends_on >= day))
@@ -347,9 +349,8 @@ class Visit(BaseModel):
             ids = [getattr(t, "id", t) for t in among or ()]
             if not ids:
                 return None
-            area = Territory.alias("area")
-            return (Customer.of_territories(area, base, kinds).where(area.id.in_(ids))
-                    .select(area.id, *figures).group_by(area.id).order_by())
+            query, territory_id = Customer.of_territories(ids, base, kinds)
+            return query.select(territory_id, *figures).group_by(territory_id).order_by()
         raise ValueError(f"coverage by {by!r}: by nothing, territory, manager or branch")
 
     @classmethod

@@ -18,7 +18,6 @@ from app.web import render, roles_required
 from app.views.admin.common import bp, depth, post_guard
 
 
-
 BRANCH_KIND_NAMES = {"union": _l("Provincial union"), "bank": _l("Bank"), "branch": _l("Sub-branch"),
                      "outlet": _l("Outlet")}
 

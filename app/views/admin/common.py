@@ -9,11 +9,11 @@ from app.models import Branch, Product, Territory, User
 from app.models.scope import branch_scope, user_scope
 from app.web import render, roles_required
 
-
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
 
 def page_number():
+    """The ?page= number of a paged list (1 when missing or not a number)."""
     try:
         return max(1, int(request.args.get("page", 1)))
     except ValueError:
@@ -56,10 +56,12 @@ def admin_bank(change=False):
 
 
 def post_guard():
+    """Refuse a POST without a valid CSRF token (the buttons that post no form of their own)."""
     form = FlaskForm()
     if not form.validate_on_submit():
         abort(400)
 
 
 def depth(branch):
+    """How far below the admin's own branch a branch sits (for indenting the tree)."""
     return len(branch.ancestors_path_ids()) - len(current_user.branch.ancestors_path_ids())

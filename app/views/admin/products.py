@@ -17,9 +17,6 @@ from app.web import render, roles_required
 from app.views.admin.common import admin_bank, bp
 
 
-
-# ---------------------------------------------------------------- products
-
 PRODUCT_KIND_NAMES = {"deposit": _l("Deposit"), "loan": _l("Loan"), "ebanking": _l("E-banking"),
                       "payment": _l("Payment service")}
 

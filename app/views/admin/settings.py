@@ -18,8 +18,6 @@ from app.views.admin.common import admin_bank, bp
 KIND_NAMES = {"household": _l("Household"), "merchant": _l("Merchant"), "enterprise": _l("Enterprise")}
 
 
-# ---------------------------------------------------------------- settings
-
 class SettingsForm(FlaskForm):
     check_in_radius_m = StringField(_l("Check-in radius (metres)"))
     check_in_radius_cap_m = StringField(_l("Largest accepted GPS inaccuracy (metres)"))

@@ -24,8 +24,6 @@ LINE_NAMES = {"retail": _l("Retail"), "micro": _l("Micro business"), "agri": _l(
 PHONE = Regexp(r"^1\d{10}$", message=_l("Enter an 11-digit mobile number."))
 
 
-# ---------------------------------------------------------------- users
-
 def _branch_choices():
     return [SelectChoice(str(b.id), ("· " * depth(b)) + b.name)
             for b in Branch.select().where(branch_scope(current_user) & Branch.closed_on.is_null())
