@@ -33,3 +33,23 @@ def test_every_flask_command_is_in_the_readme(tmp_path):
 @pytest.mark.parametrize("key", our_config_keys())
 def test_every_config_key_is_in_the_readme(key):
     assert f"`{key}`" in README
+
+
+def _tour():
+    start = README.index("## A tour of the folders")
+    return README[start:README.index("\n## ", start + 1) if "\n## " in README[start + 1:] else len(README)]
+
+
+APP = Path(__file__).resolve().parent.parent / "app"
+PACKAGES = [APP] + sorted(p for p in APP.rglob("*") if p.is_dir() and (p / "__init__.py").exists())
+
+
+@pytest.mark.parametrize("package", PACKAGES, ids=lambda p: str(p.relative_to(APP.parent)))
+def test_the_tour_names_every_module_of_every_package(package):
+    """Each folder of app/ has its row in the README's tour, and the row names every module in it."""
+    folder = str(package.relative_to(APP.parent)) + "/"
+    rows = [line for line in _tour().splitlines() if line.startswith(f"| `{folder}` |")]
+    assert rows, f"no row for {folder} in the README's tour"
+    for module in sorted(package.glob("*.py")):
+        if module.name != "__init__.py":
+            assert f"`{module.stem}" in rows[0], f"{module.relative_to(APP.parent)} is not in the tour"
