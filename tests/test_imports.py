@@ -1,5 +1,6 @@
 """Customer imports: hand-made .xlsx and .csv files through the real upload, mapping, dry run
 and confirm pages (and the command), on SQLite and PostgreSQL."""
+import datetime as dt
 import io
 import os
 
@@ -365,7 +366,7 @@ def test_old_uploads_are_cleaned(app, lead):
     job_id = job_of(upload(lead, xlsx([["杨一", make_id(50), "13800001111", "茶园村", "一组", 3, 5]])))
     with app.app_context():
         path = uploads.job_file(job_row(job_id))
-        old = clock.now().timestamp() - 3 * 86400  # three days before the business clock's now
+        old = clock.now().replace(tzinfo=dt.UTC).timestamp() - 3 * 86400  # three days before the business clock's now
         os.utime(path, (old, old))
         assert uploads.clean_old_files() == 1
     assert not path.exists()

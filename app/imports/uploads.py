@@ -1,5 +1,6 @@
 """Uploaded files and their jobs: where they wait, how long, the job made from a file's header,
 and the refused rows handed back as Excel."""
+import datetime as dt
 import io
 import json
 from pathlib import Path
@@ -30,7 +31,8 @@ def job_file(job, suffix=""):
 
 def clean_old_files(days=KEEP_DAYS):
     """Delete uploads and refused-row files older than days: they hold ID numbers in clear."""
-    limit = clock.now().timestamp() - days * 86400
+    # clock.now() is naive UTC: read as local time it would be off by the server's offset.
+    limit = clock.now().replace(tzinfo=dt.UTC).timestamp() - days * 86400
     removed = 0
     for path in upload_dir().iterdir():
         if path.is_file() and path.stat().st_mtime < limit:
