@@ -12,14 +12,14 @@ def test_reassigning_ends_the_previous_assignment_and_keeps_history(app, county)
     with app.app_context(), database.obj.connection_context():
         v1, users = county.territories["V1"], county.users
         today = clock.today()
-        ended = Assignment.assign(v1, [users["mgr2"]], "retail", today, by=users["lead1"])
+        ended = Assignment.assign(users["lead1"], v1, [users["mgr2"]], "retail", today)
         assert [u.username for u in ended] == ["mgr1"]
         history = [(a.user.username, a.starts_on, a.ends_on) for a in Assignment.history(v1)]
         assert history == [("mgr2", today, None),
                            ("mgr1", today - dt.timedelta(days=30), today - dt.timedelta(days=1))]
         # Assigning the same manager again changes nothing; another line is separate.
-        assert Assignment.assign(v1, [users["mgr2"]], "retail", today) == []
-        assert Assignment.assign(v1, [users["mgr1"]], "agri", today) == []
+        assert Assignment.assign(users["lead1"], v1, [users["mgr2"]], "retail", today) == []
+        assert Assignment.assign(users["lead1"], v1, [users["mgr1"]], "agri", today) == []
         assert Assignment.current().where(Assignment.territory == v1).count() == 2
 
 
@@ -33,8 +33,8 @@ def test_the_hand_over_moves_open_follow_ups_and_leads_only(app, county):
         won = Lead.create(client_uuid="20000000-0000-4000-8000-000000000001", branch=c_v1.branch,
                           customer=c_v1, name="周大福", product=county.products["a"], source="visit",
                           status="won", owner=users["mgr1"], created_by=users["mgr1"])
-        ended = Assignment.assign(v1, [users["mgr2"]], "retail", today)
-        assert hand_over(v1, ended, users["mgr2"]) == (1, 1)
+        ended = Assignment.assign(users["lead1"], v1, [users["mgr2"]], "retail", today)
+        assert hand_over(users["lead1"], v1, ended, users["mgr2"]) == (1, 1)
         assert FollowUp.get_by_id(open_fu.id).user_id == users["mgr2"].id
         assert FollowUp.get_by_id(done_fu.id).user_id == users["mgr1"].id
         assert Lead.get_by_id(county.leads["l_mgr1"].id).owner_id == users["mgr2"].id
@@ -104,7 +104,8 @@ def test_a_closed_branch_takes_no_new_assignment_for_its_territories_or_its_peop
         assert Assignment.select().count() == before
         # The model refuses too, whatever calls it.
         try:
-            Assignment.assign(county.territories["V1"], [User.get_by_id(mgr3.id)], "retail", clock.today())
+            Assignment.assign(User.get(User.username == "admin"), county.territories["V1"], [User.get_by_id(mgr3.id)],
+                              "retail", clock.today())
         except ValueError:
             pass
         else:

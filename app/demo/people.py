@@ -109,4 +109,4 @@ def assignments(units, users, starts_on):
             for territory in share:
                 plan.setdefault((territory.id, manager.business_line), (territory, lead, []))[2].append(manager)
     for (_, line), (territory, lead, managers) in plan.items():
-        Assignment.assign(territory, managers, line, starts_on, by=lead)
+        Assignment.assign(lead, territory, managers, line, starts_on)

@@ -1,28 +1,38 @@
 """Placing customers into territories in bulk, and saving a territory drawn on the map
 (which places the bank's customers again): both write customers, so they sit above them."""
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
+from flask_babel import lazy_gettext as _l
 
 from app import clock, geo
 from app.db import database
 from app.db_bulk import bulk_set
 from app.models.customer import Customer
 from app.models.org import Branch
-from app.models.territory import (MAX_NAME, Assignment, TERRITORY_KINDS, ImportProblem, Territory, bank_of, placer_for,
-                                  shape_fields)
+from app.models.refused import Refused
+from app.models.territory import (TERRITORY_KINDS, Assignment, ImportProblem, Territory, bank_of, editable, editor,
+                                  name_problem, placer_for, shape_fields, shape_refused)
 
 PLACE_CHUNK = 5000  # rows per PostgreSQL UPDATE … FROM (VALUES …)
 REBUILD_INDEXES_FROM = 20_000  # SQLite: changed rows above which the territory indexes are rebuilt
 
 
-def move_territory(territory, parent):
-    """Move a territory under another parent (None for the top) after the same checks as an import.
+def move_territory(user, territory, parent):
+    """The write path moving a territory under another parent (None for the top), after the
+    same checks as an import; the bank's customers are placed again.
 
-    Returns the problems (geo.Problem); nothing is written when there is one.
+    Refused: not_found for a territory, or a parent (live, of the same branch), outside
+    the user's scope; forbidden for a manager; otherwise every problem of the shape in
+    its new family at once (shape_refused), and nothing is written.
     """
-    if parent is not None and parent.path.startswith(territory.path):
-        return [ImportProblem("parent_cycle", {"parent": parent.name})]
+    territory = editable(user, territory)
+    if parent is not None:
+        parent = editable(user, parent, live=True)
+        if parent.branch_id != territory.branch_id:
+            raise Refused.not_found()
+        if parent.path.startswith(territory.path):
+            raise shape_refused([ImportProblem("parent_cycle", {"parent": parent.name})])
     shape = geo.loads(territory.geometry)
     if shape is not None:
         siblings = (Territory.select().where(
@@ -32,26 +42,34 @@ def move_territory(territory, parent):
             shape, (parent.name, geo.loads(parent.geometry)) if parent is not None else None,
             [(t.name, geo.loads(t.geometry)) for t in siblings if t.geometry])
         if problems:
-            return problems
+            raise shape_refused(problems)
     with database.atomic():
         territory.move_under(parent)
         place_customers(territory.branch)
-    return []
+    return territory
 
-def retire_territory(territory, day=None):
-    """Retire a territory and everything below it from day; rows and history stay.
+
+def retire_territory(user, territory, day=None):
+    """The write path retiring a territory and everything below it from day; rows and history stay.
 
     Assignments end that day and its customers go to the nearest live territory.
+    Refused: not_found outside the user's scope, forbidden for a manager, and a
+    territory already retired.
     """
+    row = editable(user, territory)
+    if row.retired_on is not None:
+        raise Refused({"retired": _l("This territory is already retired.")})
     day = day or clock.today()
     with database.atomic():
-        subtree = Territory.select(Territory.id).where(Territory.path.startswith(territory.path))
+        subtree = Territory.select(Territory.id).where(Territory.path.startswith(row.path))
         Territory.update(retired_on=day).where(Territory.id.in_(subtree), Territory.live()).execute()
         (Assignment.update(ends_on=day)
          .where(Assignment.territory.in_(subtree), Assignment.ends_on.is_null() | (Assignment.ends_on > day))
          .execute())
-        place_customers(territory.branch)
-    territory.retired_on = day
+        place_customers(row.branch)
+    if not isinstance(territory, int):
+        territory.retired_on = day
+    return row
 
 
 def place_customers(branch, placer=None):
@@ -90,17 +108,11 @@ def place_customers(branch, placer=None):
 # --- Drawing on the map -----------------------------------------------------------------------
 @dataclass
 class DrawResult:
-    """What saving a drawn shape did, or why it did not."""
+    """What saving a drawn shape did (why it did not is a Refused, with highlights)."""
 
-    problems: list = field(default_factory=list)
-    highlights: list = field(default_factory=list)  # (kind, name, WGS-84 shapely geometry) to draw
     territory: object = None
     placed: int = 0   # customers whose territory changed
     inside: int = 0   # customers now in the territory or below it
-
-    @property
-    def messages(self):
-        return [str(p) for p in self.problems]
 
 
 def family_of(branch, parent, exclude=None):
@@ -114,29 +126,36 @@ def family_of(branch, parent, exclude=None):
     return parent_pair, [(t.name, geo.loads(t.geometry)) for t in siblings.order_by(Territory.id)]
 
 
-def save_drawn(geometry, datum="wgs84", *, branch=None, parent=None, name=None, kind=None, territory=None):
-    """Check a shape drawn on the map exactly as an import checks it, and save it if nothing is wrong.
+def save_drawn(user, geometry, datum="wgs84", *, parent=None, name=None, kind=None, territory=None):
+    """The write path of a shape drawn on the map: checked exactly as an import checks it,
+    saved if nothing is wrong, then the bank's customers are placed again.
 
-    A new territory needs branch, name and kind (parent optional); an existing one keeps
-    its family and must still hold its children. geometry is GeoJSON in datum. Nothing is
-    written when there is a problem; otherwise the bank's customers are placed again.
+    A new territory needs name and kind, under parent (a live territory in the user's
+    scope) or at the top of the user's branch; an existing one (territory) keeps its
+    family and must still hold its children. geometry is GeoJSON in datum.
+    Refused: not_found for a territory or parent outside the user's scope or retired,
+    forbidden for a manager; otherwise every problem at once, keyed by code, with
+    `highlights` (kind, name, WGS-84 part) for the map to draw. Nothing is written then.
     """
-    result = DrawResult()
+    problems, highlights = [], []
     if territory is None:
+        if parent is not None:
+            parent = editable(user, parent, live=True)
+        editor(user)
+        branch = parent.branch if parent is not None else user.branch
         name = (name or "").strip()
-        if not name:
-            result.problems.append(ImportProblem("no_name"))
-        elif len(name) > MAX_NAME:
-            result.problems.append(ImportProblem("name_too_long", {"n": len(name), "limit": MAX_NAME}))
+        if name_problem(name) is not None:
+            problems.append(name_problem(name))
         if kind not in TERRITORY_KINDS:
-            result.problems.append(ImportProblem("bad_kind", {"kind": kind or "—"}))
+            problems.append(ImportProblem("bad_kind", {"kind": kind or "—"}))
     else:
+        territory = editable(user, territory, live=True)
         branch, parent = territory.branch, territory.parent
     parent_pair, siblings = family_of(branch, parent, exclude=territory)
-    shape, problems = geo.validate(geometry, datum, parent_pair, siblings)
-    result.problems += problems
+    shape, shape_problems = geo.validate(geometry, datum, parent_pair, siblings)
+    problems += shape_problems
     if shape is not None:
-        result.highlights = geo.violations(shape, parent_pair, siblings)
+        highlights = geo.violations(shape, parent_pair, siblings)
         if territory is not None:
             children = Territory.select().where(Territory.parent == territory, Territory.live(),
                                                 Territory.geometry.is_null(False))
@@ -145,11 +164,12 @@ def save_drawn(geometry, datum="wgs84", *, branch=None, parent=None, name=None, 
                 child_shape = geo.loads(child.geometry)
                 for _, _, part in geo.violations(child_shape, (territory.name, shape)):
                     m2 = geo.area_m2(part)
-                    result.problems.append(ImportProblem("child_outside", {
+                    problems.append(ImportProblem("child_outside", {
                         "share": f"{m2 / geo.area_m2(child_shape):.1%}", "m2": f"{m2:,.0f}", "child": child.name}))
-                    result.highlights.append(("outside", child.name, part))
-    if result.problems:
-        return result
+                    highlights.append(("outside", child.name, part))
+    if problems:
+        raise shape_refused(problems, highlights)
+    result = DrawResult()
     with database.atomic():
         fields = shape_fields(shape)
         if territory is None:

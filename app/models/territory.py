@@ -8,12 +8,14 @@ from app import clock, geo
 from app.db import database
 from app.models.base import BaseModel, created_at_field, one_of
 from app.models.org import BUSINESS_LINES, Branch, User
-from app.models.scope import records
+from app.models.refused import Problems, Refused
+from app.models.scope import records, usable, user_scope
 from app.models.vocabulary import TERRITORY_KINDS, TIERS
 
 TERRITORY_KIND_LABELS = {"zone": _l("Zone"), "village": _l("Village"), "street": _l("Street"),
                          "group": _l("Group"), "market": _l("Market area")}
 SQ_M_PER_MU = 10000 / 15
+EDITORS = ("admin", "team_lead")  # who may draw, rename, move, retire and assign territories
 
 
 class Territory(BaseModel):
@@ -55,10 +57,20 @@ class Territory(BaseModel):
                 t.save(only=[Territory.path])
             self.path = new_path
 
-    def rename(self, name):
-        """A new name; history (visits, assignments) follows the row, not the name."""
-        self.name = name.strip()
-        self.save(only=[Territory.name])
+    def rename(self, user, name):
+        """The write path of a new name; history (visits, assignments) follows the row, not the name.
+
+        Refused: not_found outside the user's scope, forbidden for a manager, and a name
+        empty or longer than MAX_NAME (the limit of an import and a drawing too).
+        """
+        territory = editable(user, self)
+        name = (name or "").strip()
+        problem = name_problem(name)
+        if problem is not None:
+            raise shape_refused([problem])
+        with database.atomic():
+            Territory.update(name=name).where(Territory.id == territory.id).execute()
+        self.name = name
 
     @property
     def area_mu(self):
@@ -108,7 +120,7 @@ class Assignment(BaseModel):
 
     @staticmethod
     def refusal(territory, managers):
-        """Why the territory cannot be given to managers now (a message), or None.
+        """Why the territory cannot be given to managers now (a message), or None (assign checks it).
 
         A closed branch (or one under a closed branch) keeps its history but takes no
         new assignment, neither for its territories nor for its people.
@@ -124,18 +136,31 @@ class Assignment(BaseModel):
         return None
 
     @classmethod
-    def assign(cls, territory, managers, business_line, starts_on, by=None):
-        """Make managers responsible for the territory's business line from starts_on.
+    def assign(cls, user, territory, managers, business_line, starts_on):
+        """The write path making managers responsible for the territory's business line from starts_on.
 
-        Those responsible until then and not among managers end the day before, so
+        managers are Users or their ids, each an active account manager in the user's
+        scope. Those responsible until then and not among managers end the day before, so
         the history stays; an assignment that had not started yet is simply dropped.
-        Returns the users whose assignment ended. Raises ValueError with the reason
-        when the territory's or a manager's branch is closed (see refusal).
+        Returns the users whose assignment ended. Refused: not_found for a territory
+        outside the user's scope, forbidden for a manager, and at once every reason among
+        a business line or start date missing, a manager not of the user's team, and a
+        closed branch (see refusal).
         """
-        refused = cls.refusal(territory, managers)
+        territory = editable(user, territory)
+        problems = Problems()
+        if business_line not in BUSINESS_LINES or not isinstance(starts_on, datetime.date):
+            problems.add("business_line", _l("Choose a business line and a start date."))
+        ids = {m if isinstance(m, int) else m.id for m in managers}
+        chosen = list(User.select().where(user_scope(user), User.role == "manager", User.active,
+                                          User.id.in_(list(ids))).order_by(User.name))
+        if not ids or len(chosen) != len(ids):
+            problems.add("users", _l("Choose at least one account manager of your team."))
+        refused = cls.refusal(territory, chosen)
         if refused is not None:
-            raise ValueError(refused)
-        keep = {m.id for m in managers}
+            problems.add("closed", refused)
+        problems.check()
+        keep = {m.id for m in chosen}
         ended = []
         with database.atomic():
             running = cls.select().where(
@@ -151,10 +176,10 @@ class Assignment(BaseModel):
                     assignment.ends_on = starts_on - datetime.timedelta(days=1)
                     assignment.save(only=[cls.ends_on])
                     ended.append(assignment.user)
-            for manager in managers:
+            for manager in chosen:
                 if manager.id not in held:
                     cls.create(territory=territory, user=manager, business_line=business_line,
-                               starts_on=starts_on, assigned_by=by)
+                               starts_on=starts_on, assigned_by=user.id)
         return ended
 
     @classmethod
@@ -196,6 +221,56 @@ class ImportProblem(geo.Problem):
         if self.code in IMPORT_MESSAGES:
             return str(IMPORT_MESSAGES[self.code]) % {k: str(v) for k, v in self.params.items()}
         return super().__str__()
+
+
+def name_problem(name):
+    """What is wrong with a territory's (stripped) name, or None: one rule for import, drawing, rename."""
+    if not name:
+        return ImportProblem("no_name")
+    if len(name) > MAX_NAME:
+        return ImportProblem("name_too_long", {"n": len(name), "limit": MAX_NAME})
+    return None
+
+
+def shape_refused(problems, highlights=()):
+    """One Refused for a territory's problems (geo.Problem), every one of them.
+
+    errors is keyed by each problem's code (a second overlap is "overlap#2"), in the
+    order found, so `messages` lists them as the import does; code is the first one's.
+    highlights, (kind, name, WGS-84 shapely geometry), are the parts the map draws.
+    """
+    errors = {}
+    for problem in problems:
+        key, n = problem.code, 2
+        while key in errors:
+            key, n = f"{problem.code}#{n}", n + 1
+        errors[key] = str(problem)
+    refused = Refused(errors, code=problems[0].code)
+    refused.highlights = list(highlights)
+    return refused
+
+
+def editor(user):
+    """Refused (forbidden) unless the user may change territories: an active admin or team lead."""
+    if not usable(user) or user.role not in EDITORS:
+        raise Refused.forbidden()
+
+
+def editable(user, territory, live=False):
+    """The territory (a row or its id) fresh from the database if the user may change it.
+
+    Refused: not_found outside the user's scope (or retired, when live), forbidden
+    for someone who may only look at it.
+    """
+    territory_id = territory if isinstance(territory, int) else territory.id
+    query = Territory.visible_to(user).where(Territory.id == territory_id)
+    if live:
+        query = query.where(Territory.live())
+    found = query.first()
+    if found is None:
+        raise Refused.not_found()
+    editor(user)
+    return found
 
 
 def shape_fields(shape):

@@ -12,15 +12,16 @@ from peewee import fn
 from app import clock, geo, maps
 from app.models import Assignment, AuditLog, Branch, Customer, Territory, User, Visit
 from app.models.org import BUSINESS_LINES
+from app.models.refused import FORBIDDEN, NOT_FOUND, Refused
 from app.models.scope import branch_scope, user_scope
 from app.imports.geojson import MAX_IMPORT_BYTES, import_territories
-from app.models.handover import hand_over
+from app.models.handover import reassign
 from app.models.placement import move_territory, retire_territory, save_drawn
-from app.models.territory import KIND_NAMES, TERRITORY_KIND_LABELS, TERRITORY_KINDS
+from app.models.territory import EDITORS, KIND_NAMES, TERRITORY_KIND_LABELS, TERRITORY_KINDS
 from app.web import get_visible_or_404, render, roles_required
 
 bp = Blueprint("territories", __name__)
-DRAWERS = ("admin", "team_lead")  # who may draw and edit boundaries
+DRAWERS = EDITORS  # who may draw and edit boundaries
 
 
 @bp.route("/map")
@@ -89,12 +90,24 @@ def customer_card(customer_id):
                   last_visit=clock.to_local(last).date() if last else None, this_week=this_week)
 
 
-def _drawn_reply(result, status_ok, action):
+def _refused_status(refused):
+    """Abort for a refusal that says nothing more (404, 403); otherwise the caller shows the reasons."""
+    if refused.code == NOT_FOUND:
+        abort(404)
+    if refused.code == FORBIDDEN:
+        abort(403)
+
+
+def _drawn_reply(save, status_ok, action):
     datum = maps.display_datum()
-    if result.problems:
+    try:
+        result = save()
+    except Refused as refused:
+        _refused_status(refused)
         features = [{"type": "Feature", "properties": {"kind": kind, "name": name},
-                     "geometry": maps.display_shape(part, datum)} for kind, name, part in result.highlights]
-        return jsonify({"ok": False, "messages": result.messages,
+                     "geometry": maps.display_shape(part, datum)}
+                    for kind, name, part in getattr(refused, "highlights", [])]
+        return jsonify({"ok": False, "messages": [str(m) for m in refused.messages],
                         "highlight": {"type": "FeatureCollection", "features": features}}), 422
     territory = result.territory
     # Who moved a boundary, and what it does to the customers, is kept: 责任田 decide who visits whom.
@@ -120,29 +133,22 @@ def draw():
     body = request.get_json(silent=True)
     if not isinstance(body, dict):
         abort(400)
-    parent = None
-    if body.get("parent") not in (None, ""):
-        parent = get_visible_or_404(Territory, _int_or_404(body["parent"]))
-        if parent.retired_on is not None:
-            abort(404)
-    branch = parent.branch if parent is not None else current_user.branch
-    result = save_drawn(_drawn_geometry(body), maps.display_datum(), branch=branch, parent=parent,
-                        name=str(body.get("name") or ""), kind=str(body.get("kind") or ""))
-    return _drawn_reply(result, 201, "draw")
+    parent = _int_or_404(body["parent"]) if body.get("parent") not in (None, "") else None
+    return _drawn_reply(lambda: save_drawn(
+        current_user, _drawn_geometry(body), maps.display_datum(), parent=parent,
+        name=str(body.get("name") or ""), kind=str(body.get("kind") or "")), 201, "draw")
 
 
 @bp.route("/map/territories/<int:territory_id>/shape", methods=["POST"])
 @roles_required(*DRAWERS)
 def reshape(territory_id):
     """Save a territory's edited boundary (JSON), checked against its parent, siblings and children."""
-    territory = get_visible_or_404(Territory, territory_id)
-    if territory.retired_on is not None:
-        abort(404)
     body = request.get_json(silent=True)
     if not isinstance(body, dict):
+        get_visible_or_404(Territory, territory_id)  # outside the scope says nothing more, as ever
         abort(400)
-    result = save_drawn(_drawn_geometry(body), maps.display_datum(), territory=territory)
-    return _drawn_reply(result, 200, "reshape")
+    return _drawn_reply(lambda: save_drawn(current_user, _drawn_geometry(body), maps.display_datum(),
+                                           territory=territory_id), 200, "reshape")
 
 
 def _int_or_404(value):
@@ -254,35 +260,37 @@ def assign(territory_id):
     managers = list(User.select().where(user_scope(current_user), User.role == "manager", User.active)
                     .order_by(User.name))
     form = {"business_line": "retail", "starts_on": clock.today().isoformat(), "users": [], "hand_over": False}
-    error, status = None, 200
+    errors, status = [], 200
     if request.method == "POST":
         form = {"business_line": request.form.get("business_line", ""),
                 "starts_on": request.form.get("starts_on", ""),
                 "users": request.form.getlist("users"),
                 "hand_over": request.form.get("hand_over") == "1"}
-        chosen = [m for m in managers if str(m.id) in form["users"]]
         try:
             starts_on = datetime.date.fromisoformat(form["starts_on"])
         except ValueError:
             starts_on = None
-        if form["business_line"] not in BUSINESS_LINES or starts_on is None:
-            error = _l("Choose a business line and a start date.")
-        elif len(chosen) != len(form["users"]) or not chosen:
-            error = _l("Choose at least one account manager of your team.")
-        elif Assignment.refusal(territory, chosen) is not None:
-            error = Assignment.refusal(territory, chosen)
+        chosen = [_int_or_zero(u) for u in form["users"]]  # 0 is nobody: refused as not of the team
+        try:
+            moved = reassign(current_user, territory, chosen, form["business_line"], starts_on,
+                             hand_over_work=form["hand_over"])
+        except Refused as refused:
+            _refused_status(refused)
+            errors, status = refused.messages, 422
         else:
-            ended = Assignment.assign(territory, chosen, form["business_line"], starts_on, by=current_user)
-            moved = (0, 0)
-            if form["hand_over"] and ended:
-                moved = hand_over(territory, ended, chosen[0])
             flash(_l("Assigned from %(day)s; %(f)s follow-ups and %(l)s leads handed over.",
                      day=starts_on.isoformat(), f=moved[0], l=moved[1]))
             return redirect(url_for("territories.assign", territory_id=territory.id))
-        status = 422
     history = list(Assignment.history(territory))
     return render("territories/assign.html", territory=territory, managers=managers, form=form,
-                  history=history, error=error, business_lines=BUSINESS_LINES), status
+                  history=history, errors=errors, business_lines=BUSINESS_LINES), status
+
+
+def _int_or_zero(value):
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return 0
 
 
 @bp.route("/territories/<int:territory_id>/edit", methods=["GET", "POST"])
@@ -296,20 +304,23 @@ def edit(territory_id):
     problems, status = [], 200
     if request.method == "POST":
         action = request.form.get("action")
-        if action == "rename" and request.form.get("name", "").strip():
-            territory.rename(request.form["name"])
-        elif action == "move":
-            parent_id = request.form.get("parent", "")
-            parent = next((t for t in parents if str(t.id) == parent_id), None)
-            if parent_id and parent is None:
-                abort(404)
-            problems = [str(p) for p in move_territory(territory, parent)]
-        elif action == "retire" and territory.retired_on is None:
-            retire_territory(territory)
+        try:
+            if action == "rename" and request.form.get("name", "").strip():
+                territory.rename(current_user, request.form["name"])
+            elif action == "move":
+                parent_id = request.form.get("parent", "")
+                parent = next((t for t in parents if str(t.id) == parent_id), None)
+                if parent_id and parent is None:
+                    abort(404)
+                move_territory(current_user, territory, parent)
+            elif action == "retire" and territory.retired_on is None:
+                retire_territory(current_user, territory)
+            else:
+                abort(400)
+        except Refused as refused:
+            _refused_status(refused)
+            problems, status = refused.messages, 422
         else:
-            abort(400)
-        if not problems:
             flash(_l("Saved."))
             return redirect(url_for("territories.edit", territory_id=territory.id))
-        status = 422
     return render("territories/edit.html", territory=territory, parents=parents, problems=problems), status
