@@ -10,7 +10,7 @@ import shapely
 from app import geo
 from app.db import database
 from app.models.placement import place_customers
-from app.models.territory import MAX_NAME, TERRITORY_KINDS, ImportProblem, Territory, shape_fields
+from app.models.territory import TERRITORY_KINDS, ImportProblem, Territory, name_problem, shape_fields
 
 MAX_IMPORT_BYTES = 5 * 1024 * 1024
 
@@ -148,10 +148,8 @@ def import_territories(data, branch, datum=None, dry_run=False):
         row.kind = str(props.get("kind") or "").strip()
         row.code = str(props["code"]).strip() if props.get("code") not in (None, "") else None
         row.parent = str(props["parent"]).strip() if props.get("parent") not in (None, "") else None
-        if not row.name:
-            row.problems.append(ImportProblem("no_name"))
-        elif len(row.name) > MAX_NAME:  # the same limit as a rename and a drawing
-            row.problems.append(ImportProblem("name_too_long", {"n": len(row.name), "limit": MAX_NAME}))
+        if name_problem(row.name) is not None:  # the one rule of a rename and a drawing too
+            row.problems.append(name_problem(row.name))
         if row.kind not in TERRITORY_KINDS:
             row.problems.append(ImportProblem("bad_kind", {"kind": row.kind or "—"}))
         row.existing = by_code.get(row.code)
