@@ -231,3 +231,20 @@ def test_the_demo_has_leads_won_lost_and_stale_written_through_the_app():
             assert lead.won_on >= clock.to_local(lead.created_at).date()
         assert LeadEvent.select().where(LeadEvent.kind == "status").count() >= len(leads)
         assert clock.state() == unmoved  # the demo's time travel left the clock exactly where it was
+
+
+COMPETITOR_PRODUCTS = ("惠农e贷",)  # another bank's brand: a demo shown to a regulator never sells it
+
+
+def test_the_demo_sells_its_own_products_in_neutral_words_with_its_own_numbers():
+    """No other bank's brand, no interest by the tier reached on early withdrawal (靠档计息),
+    and won leads keep the bank's own contract numbers, not another bank's card prefix."""
+    from app.models import Holding, Lead, Product
+    with demo_database():
+        build_demo(customers=CUSTOMERS, password_method=FAST_HASH)
+        products = list(Product.select())
+        assert not [p.name for p in products if p.name in COMPETITOR_PRODUCTS]
+        assert not [p.name for p in products if "靠档" in (p.description or "") or "随时支取" in (p.description or "")]
+        references = [r for (r,) in Holding.select(Holding.reference).where(Holding.reference.is_null(False)).tuples()]
+        references += [r for (r,) in Lead.select(Lead.contract_no).where(Lead.contract_no.is_null(False)).tuples()]
+        assert references and not [r for r in references if r.startswith("6228")]

@@ -274,7 +274,7 @@ class Archive:
             elif row["kind"] == "household" and loan <= 30:
                 product = "农户小额信用贷款"
             else:
-                product = "惠农e贷"
+                product = "农商e贷"
             start = since(60, 700)
             self.contracts += 1
             held.append(_held(p[product].id, start, loan, f"QBDK{start.year}{self.contracts:06d}"))

@@ -183,7 +183,7 @@ def leads(users, products, rng):
                         # Someone new who signs gets an archive in one of the manager's villages.
                         home = Territory.visible_to(manager).order_by(Territory.path.desc()).first()
                         lead.move(manager, "won", amount=amount, won_on=clock.today(),
-                                  reference=f"6228{rng.randrange(10**8):08d}" if rng.random() < .7 else None,
+                                  reference=f"QBXS{clock.today().year}{rng.randrange(10**6):06d}" if rng.random() < .7 else None,
                                   archive={"territory": home.id if home else None, "link": "new"})
                     elif to == "lost":
                         lead.move(manager, "lost", reason=rng.choice(DEFAULT_LOST_REASONS))
