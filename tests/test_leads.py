@@ -362,7 +362,7 @@ def test_lost_needs_a_reason_from_the_list_and_lost_never_jumps_to_won(app, clie
     assert post(client, f"/leads/{lead_id}/status", to="lost", reason="已在他行办理").status_code == 302
     jump = post(client, f"/leads/{lead_id}/status", to="won", amount="10", won_on=clock.today().isoformat())
     assert jump.status_code == 400
-    assert soup(jump).select_one("p.error").get_text() == "未作任何更改：该线索已流失：请先重新打开，再推进阶段。"
+    assert soup(jump).select_one("p.error").get_text() == "未作任何更改：该线索营销未成功：请先重新打开，再推进阶段。"
     with db(app):
         assert Lead.get_by_id(lead_id).status == "lost"
         assert Holding.select().count() == 0
@@ -440,9 +440,9 @@ def test_the_list_has_status_chips_and_a_board_of_lanes(app, client, county):
     login(client, "lead1")
     page = soup(client.get("/leads/"))
     assert [a.get_text() for a in page.select(".chips a")] == [
-        "跟进中", "新建", "已联系", "已确认意向", "已成交", "已流失", "久未跟进", "全部"]
+        "跟进中", "新建", "已联系", "已确认意向", "已成交", "未成功", "久未跟进", "全部"]
     assert [h.contents[0].strip() for h in page.select(".board .lane h2")] == [
-        "新建", "已联系", "已确认意向", "已成交", "已流失"]
+        "新建", "已联系", "已确认意向", "已成交", "未成功"]
     names = [li.select_one(".row-main").contents[0].strip() for li in page.select(".lane li.lead-row")]
     assert sorted(names) == ["周大福", "郑家杂货店"]  # branch A1's leads, not bank B's
     only_new = soup(client.get("/leads/?status=won"))

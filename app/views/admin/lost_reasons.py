@@ -1,4 +1,4 @@
-"""The reasons a lead may be lost for (流失原因), as each bank keeps them (/admin/lost-reasons)."""
+"""The reasons a lead may be lost for (营销未成功原因), as each bank keeps them (/admin/lost-reasons)."""
 from flask import Blueprint, abort, redirect, request, url_for
 from flask_login import current_user
 
