@@ -10,11 +10,14 @@ import sqlite3
 import threading
 from pathlib import Path
 
+import functools
+
 import click
 from flask import current_app
-from peewee import DatabaseProxy, SqliteDatabase
+from peewee import DatabaseProxy, PostgresqlDatabase, SqliteDatabase
 from playhouse.pool import PooledDatabase, PooledPostgresqlDatabase, PooledSqliteDatabase
 from playhouse.db_url import parse
+from pypinyin import lazy_pinyin
 
 database = DatabaseProxy()
 
@@ -50,6 +53,27 @@ BACKSTOP_PAGES = 10_000
 POOL_STALE_SECONDS = 300
 
 
+# Chinese readers expect lists in pinyin order (阿 付 世 中), not by code point (世 中 付 阿).
+PINYIN = "pinyin"                 # registered on every SQLite connection
+POSTGRES_CHINESE = '"zh-x-icu"'   # ICU's Chinese collation, in Debian's PostgreSQL
+
+
+@functools.lru_cache(maxsize=200_000)
+def _pinyin_key(text):
+    # Names repeat across a bank's lists: each is turned into pinyin once.
+    return (" ".join(lazy_pinyin(text)), text)
+
+
+def _pinyin_compare(a, b):
+    key_a, key_b = _pinyin_key(a), _pinyin_key(b)
+    return (key_a > key_b) - (key_a < key_b)
+
+
+def chinese_order(field):
+    """field, ordered as a Chinese reader expects (pinyin), on the bound database."""
+    return field.collate(POSTGRES_CHINESE if isinstance(database.obj, PostgresqlDatabase) else PINYIN)
+
+
 def open_database(url, checkpoint_every=None):
     """Return an unconnected peewee database for a DATABASE_URL.
 
@@ -63,13 +87,16 @@ def open_database(url, checkpoint_every=None):
     if url.startswith("sqlite:///"):
         path = url[len("sqlite:///"):]
         if path == ":memory:":
-            return SqliteDatabase(path, pragmas=SQLITE_PRAGMAS, field_types=SQLITE_FIELD_TYPES)
+            db = SqliteDatabase(path, pragmas=SQLITE_PRAGMAS, field_types=SQLITE_FIELD_TYPES)
+            db.register_collation(_pinyin_compare, PINYIN)
+            return db
         Path(path).parent.mkdir(parents=True, exist_ok=True)
         pragmas = dict(SQLITE_PRAGMAS, **({"wal_autocheckpoint": BACKSTOP_PAGES} if checkpoint_every else {}))
         # A pooled connection may be taken next by another thread than the one that opened
         # it (never by two at once), so the sqlite3 module's same-thread check is off.
         db = PooledSqliteDatabase(path, pragmas=pragmas, field_types=SQLITE_FIELD_TYPES,
                                   max_connections=None, check_same_thread=False)
+        db.register_collation(_pinyin_compare, PINYIN)
         if checkpoint_every:
             db.checkpointer = WalCheckpointer(path, checkpoint_every)
             db.checkpointer.start()

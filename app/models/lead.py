@@ -18,7 +18,7 @@ from peewee import (BooleanField, Case, fn, DateField, DateTimeField, DoubleFiel
                     IntegerField, IntegrityError, TextField)
 
 from app import clock, crypto
-from app.db import database
+from app.db import chinese_order, database
 from app.models.audit import AuditLog
 from app.models.base import BaseModel, created_at_field, default, one_of
 from app.models.customer import Customer
@@ -492,7 +492,7 @@ def team_managers(user):
     if user.role != "team_lead":
         return User.select().where(User.id == user.id)
     return (User.select().where(User.branch.in_(branch_ids(user)), User.role == "manager", User.active)
-            .order_by(User.name))
+            .order_by(chinese_order(User.name)))
 
 
 def new_client_uuid():

@@ -1,6 +1,7 @@
 """The bank's product catalogue (节节高, 月月红, loans, 黔农云, 社保代缴 …)."""
 from peewee import BooleanField, DoubleField, ForeignKeyField, TextField
 
+from app.db import chinese_order
 from app.models.base import BaseModel, created_at_field, default, one_of
 from app.models.org import Branch
 
@@ -21,4 +22,4 @@ class Product(BaseModel):
 
     @classmethod
     def offered_by(cls, bank):
-        return cls.select().where((cls.bank == bank) & cls.active).order_by(cls.kind, cls.name)
+        return cls.select().where((cls.bank == bank) & cls.active).order_by(cls.kind, chinese_order(cls.name))

@@ -5,7 +5,7 @@ from flask_babel import lazy_gettext as _l
 from peewee import DateField, DoubleField, ForeignKeyField, TextField, fn
 
 from app import clock, geo
-from app.db import database
+from app.db import chinese_order, database
 from app.models.base import BaseModel, created_at_field, one_of
 from app.models.org import BUSINESS_LINES, Branch, User
 from app.models.refused import Problems, Refused
@@ -153,7 +153,7 @@ class Assignment(BaseModel):
             problems.add("business_line", _l("Choose a business line and a start date."))
         ids = {m if isinstance(m, int) else m.id for m in managers}
         chosen = list(User.select().where(user_scope(user), User.role == "manager", User.active,
-                                          User.id.in_(list(ids))).order_by(User.name))
+                                          User.id.in_(list(ids))).order_by(chinese_order(User.name)))
         if not ids or len(chosen) != len(ids):
             problems.add("users", _l("Choose at least one account manager of your team."))
         refused = cls.refusal(territory, chosen)

@@ -15,7 +15,7 @@ from peewee import (JOIN, Case, fn, BooleanField, DateField, DateTimeField, Doub
                     IntegrityError, SqliteDatabase, TextField)
 
 from app import clock, geo
-from app.db import database
+from app.db import chinese_order, database
 from app.models.base import BaseModel, created_at_field, default, one_of
 from app.models.prepared import Prepared, PreparedInsert
 from app.models.customer import Customer, holds_customer
@@ -448,7 +448,7 @@ class FollowUp(BaseModel):
         _, sunday = clock.week_bounds(day)
         rows = (cls.select(cls, Customer).join(Customer)
                 .where((cls.user == user.id) & cls.done_at.is_null() & (cls.due_on <= sunday))
-                .order_by(cls.due_on, Customer.name))
+                .order_by(cls.due_on, chinese_order(Customer.name)))
         groups = {"overdue": [], "today": [], "week": []}
         for f in rows:
             key = "overdue" if f.due_on < day else "today" if f.due_on == day else "week"
@@ -732,4 +732,5 @@ def customer_listing(user, q="", tier=None, territory=None, kind=None, last_visi
     elif last_visit == "stale":
         since = clock.now() - dt.timedelta(days=30)
         query = query.where(last.c.last_at.is_null() | (last.c.last_at < since))
-    return query.order_by(Customer.village, Customer.group_name, Customer.name, Customer.id).objects()
+    return query.order_by(chinese_order(Customer.village), chinese_order(Customer.group_name),
+                          chinese_order(Customer.name), Customer.id).objects()

@@ -2,6 +2,7 @@
 from flask import Blueprint
 from flask_login import current_user
 
+from app.db import chinese_order
 from app.models import Assignment, Territory, User, Visit
 from app.models.scope import user_scope
 from app.web import render, roles_required
@@ -24,7 +25,7 @@ def team():
             .join(Assignment, on=(Assignment.territory == Territory.id))
             .where(Assignment.id.in_(Assignment.current().select(Assignment.id)),
                    Assignment.user.in_([m.id for m in managers]))
-            .order_by(Territory.name, Territory.id).tuples()):
+            .order_by(chinese_order(Territory.name), Territory.id).tuples()):
         if (user_id, territory_id) not in seen:  # two business lines: one territory, named once
             seen.add((user_id, territory_id))
             names.setdefault(user_id, []).append(name)

@@ -9,6 +9,7 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from peewee import fn
 
+from app.db import chinese_order
 from app import clock, geo, maps
 from app.models import Assignment, AuditLog, Branch, Customer, Territory, User, Visit
 from app.models.org import BUSINESS_LINES
@@ -72,7 +73,7 @@ def territory_card(territory_id):
     territory = get_visible_or_404(Territory, territory_id)
     customer_count = Customer.counts_by_territory([territory.id], Customer.visible_to(current_user))
     managers = list(Assignment.current().where(Assignment.territory == territory)
-                    .join(User).order_by(User.name))
+                    .join(User).order_by(chinese_order(User.name)))
     visited, total, ratio = Visit.coverage(current_user, by="territory", among=[territory.id])[territory.id]
     return render("territories/card.html", "partials/_territory_card.html", territory=territory,
                   kind_names=KIND_NAMES, customer_count=customer_count.get(territory.id, 0), managers=managers,
@@ -248,7 +249,7 @@ def unplaced():
     customers = (Customer.visible_to(current_user)
                  .where(Customer.territory.is_null() | Customer.lat.is_null() | Customer.lng.is_null())
                  .where(Customer.status == "active")
-                 .order_by(Customer.name).limit(500))
+                 .order_by(chinese_order(Customer.name)).limit(500))
     return render("territories/unplaced.html", customers=customers)
 
 
@@ -258,7 +259,7 @@ def assign(territory_id):
     """Assign managers to a territory for a business line from a date; history stays."""
     territory = get_visible_or_404(Territory, territory_id)
     managers = list(User.select().where(user_scope(current_user), User.role == "manager", User.active)
-                    .order_by(User.name))
+                    .order_by(chinese_order(User.name)))
     form = {"business_line": "retail", "starts_on": clock.today().isoformat(), "users": [], "hand_over": False}
     errors, status = [], 200
     if request.method == "POST":

@@ -5,6 +5,7 @@ from peewee import fn
 
 from flask_wtf import FlaskForm
 
+from app.db import chinese_order
 from app.models import Branch, Product, Territory, User
 from app.models.scope import branch_scope, user_scope
 from app.web import render, roles_required
@@ -42,7 +43,7 @@ def admin_bank(change=False):
     to the bank's admin: change=True (a form that writes) is refused with 403.
     """
     banks = list(Branch.select().where(branch_scope(current_user) & (Branch.kind == "bank"))
-                 .order_by(Branch.name))
+                 .order_by(chinese_order(Branch.name)))
     own = current_user.branch.bank
     if own is not None and current_user.branch.kind == "bank":
         return own, [own], True

@@ -9,7 +9,7 @@ from wtforms.validators import DataRequired, Length, Optional, Regexp, Validatio
 
 from flask_wtf import FlaskForm
 
-from app.db import database
+from app.db import chinese_order, database
 from app.models import AuditLog, Branch, User
 from app.models.customer import mask_phone
 from app.models.org import BUSINESS_LINES, ROLES
@@ -85,7 +85,8 @@ def users():
     if q:
         like = f"%{q}%"
         query = query.where(User.name.ilike(like) | User.username.ilike(like) | User.phone.endswith(q))
-    rows = list(query.order_by(Branch.path, User.name, User.id).limit(size + 1).offset((page - 1) * size))
+    query = query.order_by(Branch.path, chinese_order(User.name), User.id)
+    rows = list(query.limit(size + 1).offset((page - 1) * size))
     return render("admin/users.html", "partials/_user_rows.html", users=rows[:size], q=q, page=page,
                   more=len(rows) > size, mask_phone=mask_phone)
 
