@@ -206,15 +206,16 @@ def test_proxy_headers_are_ignored_unless_configured(app, client, county):
 
 
 @pytest.fixture
-def behind_proxy(app):
-    from app.web import trust_proxies
+def proxied(app, county):
+    """A client of the same app and database, configured to sit behind one proxy."""
+    from app import create_app
 
-    app.config["TRUSTED_PROXIES"] = 1
-    trust_proxies(app)
-    return app
+    keys = ("TESTING", "DATABASE_URL", "SECRET_KEY", "ID_NUMBER_KEY", "PASSWORD_HASH_METHOD")
+    return create_app({**{k: app.config[k] for k in keys}, "TRUSTED_PROXIES": 1}).test_client()
 
 
-def test_behind_a_configured_proxy_https_gets_secure_cookies_and_hsts(behind_proxy, client, county):
+def test_behind_a_configured_proxy_https_gets_secure_cookies_and_hsts(proxied):
+    client = proxied
     token = csrf_token(client)
     response = client.post("/login", headers=HTTPS, data={
         "username": "mgr1", "password": PASSWORD, "csrf_token": token})
@@ -227,7 +228,8 @@ def test_behind_a_configured_proxy_https_gets_secure_cookies_and_hsts(behind_pro
         assert AuditLog.get(AuditLog.action == "login").ip == "203.0.113.7"
 
 
-def test_behind_a_configured_proxy_plain_http_stays_plain(behind_proxy, client, county):
+def test_behind_a_configured_proxy_plain_http_stays_plain(proxied):
+    client = proxied
     plain = {"X-Forwarded-Proto": "http"}
     token = csrf_token(client)
     response = client.post("/login", headers=plain, data={
