@@ -178,3 +178,20 @@ def test_an_unknown_language_is_refused(client, county):
     token = csrf_token(client, "/me")
     client.post("/me/locale", data={"locale": "fr", "csrf_token": token})
     assert _user("mgr1").locale == "zh_CN"
+
+
+@pytest.mark.parametrize("password", ["zrt-demo-2026", "qwertyui", "aaaaaaaa", "newadmin2026", "short"])
+def test_create_user_refuses_a_guessable_password(password, runner, county):
+    result = runner.invoke(args=["create-user", "newadmin", "--name", "新管理员", "--role", "admin",
+                                 "--branch", county.branches["A"].code, "--password", password])
+    assert result.exit_code != 0
+    with database.obj.connection_context():
+        assert not User.select().where(User.username == "newadmin").exists()
+
+
+def test_create_user_takes_a_good_password(runner, county):
+    result = runner.invoke(args=["create-user", "newadmin", "--name", "新管理员", "--role", "admin",
+                                 "--branch", county.branches["A"].code, "--password", "tea garden path 7"])
+    assert result.exit_code == 0, result.output
+    with database.obj.connection_context():
+        assert User.get(User.username == "newadmin").role == "admin"
