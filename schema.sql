@@ -33,6 +33,7 @@ CREATE TABLE "user" (
     "failed_logins" INTEGER NOT NULL DEFAULT 0,
     "locked_until" TIMESTAMP,
     "last_login_at" TIMESTAMP,
+    "session_generation" INTEGER NOT NULL DEFAULT 0,
     "created_at" TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP,
     FOREIGN KEY ("branch_id") REFERENCES "branch" ("id") ON DELETE RESTRICT
 );

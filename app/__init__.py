@@ -51,6 +51,8 @@ def create_app(test_config=None):
         PAGE_SIZE=30,
         IMPORT_MAX_BYTES=64 * 1024 * 1024,  # customer imports: a 200,000-row list is ~25 MB as CSV
         IMPORT_DIR=None,  # where uploads wait for confirmation; None: instance/imports/customers
+        # How many proxies in front of the app set X-Forwarded-For/-Proto; 0: believe none.
+        TRUSTED_PROXIES=int(os.environ.get("TRUSTED_PROXIES") or 0),
     )
     from app.maps import config_defaults
 

@@ -11,6 +11,7 @@ from app.imports.rows import render
 from app.imports.spreadsheet import Table, Unreadable
 from app.imports.uploads import refused_workbook
 from app.models import Branch, User
+from app.passwords import password_problem
 
 
 @click.command("demo")
@@ -68,6 +69,9 @@ def create_user_command(username, name, role, branch_code, password):
             raise click.ClickException(f"No branch with code {branch_code}.")
         if User.select().where(User.username == username).exists():
             raise click.ClickException(f"The username {username} is taken.")
+        problem = password_problem(password, username)
+        if problem:
+            raise click.ClickException(str(problem))
         user = User(username=username, name=name, role=role, branch=branch)
         user.set_password(password)
         user.save()

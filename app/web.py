@@ -3,13 +3,16 @@ security headers, sign-in and i18n wiring."""
 import datetime as dt
 import functools
 from functools import wraps
+from urllib.parse import urlsplit
 
 from babel import Locale
 from flask import abort, current_app, flash, make_response, redirect, render_template, request, session, url_for
 from flask_babel import Babel, get_locale, lazy_gettext as _l
-from flask_login import LoginManager, current_user, logout_user
+from flask_login import LoginManager, current_user, login_user, logout_user
+from flask.sessions import SecureCookieSessionInterface
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from htmx_flask import Htmx
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from app import clock
 from app.maps import tile_origins
@@ -128,6 +131,40 @@ def home_url(user):
     return url_for(HOME[user.role])
 
 
+def local_path(target):
+    """target if it is a path on this site, else None: for every `next` a request brings.
+
+    Browsers read a backslash as a slash and drop tabs and newlines, so a slash followed by
+    a backslash, or by a tab and a slash, would lead off-site as "//evil.example" does.
+    """
+    if not target or not target.startswith("/"):
+        return None
+    if any(c == "\\" or ord(c) < 32 or ord(c) == 127 for c in target):
+        return None
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or target.startswith("//"):
+        return None
+    return target
+
+
+def sign_in(user):
+    """Start a fresh session for user (an old cookie cannot be fixed on), of their current
+    session generation: raising it later ends this session."""
+    session.clear()
+    login_user(user)
+    session["generation"] = user.session_generation
+    session["seen_at"] = clock.now().isoformat()
+
+
+def end_sessions(user_id, keep_current=False, **changes):
+    """End every session of this user made so far (with changes to the user in the same
+    statement); keep_current moves this request's own session to the new generation."""
+    generation = User.end_sessions(user_id, **changes)
+    if keep_current and generation is not None:
+        session["generation"] = generation
+    return generation
+
+
 def _require_login():
     if request.endpoint in PUBLIC_ENDPOINTS or request.endpoint is None:
         return None
@@ -171,6 +208,10 @@ def content_security_policy():
 
 
 def _security_headers(response):
+    if request.is_secure:
+        # Only over HTTPS (directly, or from a proxy trusted by TRUSTED_PROXIES): over plain
+        # HTTP browsers ignore it, and a forged X-Forwarded-Proto must not turn it on.
+        response.headers["Strict-Transport-Security"] = "max-age=31536000"
     response.headers["Content-Security-Policy"] = content_security_policy()
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["Referrer-Policy"] = "same-origin"
@@ -194,15 +235,35 @@ def _locale(code):
 
 @login_manager.user_loader
 def _load_user(user_id):
+    generation = session.get("generation")
     try:
         user_id = int(user_id)
     except ValueError:
         return None
-    return _SIGNED_IN_USER.instance(user_id=user_id)
+    if type(generation) is not int:  # a session from before generations, or forged
+        return None
+    return _SIGNED_IN_USER.instance(user_id=user_id, generation=generation)
 
 
-# Every signed-in request loads its user: the SQL is built once.
-_SIGNED_IN_USER = Prepared("signed_in_user", lambda p: User.select().where((User.id == p.user_id) & User.active))
+# Every signed-in request loads its user: the SQL is built once. A session of an older
+# generation (signed out, password changed, deactivated, reset) finds nobody.
+_SIGNED_IN_USER = Prepared("signed_in_user", lambda p: User.select().where(
+    (User.id == p.user_id) & User.active & (User.session_generation == p.generation)))
+
+
+class _SessionInterface(SecureCookieSessionInterface):
+    """The signed cookie, marked Secure whenever the request came over HTTPS."""
+
+    def get_cookie_secure(self, app):
+        return bool(app.config["SESSION_COOKIE_SECURE"] or request.is_secure)
+
+
+def trust_proxies(app):
+    """Believe X-Forwarded-For and X-Forwarded-Proto from TRUSTED_PROXIES proxies in front
+    of the app, and only then: without a proxy anyone could send them."""
+    hops = int(app.config.get("TRUSTED_PROXIES") or 0)
+    if hops > 0 and not isinstance(app.wsgi_app, ProxyFix):
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)
 
 
 @login_manager.unauthorized_handler
@@ -222,6 +283,8 @@ def _error_page(status):
 
 
 def init_app(app):
+    app.session_interface = _SessionInterface()
+    trust_proxies(app)
     login_manager.init_app(app)
     csrf.init_app(app)
     babel.init_app(app, locale_selector=_select_locale)

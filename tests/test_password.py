@@ -93,6 +93,15 @@ def test_a_user_changes_their_password(client, county):
     (PASSWORD, "12345678", None, "new", "这个密码太常见，请换一个更难猜到的。"),
     (PASSWORD, "woaini1314", None, "new", "这个密码太常见，请换一个更难猜到的。"),
     (PASSWORD, "Password", None, "new", "这个密码太常见，请换一个更难猜到的。"),
+    (PASSWORD, "zrt-demo-2026", None, "new", "这是演示系统公开的密码，请设置您自己的密码。"),
+    (PASSWORD, "mgr12024", None, "new", "这个密码太常见，请换一个更难猜到的。"),
+    (PASSWORD, "MGR1_2026!", None, "new", "这个密码太常见，请换一个更难猜到的。"),
+    (PASSWORD, "qwertyui", None, "new", "键盘上连续的键和重复的字符很容易被猜到，请换一个密码。"),
+    (PASSWORD, "aaaaaaaa", None, "new", "键盘上连续的键和重复的字符很容易被猜到，请换一个密码。"),
+    (PASSWORD, "ABCabcabc", None, "new", "键盘上连续的键和重复的字符很容易被猜到，请换一个密码。"),
+    (PASSWORD, "3edc4rfv5tgb", None, "new", "键盘上连续的键和重复的字符很容易被猜到，请换一个密码。"),
+    (PASSWORD, "poiuytrewq", None, "new", "键盘上连续的键和重复的字符很容易被猜到，请换一个密码。"),
+    (PASSWORD, "asdfghjkl2026", None, "new", "键盘上连续的键和重复的字符很容易被猜到，请换一个密码。"),
     (PASSWORD, "tea garden path 7", "tea garden path 8", "confirm", "两次输入的新密码不一致。"),
     ("wrong current", "tea garden path 7", None, "current", "当前密码不正确。"),
 ])
@@ -108,6 +117,13 @@ def test_a_weak_or_mistyped_password_is_refused(current, new, confirm, field, me
 def test_no_special_characters_are_required(client, county):
     login(client, "mgr1")
     assert _change(client, PASSWORD, "greenteafield").status_code == 302
+
+
+@pytest.mark.parametrize("new", ["mgr1 tea garden", "qwe tea garden", "zrt-demo-2027 x", "aaab ccd effg"])
+def test_a_password_that_only_contains_a_run_or_the_username_is_fine(new, client, county):
+    login(client, "mgr1")
+    assert _change(client, PASSWORD, new).status_code == 302
+
 
 
 def test_a_reset_password_must_be_changed_before_anything_else(client, county):
@@ -162,3 +178,20 @@ def test_an_unknown_language_is_refused(client, county):
     token = csrf_token(client, "/me")
     client.post("/me/locale", data={"locale": "fr", "csrf_token": token})
     assert _user("mgr1").locale == "zh_CN"
+
+
+@pytest.mark.parametrize("password", ["zrt-demo-2026", "qwertyui", "aaaaaaaa", "newadmin2026", "short"])
+def test_create_user_refuses_a_guessable_password(password, runner, county):
+    result = runner.invoke(args=["create-user", "newadmin", "--name", "新管理员", "--role", "admin",
+                                 "--branch", county.branches["A"].code, "--password", password])
+    assert result.exit_code != 0
+    with database.obj.connection_context():
+        assert not User.select().where(User.username == "newadmin").exists()
+
+
+def test_create_user_takes_a_good_password(runner, county):
+    result = runner.invoke(args=["create-user", "newadmin", "--name", "新管理员", "--role", "admin",
+                                 "--branch", county.branches["A"].code, "--password", "tea garden path 7"])
+    assert result.exit_code == 0, result.output
+    with database.obj.connection_context():
+        assert User.get(User.username == "newadmin").role == "admin"

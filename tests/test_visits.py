@@ -143,6 +143,9 @@ def test_the_photo_is_stored_under_instance_and_served_in_scope(app, client, cou
     served = client.get(src)
     assert served.status_code == 200 and served.data == jpeg()
     assert served.headers["Cache-Control"].startswith("private")
+    # a personal image is never kept in a shared phone's HTTP cache, as no page is
+    assert "no-store" in served.headers["Cache-Control"].split(", ")
+    assert "max-age" not in served.headers["Cache-Control"]
     served.close()
     files = list(photos.rglob("*.jpg"))
     assert len(files) == 1

@@ -10,8 +10,7 @@ import uuid
 from contextlib import contextmanager
 
 from app import clock
-
-PASSWORD = "zrt-demo-2026"
+from app.passwords import DEMO_PASSWORD as PASSWORD  # noqa: F401 (the demo's parts import it from here)
 BANK_NAME = "黔北县农村商业银行"
 COUNTY = "黔北县"
 SEAT_LNG, SEAT_LAT = 107.6, 28.9  # the county seat

@@ -1,6 +1,8 @@
 """The organisation: branches (a tree whose root is a bank or a provincial union) and users."""
+import datetime as dt
+
 from flask_login import UserMixin
-from peewee import BooleanField, DateField, DateTimeField, ForeignKeyField, IntegerField, TextField
+from peewee import BooleanField, Case, DateField, DateTimeField, ForeignKeyField, IntegerField, TextField
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from app import clock
@@ -9,6 +11,8 @@ from app.models.base import BaseModel, created_at_field, default, one_of
 BRANCH_KINDS = ("union", "bank", "branch", "outlet")
 ROLES = ("manager", "team_lead", "management", "admin")
 BUSINESS_LINES = ("retail", "micro", "agri", "corporate")
+MAX_FAILED_LOGINS = 5
+LOCKOUT = dt.timedelta(minutes=15)
 
 
 class Branch(BaseModel):
@@ -61,10 +65,55 @@ class User(BaseModel, UserMixin):
     failed_logins = IntegerField(default=0, constraints=[default("0")])
     locked_until = DateTimeField(null=True)
     last_login_at = DateTimeField(null=True)
+    # Kept in every session cookie at sign-in and checked on each request: raising it ends
+    # every session made before (sign-out, a password change, deactivation, an admin reset).
+    session_generation = IntegerField(default=0, constraints=[default("0")])
     created_at = created_at_field()
 
     class Meta:
         indexes = ((("branch", "role"), False),)
+
+    @classmethod
+    def _unlocked(cls, now):
+        return cls.locked_until.is_null() | (cls.locked_until <= now)
+
+    def count_failed_sign_in(self, now=None):
+        """Count a wrong password in one statement, so parallel guesses each count; the
+        MAX_FAILED_LOGINS-th in a row locks the account for LOCKOUT. Returns the lock's end
+        when this very call locked it (exactly one call does), else None."""
+        now = now or clock.now()
+        until = now + LOCKOUT
+        locks = (User.failed_logins + 1) >= MAX_FAILED_LOGINS
+        rows = list(User.update(
+            failed_logins=Case(None, [(locks, 0)], User.failed_logins + 1),
+            locked_until=Case(None, [(locks, User.locked_until.db_value(until))], User.locked_until),
+        ).where((User.id == self.id) & User.active & User._unlocked(now))
+            .returning(User.failed_logins, User.locked_until).tuples().execute())
+        if not rows or rows[0][1] is None:
+            return None
+        # Only rows not locked were counted, so a lock in the answer is this call's own.
+        return until
+
+    def record_sign_in(self, now=None):
+        """Note a right password: the count starts again. False if the account was locked
+        (or deactivated) meanwhile by a parallel request, which then wins."""
+        now = now or clock.now()
+        rows = list(User.update(failed_logins=0, locked_until=None, last_login_at=now)
+                    .where((User.id == self.id) & User.active & User._unlocked(now))
+                    .returning(User.session_generation).tuples().execute())
+        if not rows:
+            return False
+        self.failed_logins, self.locked_until, self.last_login_at = 0, None, now
+        self.session_generation = rows[0][0]
+        return True
+
+    @classmethod
+    def end_sessions(cls, user_id, **changes):
+        """Raise the user's session generation (with any other changes, in one statement):
+        every session made before is over. Returns the new generation."""
+        rows = list(cls.update(session_generation=cls.session_generation + 1, **changes)
+                    .where(cls.id == user_id).returning(cls.session_generation).tuples().execute())
+        return rows[0][0] if rows else None
 
     # Flask-Login reads these.
     @property

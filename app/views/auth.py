@@ -1,33 +1,32 @@
 """Signing in and out, and the user's own page (我的): password and language."""
-import datetime as dt
-from pathlib import Path
-from urllib.parse import urlparse
-
-from flask import Blueprint, flash, redirect, request, session, url_for
+from flask import Blueprint, current_app, flash, redirect, request, url_for
 from flask_babel import lazy_gettext as _l
-from flask_login import current_user, login_required, login_user, logout_user
+from flask_login import current_user, login_required, logout_user
 from flask_wtf import FlaskForm
-from werkzeug.security import check_password_hash, generate_password_hash
+from werkzeug.security import check_password_hash
 from wtforms import PasswordField, RadioField, StringField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, EqualTo, Length, ValidationError
 
-from app import clock
+from app.db import database
 from app.models import AuditLog, Customer, Territory, User
-from app.web import home_url, render
+from app.passwords import password_problem
+from app.web import end_sessions, home_url, local_path, render, sign_in
 
 bp = Blueprint("auth", __name__)
 
-MAX_FAILED_LOGINS = 5
-LOCKOUT = dt.timedelta(minutes=15)
-MIN_PASSWORD_LENGTH = 8
-COMMON_PASSWORDS = frozenset(
-    line.strip().lower()
-    for line in (Path(__file__).parent.parent / "common_passwords.txt").read_text(encoding="utf-8").splitlines()
-    if line.strip() and not line.startswith("#"))
-# Checked against when the username is unknown, so a miss costs as long as a wrong password.
-_DUMMY_HASH = generate_password_hash("not a real password", method="pbkdf2:sha256:1000")
 LOCALES = (("zh_CN", "中文"), ("en", "English"))
+
+
+def _dummy_hash(method):
+    """A stored-hash string of the configured method, checked when there is no password to
+    check (unknown, locked or inactive user), so every failure costs the same work as a wrong
+    password. Checking never matches, so it needs no real digest (and no hashing to make)."""
+    return f"{method}${'0' * 16}${'0' * 64}"
+
+
+def _spend_one_hash(password):
+    check_password_hash(_dummy_hash(current_app.config.get("PASSWORD_HASH_METHOD") or "scrypt"), password)
 
 
 class LoginForm(FlaskForm):
@@ -35,15 +34,6 @@ class LoginForm(FlaskForm):
         DataRequired(message=_l("Enter your username.")), Length(max=64)])
     password = PasswordField(_l("Password"), validators=[
         DataRequired(message=_l("Enter your password.")), Length(max=256)])
-
-
-def password_problem(password, username=""):
-    """Why a new password is refused, or None. Length and commonness only: no forced symbols."""
-    if len(password) < MIN_PASSWORD_LENGTH:
-        return _l("Use at least %(n)s characters.", n=MIN_PASSWORD_LENGTH)
-    if password.lower() in COMMON_PASSWORDS or password.lower() == (username or "").lower():
-        return _l("This password is too common; choose one that is harder to guess.")
-    return None
 
 
 class PasswordForm(FlaskForm):
@@ -73,23 +63,12 @@ class LocaleForm(FlaskForm):
 
 
 def _record_failure(user):
-    """Count a failed sign-in; the fifth in a row locks the account for LOCKOUT."""
-    user.failed_logins += 1
-    if user.failed_logins >= MAX_FAILED_LOGINS:
-        user.locked_until = clock.now() + LOCKOUT
-        user.failed_logins = 0
-        AuditLog.record(user, "lock", "user", user.id, ip=request.remote_addr, until=user.locked_until)
-    user.save(only=[User.failed_logins, User.locked_until])
-
-
-def _safe_next(target):
-    """Only follow a relative path on this site after sign-in."""
-    if not target:
-        return None
-    parts = urlparse(target)
-    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
-        return None
-    return target
+    """Count a failed sign-in (in one statement: parallel guesses each count); the fifth in a
+    row locks the account for LOCKOUT, with one audit entry however many guesses ran at once."""
+    with database.obj.atomic():
+        until = user.count_failed_sign_in()
+        if until is not None:
+            AuditLog.record(user, "lock", "user", user.id, ip=request.remote_addr, until=until)
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -101,24 +80,18 @@ def login():
     error = None
     if form.validate_on_submit():
         user = User.get_or_none(User.username == form.username.data.strip())
-        if user is None:
-            check_password_hash(_DUMMY_HASH, form.password.data)
-        elif user.is_locked():
-            # Even the right password waits out the lock, or guessing could go on.
-            pass
-        elif user.active and user.check_password(form.password.data):
-            user.last_login_at = clock.now()
-            user.failed_logins = 0
-            user.locked_until = None
-            user.save(only=[User.last_login_at, User.failed_logins, User.locked_until])
-            session.clear()  # a fresh session at sign-in, so an old cookie cannot be fixed on
-            login_user(user)
-            session["seen_at"] = clock.now().isoformat()
+        if user is None or not user.active or user.is_locked():
+            # Even the right password waits out a lock, or guessing could go on; and each of
+            # these costs one hash of the configured method, as a wrong password does, so
+            # the time taken never tells them apart.
+            _spend_one_hash(form.password.data)
+        elif user.check_password(form.password.data) and user.record_sign_in():
+            sign_in(user)
             AuditLog.record(user, "login", "user", user.id, ip=request.remote_addr)
             if user.must_change_password:
                 return redirect(url_for("auth.password"))
-            return redirect(_safe_next(request.args.get("next")) or home_url(user))
-        elif user.active:
+            return redirect(local_path(request.args.get("next")) or home_url(user))
+        else:
             _record_failure(user)
         # One message whatever went wrong, so it never tells whether the username exists.
         error = _l("Wrong username or password.")
@@ -129,7 +102,9 @@ def login():
 @bp.route("/logout", methods=["POST"])
 @login_required
 def logout():
-    """Sign out and go back to the sign-in page."""
+    """Sign out and go back to the sign-in page; every session of this user ends, so a
+    copied cookie (or the same phone's, kept) opens nothing any more."""
+    end_sessions(current_user.id)
     logout_user()
     flash(_l("You have signed out."))
     return redirect(url_for("auth.login"))
@@ -154,8 +129,10 @@ def password():
     form = PasswordForm()
     if form.validate_on_submit():
         current_user.set_password(form.new.data)
+        # Whoever knew the old password may hold a session: end them all but this one.
+        end_sessions(current_user.id, keep_current=True, password_hash=current_user.password_hash,
+                     must_change_password=False)
         current_user.must_change_password = False
-        current_user.save(only=[User.password_hash, User.must_change_password])
         AuditLog.record(current_user, "change_password", "user", current_user.id, ip=request.remote_addr)
         flash(_l("Your password has been changed."))
         return redirect(home_url(current_user))

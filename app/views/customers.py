@@ -16,7 +16,7 @@ from app.models.merge import can_merge, merge_customers
 from app.models.refused import FORBIDDEN, Refused
 from app.models.visit import customer_listing
 from app.views.visits import bp as visits_bp
-from app.web import get_visible_or_404, render, roles_required
+from app.web import get_visible_or_404, local_path, render, roles_required
 
 EDITORS = ("manager", "team_lead", "admin")  # management reads, never edits customer data
 LEAD_READERS = ("manager", "team_lead", "management")
@@ -256,4 +256,5 @@ def confirm_position(customer_id):
     customer.position_confirmed = True
     customer.move_to(customer.lat, customer.lng, source="fix")  # places it by the confirmed point
     flash(_("Position of %(name)s confirmed.", name=customer.name))
-    return redirect(request.form.get("next") or url_for("customers.detail", customer_id=customer.id))
+    # Only a path on this site: a forged form must not send a team lead elsewhere.
+    return redirect(local_path(request.form.get("next")) or url_for("customers.detail", customer_id=customer.id))

@@ -215,7 +215,8 @@ def photo(visit_id):
     if not visit.photo_path:
         abort(404)
     response = send_from_directory(photo_root(), visit.photo_path, max_age=0)
-    response.headers["Cache-Control"] = "private, max-age=86400"
+    # A person's door and face: never kept in a shared phone's HTTP cache, as no page is.
+    response.headers["Cache-Control"] = "private, no-store"
     return response
 
 

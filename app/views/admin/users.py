@@ -14,7 +14,7 @@ from app.models import AuditLog, Branch, User
 from app.models.customer import mask_phone
 from app.models.org import BUSINESS_LINES, ROLES
 from app.models.scope import branch_scope, user_scope
-from app.web import ROLE_NAMES, render, roles_required
+from app.web import ROLE_NAMES, end_sessions, render, roles_required
 from app.views.admin.common import bp, depth, page_number, post_guard
 
 
@@ -169,7 +169,8 @@ def user_active(user_id):
         return redirect(url_for("admin.user_edit", user_id=user.id))
     user.active = request.form.get("active") == "1"
     with database.obj.atomic():
-        user.save(only=[User.active])
+        # Their sessions end now, and stay ended should they be reactivated.
+        end_sessions(user.id, active=user.active)
         AuditLog.record(current_user, "activate" if user.active else "deactivate", "user", user.id,
                         ip=request.remote_addr)
     flash(_l("Reactivated.") if user.active else _l("Deactivated."))
@@ -188,7 +189,8 @@ def user_reset(user_id):
     user.failed_logins = 0
     user.locked_until = None  # the admin has checked who is asking: let them in now
     with database.obj.atomic():
-        user.save(only=[User.password_hash, User.must_change_password, User.failed_logins,
-                        User.locked_until])
+        # Whoever holds a session of theirs (a lost phone, a shared PC) is signed out.
+        end_sessions(user.id, password_hash=user.password_hash, must_change_password=True,
+                     failed_logins=0, locked_until=None)
         AuditLog.record(current_user, "reset_password", "user", user.id, ip=request.remote_addr)
     return render("admin/user_password.html", user=user, temporary=temporary)
