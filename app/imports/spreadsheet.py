@@ -15,6 +15,7 @@ import io
 import posixpath
 import re
 import zipfile
+import zlib
 from dataclasses import dataclass, field
 from xml.etree.ElementTree import ParseError, iterparse
 
@@ -215,7 +216,8 @@ def xlsx_extent(path):
                     elif name == "row":
                         root.clear()  # what was read is counted: keep nothing
             return last_row, last_col, filled
-    except (zipfile.BadZipFile, ParseError, OSError, EOFError, RuntimeError, ValueError, NotImplementedError):
+    except (zipfile.BadZipFile, zlib.error, ParseError, OSError, EOFError, RuntimeError, ValueError,
+            NotImplementedError, LookupError):  # a damaged zip, deflate stream or XML; an unknown encoding
         raise Unreadable(_l("This file is not a spreadsheet Excel can open: upload an Excel .xlsx "
                             "file or a .csv file.")) from None
 
