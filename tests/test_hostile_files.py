@@ -227,3 +227,15 @@ def test_an_xlsx_with_a_damaged_deflate_stream_is_refused(app, lead):
     data = xlsx_file(random.Random(700009))
     assert refusal(upload(lead, data))
     assert os.listdir(importer_dir(app)) == []
+
+
+def test_cells_without_references_are_placed_as_the_reader_places_them(app, lead):
+    """A writer may leave out r="…": each cell follows the previous one, a row the previous row."""
+    from tests.hostile import NS, xlsx_parts
+
+    cells = "".join(f"<c><v>{i}</v></c>" for i in range(300))
+    sheet = f'<worksheet xmlns="{NS}"><sheetData><row>{cells}</row></sheetData></worksheet>'
+    assert "共 300 列" in refusal(upload(lead, xlsx_parts({"xl/worksheets/sheet1.xml": sheet})))
+    prefixed = (f'<x:worksheet xmlns:x="{NS}"><x:sheetData><x:row r="1"><x:c r="A1"><x:v>1</x:v></x:c>'
+                f'<x:c r="B900000"><x:v>1</x:v></x:c></x:row></x:sheetData></x:worksheet>')
+    assert "第 900000 行" in refusal(upload(lead, xlsx_parts({"xl/worksheets/sheet1.xml": prefixed})))
