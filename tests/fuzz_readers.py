@@ -13,7 +13,6 @@ import resource
 import sys
 import tempfile
 import traceback
-import zipfile
 from pathlib import Path
 
 from tests.hostile import NS, deep_json, sparse_xlsx, text_cell, xlsx_parts
@@ -58,7 +57,8 @@ def xlsx_file(rng):
             cells[f"{_column(rng.randint(1, 16384))}{rng.randint(1, 1048576)}"] = "x"
         return sparse_xlsx(cells, dimension=rng.choice([None, "A1", "A1:B2", "XFD1048576"]))
     if choice == 3:  # references that are no references
-        ref = rng.choice(["A99999999999", "AAAAAAAAAAAAAAAAAAAA1", "1A", "", "$A$1", "a1", "Z0", "A-1", "A" + "9" * 5000])
+        ref = rng.choice(["A99999999999", "AAAAAAAAAAAAAAAAAAAA1", "1A", "", "$A$1", "a1", "Z0", "A-1",
+                          "A" + "9" * 5000])
         cell = f'<c r="{ref}" t="inlineStr"><is><t>x</t></is></c>'
         return xlsx_parts({"xl/worksheets/sheet1.xml": f'<worksheet xmlns="{NS}"><sheetData><row r="1">{cell}'
                                                         f'</row></sheetData></worksheet>'})
@@ -92,12 +92,13 @@ def csv_file(rng):
     if choice == 2:  # a quote never closed, a field past the csv module's limit
         return rng.choice([b'a,b\n"open,' + b"x" * 200_000, b"a,b\n" + b"y" * 300_000 + b"\n"])
     if choice == 3:  # encodings mixed, NULs, lone carriage returns
-        return "户主姓名,电话\n".encode("utf-8") + "王一,138\n".encode("gbk") + b"\x00\r\r\n" * rng.randint(1, 50)
+        return "户主姓名,电话\n".encode() + "王一,138\n".encode("gbk") + b"\x00\r\r\n" * rng.randint(1, 50)
     if choice == 4:  # many rows, a few columns
         return b"a,b\n" + b"1,2\n" * rng.randint(1, 300_000)
     if choice == 5:
         return "\ufeff".encode() + ("锟斤拷," * rng.randint(1, 100)).encode()
-    return ("户主姓名,身份证号码\n" + "\n".join(f"{rng.random()},{'=' * rng.randint(0, 3)}cmd" for _ in range(50))).encode()
+    lines = (f"{rng.random()},{'=' * rng.randint(0, 3)}cmd" for _ in range(50))
+    return ("户主姓名,身份证号码\n" + "\n".join(lines)).encode()
 
 
 def _feature(rng):

@@ -35,7 +35,8 @@ def sparse_xlsx(cells, dimension=None):
         rows.setdefault(number, []).append(text_cell(ref, text))
     data = "".join(f'<row r="{n}">{"".join(c)}</row>' for n, c in sorted(rows.items()))
     dim = f'<dimension ref="{dimension}"/>' if dimension else ""
-    sheet = f'<?xml version="1.0" encoding="UTF-8"?><worksheet xmlns="{NS}">{dim}<sheetData>{data}</sheetData></worksheet>'
+    sheet = (f'<?xml version="1.0" encoding="UTF-8"?><worksheet xmlns="{NS}">{dim}<sheetData>{data}</sheetData>'
+             '</worksheet>')
     return xlsx_parts({"xl/worksheets/sheet1.xml": sheet})
 
 

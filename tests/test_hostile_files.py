@@ -14,8 +14,11 @@ from app.db import database
 from app.models import Territory, Visit
 from tests.conftest import csrf_token, login, soup
 from tests.hostile import deep_json, png_declaring, sparse_xlsx
-from tests.test_imports import (HEADER, check, csv_bytes, importer_dir, job_of, lead, make_id,  # noqa: F401
-                                remember_app, upload, xlsx)
+from tests import test_imports
+from tests.test_imports import HEADER, check, csv_bytes, importer_dir, job_of, make_id, upload, xlsx
+
+# The import tests' fixtures: uploads kept in the test's folder, a team lead signed in.
+remember_app, lead = test_imports.remember_app, test_imports.lead
 
 ROW = ["杨一", make_id(50), "13800001111", "茶园村", "一组", 3, 5]
 
@@ -203,7 +206,8 @@ def test_a_visit_photo_is_the_servers_alone(app, client, county, tmp_path):
 
     app.config["PHOTO_DIR"] = str(tmp_path / "photos")
     login(client, "mgr1")
-    assert post_check_in(client, county.customers["c_v1"], 20, photo=(io.BytesIO(jpeg()), "door.jpg")).status_code == 302
+    response = post_check_in(client, county.customers["c_v1"], 20, photo=(io.BytesIO(jpeg()), "door.jpg"))
+    assert response.status_code == 302
     (photo,) = (tmp_path / "photos").rglob("*.jpg")
     assert mode(photo) == 0o600
     assert mode(photo.parent) == 0o700 and mode(tmp_path / "photos") == 0o700

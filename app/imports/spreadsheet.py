@@ -276,7 +276,8 @@ def csv_extent(path, encoding):
     with open(path, "rb") as f:
         text = io.TextIOWrapper(f, encoding=encoding, errors="replace", newline="")
         try:
-            for rows, row in enumerate(csv.reader(text), start=1):
+            for row in csv.reader(text):
+                rows += 1
                 width = max(width, len(row))
                 filled += len(row)
         except csv.Error:
