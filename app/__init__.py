@@ -5,6 +5,8 @@ from pathlib import Path
 
 from flask import Flask
 
+from app.files import make_private, private_folder, private_open
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -14,8 +16,10 @@ def _instance_secret(instance_path, name, make):
         return os.environ[name]
     path = Path(instance_path) / name.lower()
     if not path.exists():
-        path.write_text(make())
-        path.chmod(0o600)
+        with private_open(path, "w") as out:
+            out.write(make())
+    elif path.stat().st_mode & 0o077:
+        make_private(path)  # one written before the keys were kept private
     return path.read_text().strip()
 
 
@@ -29,6 +33,15 @@ def _id_number_key(instance_path):
     return _instance_secret(instance_path, "ID_NUMBER_KEY", lambda: Fernet.generate_key().decode())
 
 
+def _private_sqlite_file(url):
+    """Create the SQLite file 0600 before SQLite does (its journal and WAL files take the same mode)."""
+    if not url.startswith("sqlite:///") or ":memory:" in url:
+        return
+    path = Path(url[len("sqlite:///"):].split("?", 1)[0])
+    if path.parent.is_dir():
+        make_private(path)
+
+
 def create_app(test_config=None):
     """Build the app: config, database, sign-in, CSRF, i18n, blueprints."""
     app = Flask(
@@ -38,7 +51,7 @@ def create_app(test_config=None):
         static_folder=str(ROOT / "static"),
         instance_relative_config=True,
     )
-    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+    private_folder(app.instance_path)  # the database, its ID-number key, uploads and photos: ours alone
     app.config.from_mapping(
         DATABASE_URL=os.environ.get("DATABASE_URL") or f"sqlite:///{app.instance_path}/zerentian.db",
         PASSWORD_HASH_METHOD="scrypt",
@@ -50,6 +63,9 @@ def create_app(test_config=None):
         WTF_CSRF_TIME_LIMIT=None,  # a page left open all day in a village must still post
         PAGE_SIZE=30,
         IMPORT_MAX_BYTES=64 * 1024 * 1024,  # customer imports: a 200,000-row list is ~25 MB as CSV
+        IMPORT_MAX_ROWS=250_000,  # one customer import: rows, columns, and rows × columns of its sheet
+        IMPORT_MAX_COLUMNS=200,
+        IMPORT_MAX_CELLS=5_000_000,  # the .xlsx reader holds the whole rectangle, ~42 bytes a cell
         IMPORT_DIR=None,  # where uploads wait for confirmation; None: instance/imports/customers
         # How many proxies in front of the app set X-Forwarded-For/-Proto; 0: believe none.
         TRUSTED_PROXIES=int(os.environ.get("TRUSTED_PROXIES") or 0),
@@ -68,6 +84,7 @@ def create_app(test_config=None):
 
     from app import db, web
 
+    _private_sqlite_file(app.config["DATABASE_URL"])
     db.init_app(app)
     web.init_app(app)
 

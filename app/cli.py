@@ -3,6 +3,7 @@ import click
 from flask.cli import with_appcontext
 
 from app.db import apply_schema, database, is_initialised
+from app.files import private_open
 from app.demo import PASSWORD, build_demo
 from app.imports import importer, uploads
 from app.imports.fields import field_label
@@ -150,7 +151,8 @@ def import_customers_command(file, branch_code, kind, encoding, dry_run, yes, re
         uploads.clean_old_files()
         token = uuid.uuid4().hex
         path = uploads.upload_dir() / token
-        shutil.copyfile(file, path)
+        with open(file, "rb") as source, private_open(path, "wb") as copy:
+            shutil.copyfileobj(source, copy)
         try:
             job = uploads.new_job(path, token, file.rsplit("/", 1)[-1], branch, kind,
                            None if encoding == "auto" else encoding, None)

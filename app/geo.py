@@ -205,6 +205,9 @@ MESSAGES = {
     "empty": _l("The shape has no area."),
     "outside_parent": _l("%(share)s of the shape (%(m2)s m²) lies outside its parent %(parent)s."),
     "overlap": _l("The shape overlaps %(other)s by %(m2)s m²."),
+    "too_deep": _l("The file is nested more than %(limit)s levels deep: GeoJSON needs far fewer. "
+                   "Export it again from the map program."),
+    "bad_property": _l("The feature's %(property)s must be text, not a list or an object."),
 }
 REASONS = {
     "Self-intersection": _l("its edges cross (self-intersection)"),
@@ -219,6 +222,31 @@ REASONS = {
 WHERE_OUTER = _l("the outer ring of part %(part)s")
 WHERE_HOLE = _l("hole %(hole)s of part %(part)s")
 WHERE_POINT = _l("point %(index)s of %(ring)s")
+
+
+# GeoJSON nests a MultiPolygon's numbers 9 levels below its FeatureCollection; a file nested far
+# deeper is refused before Python's own recursion limit turns it into a crash.
+MAX_JSON_DEPTH = 32
+
+
+class TooDeep(ValueError):
+    """JSON nested deeper than MAX_JSON_DEPTH."""
+
+
+def load_json(text):
+    """json.loads for JSON from outside: TooDeep past MAX_JSON_DEPTH levels, ValueError if not JSON."""
+    try:
+        value = json.loads(text)
+    except RecursionError:
+        raise TooDeep(MAX_JSON_DEPTH) from None
+    stack = [(value, 1)] if isinstance(value, (dict, list)) else []
+    while stack:  # the nesting, measured without recursion
+        item, depth = stack.pop()
+        if depth > MAX_JSON_DEPTH:
+            raise TooDeep(MAX_JSON_DEPTH)
+        children = item.values() if isinstance(item, dict) else item
+        stack.extend((child, depth + 1) for child in children if isinstance(child, (dict, list)))
+    return value
 
 
 @dataclass

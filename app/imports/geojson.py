@@ -72,7 +72,10 @@ def _read_collection(data, datum, result):
             result.errors.append(ImportProblem("not_utf8"))
             return None, None
     try:
-        collection = json.loads(data)
+        collection = geo.load_json(data)
+    except geo.TooDeep:
+        result.errors.append(ImportProblem("too_deep", {"limit": geo.MAX_JSON_DEPTH}))
+        return None, None
     except json.JSONDecodeError as error:
         result.errors.append(ImportProblem("not_json", {"error": error.msg, "line": error.lineno,
                                                         "column": error.colno}))
@@ -119,6 +122,50 @@ def _ancestry_order(rows, parent_of):
     return ordered
 
 
+def _text(props, name, row, numbers=False):
+    """A property as stripped text ('' when absent); a list, an object (or a number where text
+    is wanted) is a problem, never its Python repr stored as a name."""
+    value = props.get(name)
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value.strip()
+    if numbers and isinstance(value, int) and not isinstance(value, bool):
+        return str(value)  # a numeric code (130102) is the code a GIS program often writes
+    row.problems.append(ImportProblem("bad_property", {"property": name}))
+    return ""
+
+
+def read_features(data, datum=None):
+    """The file read into rows (no database): (result, geometries by row index, datum).
+
+    Every problem of the file or of one feature's properties is in result; features is
+    None-safe: a file that cannot be read gives result.errors and no rows.
+    """
+    result = ImportResult()
+    features, datum = _read_collection(data, datum, result)
+    geometries = {}
+    for index, feature in enumerate(features or (), 1):
+        row = ImportRow(index)
+        result.rows.append(row)
+        props = feature.get("properties") if isinstance(feature, dict) else None
+        if (not isinstance(feature, dict) or feature.get("type") != "Feature"
+                or not isinstance(props, (dict, type(None)))):
+            row.problems.append(ImportProblem("not_feature"))
+            continue
+        props = props or {}
+        row.name = _text(props, "name", row)
+        row.kind = _text(props, "kind", row)
+        row.code = _text(props, "code", row, numbers=True) or None
+        row.parent = _text(props, "parent", row, numbers=True) or None
+        if not row.problems and name_problem(row.name) is not None:  # the rule of a rename and a drawing too
+            row.problems.append(name_problem(row.name))
+        if row.kind not in TERRITORY_KINDS:
+            row.problems.append(ImportProblem("bad_kind", {"kind": row.kind or "—"}))
+        geometries[row.index] = feature.get("geometry")
+    return result, geometries, datum
+
+
 def import_territories(data, branch, datum=None, dry_run=False):
     """Check a GeoJSON FeatureCollection of territories and, when nothing is wrong, write it.
 
@@ -126,9 +173,8 @@ def import_territories(data, branch, datum=None, dry_run=False):
     replaces that territory's name, kind, parent and shape. Everything is written in one
     transaction, then the bank's customers are placed again; any problem writes nothing.
     """
-    result = ImportResult()
-    features, datum = _read_collection(data, datum, result)
-    if features is None:
+    result, geometries, datum = read_features(data, datum)
+    if result.errors:
         return result
     existing = list(Territory.select().where(Territory.branch == branch, Territory.live()))
     by_code = {t.code: t for t in existing if t.code}
@@ -136,25 +182,10 @@ def import_territories(data, branch, datum=None, dry_run=False):
     for t in existing:
         by_name.setdefault(t.name, []).append(t)
 
-    rows, geometries = result.rows, {}
-    for index, feature in enumerate(features, 1):
-        row = ImportRow(index)
-        rows.append(row)
-        if not isinstance(feature, dict) or feature.get("type") != "Feature":
-            row.problems.append(ImportProblem("not_feature"))
-            continue
-        props = feature.get("properties") or {}
-        row.name = str(props.get("name") or "").strip()
-        row.kind = str(props.get("kind") or "").strip()
-        row.code = str(props["code"]).strip() if props.get("code") not in (None, "") else None
-        row.parent = str(props["parent"]).strip() if props.get("parent") not in (None, "") else None
-        if name_problem(row.name) is not None:  # the one rule of a rename and a drawing too
-            row.problems.append(name_problem(row.name))
-        if row.kind not in TERRITORY_KINDS:
-            row.problems.append(ImportProblem("bad_kind", {"kind": row.kind or "—"}))
+    rows = result.rows
+    for row in rows:
         row.existing = by_code.get(row.code)
         row.action = "update" if row.existing else "new"
-        geometries[row.index] = feature.get("geometry")
 
     file_codes, file_names = {}, {}
     for row in rows:

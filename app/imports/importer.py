@@ -16,6 +16,7 @@ from flask import current_app
 from app import clock, crypto
 from app.db import database
 from app.db_bulk import bulk_insert, roomy_write_cache
+from app.files import private_open
 from app.models import Branch, Customer, CustomerChange, Holding, Product, User
 from app.models.customer import compute_tier
 from app.models.importing import ImportJob
@@ -84,7 +85,7 @@ def run(job, write=False, user=None, progress=None):
             with database.atomic():
                 _stream(rows, table, state, progress)
         else:
-            with open(parsed, "w", encoding="utf-8") as out:
+            with private_open(parsed, "w") as out:
                 state.parsed_out = out
                 _stream(_table_rows(table), table, state, progress)
     except Unreadable as error:
@@ -182,7 +183,7 @@ class _State:
         self.keys = {}      # a person's key in the file → first row number
         self.matched = {}   # customer id → first row number
         self.refused_path = job_file(job, ".refused.jsonl")
-        self.refused_file = open(self.refused_path, "w", encoding="utf-8")
+        self.refused_file = private_open(self.refused_path, "w")
         self.rows_seen = 0
         self.damaged_ids, self.first_damaged = 0, None
         self.today = clock.today()

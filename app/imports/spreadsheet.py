@@ -12,8 +12,12 @@ holding an English msgid and its parameters, rendered in the reader's language l
 import codecs
 import csv
 import io
+import posixpath
 import re
+import zipfile
+import zlib
 from dataclasses import dataclass, field
+from xml.etree.ElementTree import ParseError, iterparse
 
 from flask_babel import lazy_gettext as _l
 from python_calamine import CalamineError, CalamineWorkbook, SheetTypeEnum
@@ -26,6 +30,15 @@ SAMPLE_BYTES = 256 * 1024
 SCIENTIFIC = re.compile(r"^\s*[+-]?\d+(\.\d*)?[eE][+-]?\d+\s*$")
 # UTF-8 text read as Latin-1 or Windows-1252 and saved again: 姓名 becomes å§“å.
 LATIN_MOJIBAKE = re.compile(r"[\u00c0-\u00ff][\u0080-\u00bf\u2018-\u203a\u0152-\u0178]")
+
+
+# What one import may hold (the config keys IMPORT_MAX_ROWS, IMPORT_MAX_COLUMNS, IMPORT_MAX_CELLS):
+# the .xlsx reader builds the sheet's whole rectangle at about 42 bytes a cell, so the cells are
+# counted as that rectangle (last row × last column), not as the cells filled in.
+DEFAULT_LIMITS = {"rows": 250_000, "columns": 200, "cells": 5_000_000}
+# A zip can shrink a sheet's XML a thousandfold: what it unpacks to is limited as well.
+MAX_UNZIPPED_BYTES = 1024 * 1024 * 1024
+CELL_REF = re.compile(r"^\$?([A-Za-z]+)\$?(\d+)$")
 
 
 @dataclass
@@ -118,18 +131,200 @@ def is_damaged_number(value):
     return isinstance(value, str) and bool(SCIENTIFIC.match(value))
 
 
-class Table:
-    """A spreadsheet's first sheet: header found, rows streamed, each with its file row number."""
+def column_number(letters):
+    if len(letters) > 4:
+        return 26 ** 4  # beyond Excel's XFD; said as such rather than computed from a megabyte of letters
+    number = 0
+    for letter in letters.upper():
+        number = number * 26 + ord(letter) - 64
+    return number
 
-    def __init__(self, path, file_format, encoding=None):
+
+def column_letters(number):
+    letters = ""
+    while number > 0:
+        number, rest = divmod(number - 1, 26)
+        letters = chr(65 + rest) + letters
+    return letters
+
+
+def _local(tag):
+    return tag.rsplit("}", 1)[-1]
+
+
+def _first_sheet_part(archive):
+    """The zip member of the workbook's first worksheet (the one the reader opens)."""
+    names = set(archive.namelist())
+    try:
+        targets = {}
+        with archive.open("xl/_rels/workbook.xml.rels") as f:
+            for _, element in iterparse(f):
+                if _local(element.tag) == "Relationship" and element.get("Type", "").endswith("/worksheet"):
+                    target = element.get("Target", "")
+                    part = target.lstrip("/") if target.startswith("/") else posixpath.normpath("xl/" + target)
+                    targets[element.get("Id")] = part
+        with archive.open("xl/workbook.xml") as f:
+            for _, element in iterparse(f):
+                if _local(element.tag) == "sheet":
+                    rid = next((v for k, v in element.attrib.items() if _local(k) == "id"), None)
+                    if targets.get(rid) in names:
+                        return targets[rid]
+    except (KeyError, ParseError):
+        pass
+    # No readable workbook part: the reader will refuse the file, or read the first sheet it finds.
+    sheets = sorted(n for n in names if n.startswith("xl/worksheets/") and n.endswith(".xml"))
+    return sheets[0] if sheets else None
+
+
+# The cells of a sheet as Excel, WPS and openpyxl write them: a start tag with its reference
+# first, holding something (not self-closing); every cell tag; the empty ones. Each starts with
+# a literal, which the regex engine finds at memchr speed. When the counts disagree (another
+# attribute first, a prefixed tag, no reference) the XML parser places the cells instead.
+FILLED_CELL = re.compile(rb'<c r="([A-Z]{1,3})([0-9]{1,7})"[^<>/]*>')
+ANY_CELL = re.compile(rb"<c[\s/>]")
+EMPTY_CELL = re.compile(rb"<c\s[^<>]*/>")
+PREFIXED_CELL = re.compile(rb"<[A-Za-z_][\w.-]*:c[\s/>]")
+
+
+def _scan_cells(f):
+    """(last row, last column, cells filled) by scanning the sheet's XML bytes (some thirty
+    times faster than an XML parser); None when a cell's tag is not the plain kind it reads."""
+    last_row = last_col = filled = 0
+    head, tail = True, b""
+    for block in iter(lambda: f.read(1 << 20), b""):
+        if head and (block[:2] in (b"\xff\xfe", b"\xfe\xff") or b"\x00" in block[:200]):
+            return None  # UTF-16: the byte patterns do not apply
+        head = False
+        block = tail + block
+        cut = block.rfind(b"<")
+        block, tail = (block[:cut], block[cut:]) if cut > 0 else (b"", block)
+        cells = FILLED_CELL.findall(block)
+        if len(cells) + len(EMPTY_CELL.findall(block)) != len(ANY_CELL.findall(block)):
+            return None
+        if b":c" in block and PREFIXED_CELL.search(block):
+            return None
+        if cells:
+            filled += len(cells)
+            last_row = max(last_row, max(map(int, (number for _, number in cells))))
+            widest = max(map(len, (letters for letters, _ in cells)))
+            last_col = max(last_col, column_number(max(letters for letters, _ in cells if len(letters) == widest)
+                                                   .decode()))
+    if tail and (ANY_CELL.search(tail + b" ") or PREFIXED_CELL.search(tail + b" ")):
+        return None
+    return last_row, last_col, filled
+
+
+def _parse_cells(f):
+    """The same as _scan_cells through an XML parser, for cells without plain references
+    (they follow the previous cell, as the readers place them)."""
+    last_row = last_col = filled = 0
+    row = col = cell_row = 0
+    root = None
+    for event, element in iterparse(f, events=("start", "end")):
+        name = _local(element.tag)
+        if event == "start":
+            if root is None:
+                root = element
+            if name == "row":
+                r = element.get("r") or ""
+                row = int(r) if r.isdigit() else row + 1
+                col = 0
+            elif name == "c":
+                match = CELL_REF.match(element.get("r") or "")
+                if match:
+                    col, cell_row = column_number(match.group(1)), int(match.group(2))
+                else:
+                    col, cell_row = col + 1, row
+        elif name == "c" and len(element):
+            filled += 1
+            last_row, last_col = max(last_row, cell_row), max(last_col, col)
+        elif name == "row":
+            root.clear()  # what was read is counted: keep nothing
+    return last_row, last_col, filled
+
+
+def xlsx_extent(path):
+    """(last row, last column, cells filled) of the first worksheet, streamed from its XML.
+
+    The sheet's `<dimension>` is not trusted (a file may lack it, or lie): every `<c>` that
+    holds something (a value, an inline string, a formula) is counted where it stands.
+    Cells without a reference follow the previous one, as the readers place them.
+    """
+    try:
+        with zipfile.ZipFile(path) as archive:
+            if sum(info.file_size for info in archive.infolist()) > MAX_UNZIPPED_BYTES:
+                raise Unreadable(_l("This file unpacks to more than %(mb)s MB: it is not a customer list "
+                                    "Excel writes."), mb=MAX_UNZIPPED_BYTES // (1024 * 1024))
+            part = _first_sheet_part(archive)
+            if part is None:
+                return 0, 0, 0
+            with archive.open(part) as f:
+                extent = _scan_cells(f)
+            if extent is None:  # cells without plain references: the XML parser places them
+                with archive.open(part) as f:
+                    extent = _parse_cells(f)
+            return extent
+    except (zipfile.BadZipFile, zlib.error, ParseError, OSError, EOFError, RuntimeError, ValueError,
+            NotImplementedError, LookupError):  # a damaged zip, deflate stream or XML; an unknown encoding
+        raise Unreadable(_l("This file is not a spreadsheet Excel can open: upload an Excel .xlsx "
+                            "file or a .csv file.")) from None
+
+
+def csv_extent(path, encoding):
+    """(rows, widest row, cells filled) of a CSV file, streamed."""
+    rows = width = filled = 0
+    with open(path, "rb") as f:
+        text = io.TextIOWrapper(f, encoding=encoding, errors="replace", newline="")
+        try:
+            for row in csv.reader(text):
+                rows += 1
+                width = max(width, len(row))
+                filled += len(row)
+        except csv.Error:
+            raise Unreadable(_l("Line %(line)s of this CSV file is broken (a quote never closed?)."),
+                             line=rows + 1) from None
+    return rows, width, filled
+
+
+def check_extent(last_row, last_col, limits):
+    """Unreadable when the sheet is taller, wider or larger than limits allow."""
+    if last_row > limits["rows"]:
+        raise Unreadable(_l("The sheet reaches row %(rows)s; one import takes at most %(limit)s rows. Split "
+                            "the file and import the parts one after the other."),
+                         rows=last_row, limit=limits["rows"])
+    if last_col > limits["columns"]:
+        raise Unreadable(_l("The sheet reaches column %(column)s (%(columns)s columns); one import takes at "
+                            "most %(limit)s. Delete the columns nobody needs, and any cell typed far to the "
+                            "right, then upload it again."),
+                         column=column_letters(last_col), columns=last_col, limit=limits["columns"])
+    if last_row * last_col > limits["cells"]:
+        raise Unreadable(_l("The sheet spans %(rows)s rows by %(columns)s columns (%(cells)s cells); one "
+                            "import takes at most %(limit)s cells. Split the file, or delete stray cells far "
+                            "from the list."),
+                         rows=last_row, columns=last_col, cells=last_row * last_col, limit=limits["cells"])
+
+
+class Table:
+    """A spreadsheet's first sheet: header found, rows streamed, each with its file row number.
+
+    With limits ({"rows", "columns", "cells"}, as DEFAULT_LIMITS) the file's extent is measured
+    by streaming it first, and a file beyond them is Unreadable before any reader holds it
+    whole; an upload is opened so once (uploads.new_job), and its job's file is trusted after.
+    """
+
+    def __init__(self, path, file_format, encoding=None, limits=None):
         self.path, self.file_format = path, file_format
         self.encoding = encoding
         self.merged = []  # (min_col, min_row, max_col, max_row), 1-based, from the sheet's XML
         self.total = None
         if file_format == "xlsx":
+            if limits:
+                check_extent(*xlsx_extent(path)[:2], limits)
             self._open_xlsx()
         else:
             self.encoding = detect_encoding(path, encoding)
+            if limits:
+                check_extent(*csv_extent(path, self.encoding)[:2], limits)
             self._count_lines()
         self.header_row, self.header = self._find_header()
 

@@ -9,10 +9,11 @@ from flask import current_app
 from flask_babel import gettext as _
 from openpyxl import Workbook
 
-from app import clock
+from app import clock, exports
+from app.files import private_folder
 from app.imports.fields import guess_mapping
 from app.imports.rows import render
-from app.imports.spreadsheet import Table, header_signature, sniff
+from app.imports.spreadsheet import DEFAULT_LIMITS, Table, header_signature, sniff
 from app.models.importing import ImportJob, ImportMapping
 from app.models.territory import bank_of
 
@@ -21,8 +22,7 @@ KEEP_DAYS = 2  # uploaded files (they hold ID numbers in clear) are deleted afte
 
 def upload_dir():
     folder = Path(current_app.config.get("IMPORT_DIR") or Path(current_app.instance_path) / "imports" / "customers")
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
+    return private_folder(folder)  # the files hold ID numbers in clear
 
 
 def job_file(job, suffix=""):
@@ -41,10 +41,18 @@ def clean_old_files(days=KEEP_DAYS):
     return removed
 
 
+def limits():
+    """How many rows, columns and cells one import may hold (IMPORT_MAX_ROWS, _COLUMNS, _CELLS)."""
+    config = current_app.config
+    return {name: int(config.get(f"IMPORT_MAX_{name.upper()}") or default)
+            for name, default in DEFAULT_LIMITS.items()}
+
+
 def new_job(path, token, filename, branch, kind, encoding, user):
-    """Read the header, guess (or recall) the mapping, and keep the job; Unreadable if it cannot."""
+    """Read the header, guess (or recall) the mapping, and keep the job; Unreadable if it cannot,
+    or if the file is larger than limits() (measured by streaming, before any reader holds it)."""
     file_format = sniff(path, filename)
-    table = Table(path, file_format, encoding)
+    table = Table(path, file_format, encoding, limits=limits())
     try:
         signature = header_signature(table.header)
         bank = bank_of(branch)
@@ -60,7 +68,8 @@ def new_job(path, token, filename, branch, kind, encoding, user):
 
 
 def refused_workbook(job):
-    """The refused rows of a job as an .xlsx file object: row number, the cells as uploaded, the reason."""
+    """The refused rows of a job as an .xlsx file object: row number, the cells as uploaded, the reason
+    (a cell that reads as a formula is written as text: it came from someone else's file)."""
     header = []
     path = job_file(job)
     if path.exists():
@@ -69,11 +78,11 @@ def refused_workbook(job):
         table.close()
     workbook = Workbook(write_only=True)
     sheet = workbook.create_sheet(_("Refused rows"))
-    sheet.append([_("Row"), *header, _("Reason")])
+    exports.row(sheet, [_("Row"), *header, _("Reason")])
     with open(job_file(job, ".refused.jsonl"), encoding="utf-8") as f:
         for line in f:
             entry = json.loads(line)
-            sheet.append([entry["row"], *entry["values"], "；".join(render(r) for r in entry["reasons"])])
+            exports.row(sheet, [entry["row"], *entry["values"], "；".join(render(r) for r in entry["reasons"])])
     out = io.BytesIO()
     workbook.save(out)
     out.seek(0)

@@ -16,6 +16,7 @@ from peewee import (JOIN, Case, fn, BooleanField, DateField, DateTimeField, Doub
 
 from app import clock, geo
 from app.db import chinese_order, database
+from app.files import private_folder, private_open
 from app.models.base import BaseModel, created_at_field, default, one_of
 from app.models.prepared import Prepared, PreparedInsert
 from app.models.customer import Customer, holds_customer
@@ -37,6 +38,9 @@ LATE_AFTER = dt.timedelta(minutes=10)      # received this long after made-at: m
 MAX_ACCURACY_M = 2000                      # worse than this is no fix at all (cell towers)
 PHOTO_MAX_BYTES = 300 * 1024               # the phone sends ≤ 200 KB; room for a PNG fallback
 PHOTO_FORMATS = {"JPEG": "jpg", "PNG": "png", "WEBP": "webp"}
+# A phone's camera gives at most ~50 million pixels; a small file declaring more is a
+# decompression bomb (48 KB of PNG can declare 20000 × 20000), refused before it is decoded.
+PHOTO_MAX_PIXELS = 64_000_000
 
 
 @dataclass(frozen=True)
@@ -611,12 +615,23 @@ def _check_photo(data, problems):
     if len(data) > PHOTO_MAX_BYTES:
         problems.add("photo", _l("The photo is too large (at most %(kb)s KB).", kb=PHOTO_MAX_BYTES // 1024))
         return None
+    import warnings
+
     from PIL import Image, UnidentifiedImageError
 
     try:
-        with Image.open(io.BytesIO(data)) as image:
-            image.verify()
-            kind = image.format
+        with warnings.catch_warnings():
+            # Pillow warns (and past twice its own limit raises) on huge images: both are refused here.
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(data)) as image:
+                width, height = image.size
+                if width * height > PHOTO_MAX_PIXELS:
+                    raise Image.DecompressionBombError(f"{width}x{height}")
+                image.verify()
+                kind = image.format
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        problems.add("photo", _l("The photo declares more pixels than a phone's camera takes: take it again."))
+        return None
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError):
         kind = None
     if kind not in PHOTO_FORMATS:
@@ -635,8 +650,9 @@ def _store_photo(visit, client_uuid, data, ext):
     """Write the photo under instance/photos/; (path relative to that folder, absolute path)."""
     relative = f"{visit.made_at:%Y%m}/{visit.id}-{client_uuid[:8]}.{ext}"
     absolute = os.path.join(photo_root(), relative)
-    os.makedirs(os.path.dirname(absolute), exist_ok=True)
-    with open(absolute, "wb") as out:
+    private_folder(photo_root())
+    private_folder(os.path.dirname(absolute))
+    with private_open(absolute, "wb") as out:
         out.write(data)
     return relative, absolute
 

@@ -7,6 +7,7 @@ from flask_babel import gettext as _, lazy_gettext as _l
 from flask_login import current_user
 
 from app import clock, crypto
+from app.files import private_open
 from app.imports import importer, rows, uploads
 from app.imports.fields import FIELD_TYPES, field_label
 from app.db import database
@@ -34,7 +35,7 @@ def _save_upload(upload, path):
     """Copy the upload to disk in blocks; False when it passes the size limit (the file is removed)."""
     limit = (current_app.config.get("IMPORT_MAX_BYTES") or MAX_BYTES)
     size = 0
-    with open(path, "wb") as out:
+    with private_open(path, "wb") as out:
         for block in iter(lambda: upload.stream.read(1 << 20), b""):
             size += len(block)
             if size > limit:

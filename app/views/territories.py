@@ -11,6 +11,7 @@ from peewee import fn
 
 from app.db import chinese_order
 from app import clock, geo, maps
+from app.files import private_folder, private_open
 from app.models import Assignment, AuditLog, Branch, Customer, Territory, User, Visit
 from app.models.org import BUSINESS_LINES
 from app.models.refused import FORBIDDEN, NOT_FOUND, Refused
@@ -127,27 +128,60 @@ def _drawn_geometry(body):
     return geometry
 
 
+class _Unfit(Exception):
+    """A drawing's body that is refused with a message (422) before any check of its shape."""
+
+    def __init__(self, problem):
+        super().__init__(problem.code)
+        self.reply = jsonify({"ok": False, "messages": [str(problem)]}), 422
+
+
+def _drawn_body():
+    """The drawing's JSON object: 400 when it is none, _Unfit when nested too deep to read."""
+    if not request.is_json:
+        abort(400)
+    try:
+        body = geo.load_json(request.get_data())
+    except geo.TooDeep:
+        raise _Unfit(geo.Problem("too_deep", {"limit": geo.MAX_JSON_DEPTH})) from None
+    except ValueError:
+        abort(400)
+    if not isinstance(body, dict):
+        abort(400)
+    return body
+
+
+def _drawn_text(body, name):
+    value = body.get(name)
+    if value is not None and not isinstance(value, str):
+        raise _Unfit(geo.Problem("bad_property", {"property": name}))
+    return value or ""
+
+
 @bp.route("/map/territories", methods=["POST"])
 @roles_required(*DRAWERS)
 def draw():
     """Save a territory drawn on the map (JSON), after the same checks as an import."""
-    body = request.get_json(silent=True)
-    if not isinstance(body, dict):
-        abort(400)
+    try:
+        body = _drawn_body()
+        name, kind = _drawn_text(body, "name"), _drawn_text(body, "kind")
+    except _Unfit as unfit:
+        return unfit.reply
     parent = _int_or_404(body["parent"]) if body.get("parent") not in (None, "") else None
     return _drawn_reply(lambda: save_drawn(
-        current_user, _drawn_geometry(body), maps.display_datum(), parent=parent,
-        name=str(body.get("name") or ""), kind=str(body.get("kind") or "")), 201, "draw")
+        current_user, _drawn_geometry(body), maps.display_datum(), parent=parent, name=name, kind=kind),
+        201, "draw")
 
 
 @bp.route("/map/territories/<int:territory_id>/shape", methods=["POST"])
 @roles_required(*DRAWERS)
 def reshape(territory_id):
     """Save a territory's edited boundary (JSON), checked against its parent, siblings and children."""
-    body = request.get_json(silent=True)
-    if not isinstance(body, dict):
-        get_visible_or_404(Territory, territory_id)  # outside the scope says nothing more, as ever
-        abort(400)
+    get_visible_or_404(Territory, territory_id)  # outside the scope says nothing more, as ever
+    try:
+        body = _drawn_body()
+    except _Unfit as unfit:
+        return unfit.reply
     return _drawn_reply(lambda: save_drawn(current_user, _drawn_geometry(body), maps.display_datum(),
                                            territory=territory_id), 200, "reshape")
 
@@ -165,8 +199,7 @@ PREVIEW_KEPT = datetime.timedelta(days=1)
 def _upload_dir():
     # IMPORT_FOLDER lets a test keep its previews to itself.
     folder = Path(current_app.config.get("IMPORT_FOLDER") or Path(current_app.instance_path) / "imports")
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
+    return private_folder(folder)
 
 
 def _forget_old_previews():
@@ -232,7 +265,8 @@ def import_file():
             if path is None:
                 _forget_old_previews()
                 held = _upload_dir() / f"{token}.json"
-                held.write_bytes(data)
+                with private_open(held, "wb") as out:
+                    out.write(data)
                 # Stamped by the app's clock, which the age check reads too.
                 stamp = clock.now().replace(tzinfo=datetime.UTC).timestamp()
                 os.utime(held, (stamp, stamp))
