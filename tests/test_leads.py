@@ -568,13 +568,13 @@ def test_the_same_person_found_by_id_number_or_phone_and_name_is_linked_not_doub
         known = Customer.get_by_id(county.customers["c_g1"].id)  # 吴小梅, 8 (10k yuan): mass
         known.set_id_number(id_number)
         known.save()
-        known_by_phone = Customer.get_by_id(county.customers["c_v2"].id)  # 郑家杂货店
+        known_by_phone = Customer.get_by_id(county.customers["c_v1"].id)  # 周大福
         known_by_phone.phone = "13700002222"
         known_by_phone.save()
     login(client, "mgr1")
     by_id = _new_person_lead(client, county, name="吴小梅", phone="13700003333", id_number=id_number,
                              confirmed="1")
-    by_phone = _new_person_lead(client, county, name="郑家杂货店", phone="13700002222", confirmed="1")
+    by_phone = _new_person_lead(client, county, name="周大福", phone="13700002222", confirmed="1")
     before = count(app, Customer)
     today = clock.today().isoformat()
     # no territory needed: the person is found, not created
@@ -585,8 +585,65 @@ def test_the_same_person_found_by_id_number_or_phone_and_name_is_linked_not_doub
         assert Lead.get_by_id(by_id).customer_id == known.id
         assert Lead.get_by_id(by_phone).customer_id == known_by_phone.id
         assert Customer.get_by_id(known.id).tier == "gold"  # 8 + 50
-        # linked even outside mgr1's territories: one person, one archive in the bank
         assert Holding.get(Holding.customer == known_by_phone.id).amount_wan == 2
+
+
+def _untouched(app, county, key):
+    """What a lead must not change on a customer: balance, tier, products, history."""
+    with db(app):
+        c = Customer.get_by_id(county.customers[key].id)
+        return (c.deposit_balance_wan, c.tier, Holding.select().where(Holding.customer == c.id).count(),
+                CustomerChange.select().where(CustomerChange.customer == c.id).count())
+
+
+def test_a_lead_never_writes_to_a_customer_outside_the_managers_territories(app, client, county):
+    """Issue 15: captured with a colleague's customer's phone and won with link=<them>, a lead
+    added a product and a deposit to an archive this manager cannot open, then showed its name
+    and tier. Linking by link=, by phone and name, or by ID number is refused, naming only who
+    follows that customer, and nothing is written."""
+    id_number = "52032119800101123"
+    id_number += crypto.check_digit(id_number)
+    with db(app):
+        theirs = Customer.get_by_id(county.customers["c_v2"].id)  # 郑家杂货店, in mgr2's V2
+        theirs.phone = "13700002222"
+        theirs.set_id_number(id_number)
+        theirs.save()
+    before = _untouched(app, county, "c_v2")
+    login(client, "mgr1")
+    assert client.get(f"/customers/{theirs.id}").status_code == 404
+    today = clock.today().isoformat()
+    probes = {
+        "link": (dict(name="王某", phone="13700002222", confirmed="1"), dict(link=theirs.id)),
+        "phone and name": (dict(name="郑家杂货店", phone="13700002222", confirmed="1"), {}),
+        "id number": (dict(name="郑某", phone="13700004444", id_number=id_number, confirmed="1"), {}),
+    }
+    for case, (captured, won) in probes.items():
+        lead_id = _new_person_lead(client, county, **captured)
+        response = post(client, f"/leads/{lead_id}/status", to="won", amount="500", won_on=today,
+                        territory=county.territories["V1"].id, **won)
+        assert response.status_code == 400, case
+        text = soup(response).select_one("p.error").get_text()
+        assert "责任田以外" in text and "李经理" in text, case  # who follows them (mgr2), nothing else
+        body = response.get_data(as_text=True)
+        assert "郑家杂货店" not in body.replace(captured["name"], "") and "潜在" not in body, case
+        assert lead_of(app, lead_id).status == "new" and lead_of(app, lead_id).customer_id is None, case
+        assert _untouched(app, county, "c_v2") == before, case
+    # a lead that names them (captured before the territory changed hands): neither shown nor signed
+    with db(app):
+        lead = Lead.create(client_uuid=str(uuid.uuid4()), branch=county.branches["A1"], customer=theirs.id,
+                           name="老郑", product=county.products["a"], source="visit",
+                           owner=county.users["mgr1"], created_by=county.users["mgr1"])
+    page = client.get(f"/leads/{lead.id}").get_data(as_text=True)
+    assert "郑家杂货店" not in page and f"/customers/{theirs.id}" not in page
+    assert post(client, f"/leads/{lead.id}/status", to="won", amount="500", won_on=today).status_code == 400
+    assert _untouched(app, county, "c_v2") == before and lead_of(app, lead.id).status == "new"
+    # through the model too: the archive's write path checks its own scope
+    with db(app):
+        with pytest.raises(Refused) as refused:
+            Customer.get_by_id(theirs.id).update_archive(User.get_by_id(county.users["mgr1"].id),
+                                                         {"deposit_balance_wan": 900})
+        assert refused.value.code == "not_found"
+    assert _untouched(app, county, "c_v2") == before
 
 
 def test_a_phone_on_someone_elses_archive_is_shown_and_a_new_archive_needs_confirming(app, client, county):
@@ -601,8 +658,10 @@ def test_a_phone_on_someone_elses_archive_is_shown_and_a_new_archive_needs_confi
     assert "周大福" in page.select_one("#archive-duplicates").get_text()
     assert "13912345678" not in shown.get_data(as_text=True)  # matches are masked too
     # the county's bank A archives all share that phone; bank B's is never offered
+    # (those outside mgr1's territories are listed but never offered to link: issue 15)
     assert [i["value"] for i in page.select("#archive-duplicates input[name=link]")] == [
-        *(str(county.customers[k].id) for k in ("c_v1", "c_g1", "c_v2", "c_v3")), "new"]
+        *(str(county.customers[k].id) for k in ("c_v1", "c_g1")), "new"]
+    assert len(page.select("#archive-duplicates li")) == 5
     # names only of archives in mgr1's territories (V1 and G1)
     assert "孙大山" not in page.select_one("#archive-duplicates").get_text()
     assert count(app, Customer) == before and lead_of(app, lead_id).status == "new"

@@ -228,8 +228,12 @@ class Customer(BaseModel):
         already on another archive of the bank is refused (one person, one archive):
         Refused with code "conflict", errors["id_number"] and choices["customers"]. A new
         phone on other archives is refused the same way (without the id_number error)
-        unless confirmed says the user knows it is a different person.
+        unless confirmed says the user knows it is a different person. An archive outside
+        the user's scope (holds_customer) is Refused with code "not_found", whichever
+        path calls this.
         """
+        if not holds_customer(user, self):
+            raise Refused.not_found()
         if id_number and id_number != self.id_number:
             taken = list(Customer.duplicates(user, id_number=id_number, exclude=self.id))
             if taken:

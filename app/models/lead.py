@@ -22,7 +22,7 @@ from app.db import database
 from app.models.audit import AuditLog
 from app.models.base import BaseModel, created_at_field, default, one_of
 from app.models.customer import Customer
-from app.models.lead_archive import archive_plan, create_archive, sign
+from app.models.lead_archive import archive_plan, create_archive, in_scope, sign
 from app.models.org import Branch, User
 from app.models.prepared import Prepared
 from app.models.product import Product
@@ -263,7 +263,9 @@ class Lead(BaseModel):
         them into a customer in the same transaction (lead_archive.archive_plan; archive
         holds the won form's territory, kind, id_number and link); self.archive_outcome
         then says ("created" or "linked", customer). Refused with code "conflict" and
-        choices["customers"] while their phone is on someone else's archive.
+        choices["customers"] while their phone is on someone else's archive, and with
+        code "out_of_scope" (naming only who follows them) when the archive found or
+        picked lies outside the user's scope: a lead never writes to such a record.
         """
         self.archive_outcome = None
         self._check_actor(user)
@@ -288,6 +290,8 @@ class Lead(BaseModel):
             changes = self._won_values(product, amount, won_on, reference, problems)
             if not self.customer_id:
                 existing, plan = archive_plan(self, user, archive or {}, problems)
+            else:  # captured for a customer who may since have left the user's territories
+                in_scope(Customer.get_by_id(self.customer_id), user)
         elif to == "lost":
             reason = (reason or "").strip()
             if reason not in LostReason.labels(Branch.get_by_id(self.branch_id).bank):

@@ -10,7 +10,7 @@ from werkzeug.datastructures import MultiDict
 
 from app import clock
 from app.models import AuditLog, Customer, Lead, LostReason, Product, Setting, Territory, User, Visit
-from app.models.customer import CUSTOMER_KINDS
+from app.models.customer import CUSTOMER_KINDS, holds_customer
 from app.models.lead import LEAD_SOURCES, LEAD_STATUSES, OPEN_STATUSES, new_client_uuid, team_managers
 from app.models.lead_funnel import funnel as lead_funnel, listing
 from app.models.refused import CONFLICT, FORBIDDEN, NOT_FOUND, Refused
@@ -146,7 +146,11 @@ def _detail(lead, errors=None, values=None, status=200, full=False, duplicates=N
     if duplicates:
         visible = {c.id for c in Customer.visible_to(current_user)
                    .where(Customer.id.in_([c.id for c in duplicates]))}
+    # A lead may name a customer who is (or has since moved) outside the user's territories:
+    # their name and tier are the archive's, shown only to whom the archive is.
+    customer_visible = bool(lead.customer_id) and holds_customer(current_user, lead.customer)
     return render("leads/detail.html", lead=lead, history=list(lead.history()), errors=errors or {},
+                  customer_visible=customer_visible,
                   values=values or {}, can_work=can_work, reasons=LostReason.labels(bank),
                   territories=territories, duplicates=duplicates or [], visible=visible,
                   KIND_LABELS={k: KIND_LABELS[k] for k in CUSTOMER_KINDS},
