@@ -274,6 +274,9 @@ CREATE INDEX "lead_phone" ON "lead" ("phone");
 CREATE INDEX "lead_visit_id" ON "lead" ("visit_id");
 CREATE INDEX "lead_id_number_hash" ON "lead" ("id_number_hash");
 CREATE INDEX "lead_branch_id_created_at" ON "lead" ("branch_id", "created_at");
+-- One open lead per customer and product, even when captures race (issue 15).
+CREATE UNIQUE INDEX "lead_one_open_per_customer_product" ON "lead" ("customer_id", "product_id")
+    WHERE status IN ('new', 'contacted', 'qualified');
 
 CREATE TABLE "campaign" (
     "id" SERIAL NOT NULL PRIMARY KEY,

@@ -284,6 +284,57 @@ def test_the_same_client_uuid_sent_twice_at_once_is_stored_once(app, backend, co
         assert LeadEvent.select().join(Lead).where(Lead.client_uuid == client_uuid).count() == 1
 
 
+def test_parallel_captures_for_one_customer_and_product_keep_one_open_lead(app, county):
+    """Issue 15: 10 captures at once with different UUIDs gave 3 open leads. The database's
+    partial unique index keeps one; every other capture gets the duplicate answer."""
+    barrier = threading.Barrier(10)
+    results, errors = [], []
+    with db(app):
+        user_id = county.users["mgr1"].id
+        customer, product = county.customers["c_g1"].id, county.products["a"].id
+
+    def send():
+        try:
+            with app.app_context(), database.obj.connection_context():
+                user = User.get_by_id(user_id)
+                barrier.wait(timeout=10)
+                try:
+                    lead, created = Lead.capture(user, {"client_uuid": str(uuid.uuid4()), "customer": customer,
+                                                        "product": product, "source": "visit"})
+                    results.append(("created" if created else "replayed", lead.id))
+                except Refused as refused:
+                    results.append((refused.code, [lead.id for lead in refused.choices.get("leads", [])]))
+        except Exception as error:  # reported below: a thread's exception would vanish otherwise
+            errors.append(error)
+
+    threads = [threading.Thread(target=send) for _ in range(10)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert errors == []
+    with db(app):
+        open_leads = list(Lead.select().where(Lead.customer == customer, Lead.product == product,
+                                              Lead.status.in_(["new", "contacted", "qualified"])))
+    assert len(open_leads) == 1
+    assert sorted(kind for kind, _ in results) == ["conflict"] * 9 + ["created"]
+    assert all(ids == [open_leads[0].id] for kind, ids in results if kind == "conflict")
+
+
+def test_a_lost_lead_is_not_reopened_beside_another_open_one(app, client, county):
+    login(client, "mgr1")
+    c_g1, product = county.customers["c_g1"].id, county.products["a"].id
+    first = int(capture(client, customer=c_g1, product=product, amount="3").location.rsplit("/", 1)[1])
+    lost = LostReason.labels(None)[0]
+    assert post(client, f"/leads/{first}/status", to="lost", reason=lost).status_code == 302
+    second = capture(client, customer=c_g1, product=product, amount="4")
+    assert second.status_code == 302
+    again = post(client, f"/leads/{first}/reopen")
+    assert again.status_code == 400
+    assert "已有该产品的未结线索" in soup(again).select_one("p.error").get_text()
+    assert lead_of(app, first).status == "lost"
+
+
 # --- the pipeline ---------------------------------------------------------------------------
 
 def test_the_pipeline_to_won_updates_the_customers_products_and_tier(app, client, county):
@@ -629,9 +680,10 @@ def test_a_lead_never_writes_to_a_customer_outside_the_managers_territories(app,
         assert lead_of(app, lead_id).status == "new" and lead_of(app, lead_id).customer_id is None, case
         assert _untouched(app, county, "c_v2") == before, case
     # a lead that names them (captured before the territory changed hands): neither shown nor signed
+    product = loan(app, county)
     with db(app):
         lead = Lead.create(client_uuid=str(uuid.uuid4()), branch=county.branches["A1"], customer=theirs.id,
-                           name="老郑", product=county.products["a"], source="visit",
+                           name="老郑", product=product, source="visit",
                            owner=county.users["mgr1"], created_by=county.users["mgr1"])
     page = client.get(f"/leads/{lead.id}").get_data(as_text=True)
     assert "郑家杂货店" not in page and f"/customers/{theirs.id}" not in page

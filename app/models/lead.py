@@ -132,9 +132,14 @@ class Lead(BaseModel):
         except IntegrityError:
             # The same UUID sent twice at once: the other request's row won the race.
             existing = cls._replayed(user, client_uuid)
-            if existing is None:
+            if existing is not None:
+                return existing, False
+            # Else another capture of this customer's product committed meanwhile: the
+            # database's one-open-lead index refused this one, answered as the duplicate.
+            leads, customers = cls.matches(user, clean)
+            if not leads:
                 raise
-            return existing, False
+            raise Refused.conflict(leads=leads, customers=customers) from None
         return lead, True
 
     @classmethod
@@ -359,12 +364,17 @@ class Lead(BaseModel):
                                          & (LeadEvent.to_value == "lost"))
                 .order_by(LeadEvent.id.desc()).first())
         back = last.from_value if last and last.from_value in OPEN_STATUSES else "contacted"
-        with database.atomic():
-            self.status, self.lost_reason, self.closed_at = back, None, None
-            self._touch(user)
-            self.save()
-            LeadEvent.create(lead=self.id, user=user.id, kind="status", from_value="lost", to_value=back,
-                             note=(note or "").strip()[:500], owner=self.owner_id)
+        try:
+            with database.atomic():
+                self.status, self.lost_reason, self.closed_at = back, None, None
+                self._touch(user)
+                self.save()
+                LeadEvent.create(lead=self.id, user=user.id, kind="status", from_value="lost", to_value=back,
+                                 note=(note or "").strip()[:500], owner=self.owner_id)
+        except IntegrityError:  # the one-open-lead index: the customer has another open lead for it
+            self.status = "lost"
+            raise Refused({"status": _l("The customer already has an open lead for this product: "
+                                        "follow that one.")}) from None
         return self
 
     def reassign(self, user, owner_id, note):
@@ -541,6 +551,13 @@ def _amount(text, product):
             raise ValueError(_l("%(product)s goes up to %(limit)s (10k yuan).", product=product.name,
                                 limit=f"{product.amount_limit_wan:g}"))
     return round(value, 2)
+
+
+# One open lead per customer and product, kept by the database even when captures race
+# (a threaded server, two managers at once): Lead.capture answers the IntegrityError as the
+# duplicate it is. schema.sql declares the same partial index.
+Lead.add_index(Lead.index(Lead.customer, Lead.product, unique=True, name="lead_one_open_per_customer_product")
+               .where(Lead.status.in_(OPEN_STATUSES)))
 
 
 class LeadEvent(BaseModel):

@@ -13,7 +13,7 @@ from app.views.customer_forms import (CATEGORY_LABELS, CONSENT_LABELS, KIND_LABE
 from app.models import AuditLog, Customer, CustomerChange, FollowUp, Lead, Product, Territory, Visit
 from app.models.lead_funnel import listing as lead_listing
 from app.models.merge import can_merge, merge_customers
-from app.models.refused import FORBIDDEN, Refused
+from app.models.refused import FORBIDDEN, NOT_FOUND, Refused
 from app.models.visit import customer_listing
 from app.views.visits import bp as visits_bp
 from app.web import get_visible_or_404, render, roles_required
@@ -211,7 +211,9 @@ def merge(customer_id):
         try:
             merge_customers(current_user, keep, gone, ip=request.remote_addr)
         except Refused as refused:
-            abort(403 if refused.code == FORBIDDEN else 404)
+            if refused.code in (FORBIDDEN, NOT_FOUND):
+                abort(403 if refused.code == FORBIDDEN else 404)
+            return render("customers/merge.html", keep=keep, gone=gone, error=refused.message), 409
         flash(_("Archive #%(gone)d merged into this one.", gone=gone.id))
         return redirect(url_for("customers.detail", customer_id=keep.id))
     return render("customers/merge.html", keep=keep, gone=gone)
