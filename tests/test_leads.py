@@ -891,3 +891,33 @@ def test_the_same_lead_won_twice_at_once_opens_one_archive(app, backend, county)
     with db(app):
         assert Customer.select().count() == before + 1
         assert Holding.select().where(Holding.customer == Lead.get_by_id(lead.id).customer_id).count() == 1
+
+
+def test_the_same_client_uuid_with_another_body_is_a_conflict(app, client, county):
+    """Issue 15: the same UUID sent with another customer was answered as saved and the new
+    capture dropped silently. It is a 409 with the reason; a true replay stays a success."""
+    login(client, "mgr1")
+    key = str(uuid.uuid4())
+    product = county.products["a"].id
+    first = capture(client, customer=county.customers["c_g1"].id, product=product, client_uuid=key)
+    assert first.status_code == 302
+    before = count(app)
+    assert capture(client, customer=county.customers["c_g1"].id, product=product,
+                   client_uuid=key).location == first.location  # a true replay
+    other_product = loan(app, county).id
+    for body in ({"customer": county.customers["c_v1"].id, "product": product},
+                 {"customer": county.customers["c_g1"].id, "product": other_product, "amount": "3"},
+                 {"name": "赵村民", "phone": NEW_PHONE, "product": product}):
+        response = capture(client, client_uuid=key, **body)
+        assert response.status_code == 409, body
+        page = soup(response)
+        assert "已为另一位客户或产品保存过" in page.select_one("p.field-error").get_text(), body
+        assert page.select_one("input[name=client_uuid]")["value"] != key, body
+        assert count(app) == before, body
+    # standalone: the same name and phone is the replay, another phone is not
+    key = str(uuid.uuid4())
+    assert capture(client, client_uuid=key, name="赵村民", phone=NEW_PHONE, product=product).status_code == 302
+    assert capture(client, client_uuid=key, name="赵村民", phone=NEW_PHONE, product=product).status_code == 302
+    assert capture(client, client_uuid=key, name="赵村民", phone="13700009999", product=product).status_code == 409
+    with db(app):
+        assert Lead.select().where(Lead.client_uuid == key).count() == 1

@@ -103,7 +103,7 @@ class Lead(BaseModel):
         """
         data = {**(data or {}), **values}
         client_uuid = _client_uuid(data.get("client_uuid"))
-        existing = cls._replayed(user, client_uuid)
+        existing = cls._replayed(user, client_uuid, data)
         if existing is not None:
             return existing, False
         clean = cls._clean(user, data)
@@ -116,7 +116,7 @@ class Lead(BaseModel):
                 # The match may be this very capture, committed by a concurrent copy of the
                 # request after the replay check above (a double tap, a replayed queue):
                 # then it is a replay, not a duplicate.
-                existing = cls._replayed(user, client_uuid)
+                existing = cls._replayed(user, client_uuid, data)
                 if existing is not None:
                     return existing, False
                 raise Refused.conflict(leads=leads, customers=customers)
@@ -131,7 +131,7 @@ class Lead(BaseModel):
                                  note=clean["note"], owner=clean["owner"])
         except IntegrityError:
             # The same UUID sent twice at once: the other request's row won the race.
-            existing = cls._replayed(user, client_uuid)
+            existing = cls._replayed(user, client_uuid, data)
             if existing is not None:
                 return existing, False
             # Else another capture of this customer's product committed meanwhile: the
@@ -143,10 +143,20 @@ class Lead(BaseModel):
         return lead, True
 
     @classmethod
-    def _replayed(cls, user, client_uuid):
+    def _replayed(cls, user, client_uuid, data=None):
+        """The lead this UUID already went into, if it was the same user's and the same capture.
+
+        A true replay (a double tap, the offline queue) carries the same body; the same UUID
+        for another customer, product or person is not one: Refused with code "conflict"
+        (errors["client_uuid"]) rather than answered as saved while the new body is dropped.
+        """
         existing = cls.get_or_none(cls.client_uuid == client_uuid)
         if existing is not None and existing.created_by_id != user.id:
             raise Refused({"client_uuid": _l("This form was already used. Reload the page and try again.")})
+        if existing is not None and data is not None and not _same_capture(existing, data):
+            raise Refused.conflict(errors={"client_uuid": _l(
+                "This form was already saved for another customer or product: nothing new was saved. "
+                "Check the details and save again.")})
         return existing
 
     @classmethod
@@ -525,6 +535,20 @@ def _int(value):
         return int(str(value).strip())
     except ValueError:
         return 0
+
+
+def _same_capture(lead, data):
+    """Whether data is the capture lead was stored from: the same customer (or visit), product,
+    and for someone without an archive the same name and phone."""
+    def same_id(stored, key):
+        return (stored or 0) == _int(data.get(key) or 0)
+    if not same_id(lead.product_id, "product"):
+        return False
+    if data.get("customer") or data.get("visit"):
+        return (not data.get("customer") or same_id(lead.customer_id, "customer")) and (
+            not data.get("visit") or same_id(lead.visit_id, "visit"))
+    phone = re.sub(r"[\s-]", "", str(data.get("phone") or ""))
+    return (str(data.get("name") or "").strip() == lead.name) and (phone or None) == lead.phone
 
 
 def _truthy(value):

@@ -106,8 +106,10 @@ class Visit(BaseModel):
         made_at     when the check-in was made on the phone (naive UTC); offline check-ins
                     arrive later and are judged on this time, flagged late, never refused;
                     more than FUTURE_SLACK after `now` is refused
-        client_uuid made on the phone; a replay of the same UUID (the same user's) returns
-                    the stored visit with status "replayed" before any other rule is read
+        client_uuid made on the phone; a replay of the same UUID (the same user's, the same
+                    customer) returns the stored visit with status "replayed" before any other
+                    rule is read; the same UUID for another customer is Refused with code
+                    "conflict" (a body that would otherwise be dropped silently)
         outcome     one of OUTCOMES
         products    [(product_id, result)] with result in PITCH_RESULTS, each product in
                     the active catalogue of the customer's bank
@@ -136,7 +138,7 @@ class Visit(BaseModel):
         problems = Problems()
         client_uuid = _valid_uuid(client_uuid, problems)
         if client_uuid is not None:
-            replay = _replayed(user, client_uuid)
+            replay = _replayed(user, client_uuid, customer_id)
             if replay is not None:
                 return CheckInResult(replay, "replayed")
         # Outside the scope is a 404 and nothing else: no other reason may tell about the customer.
@@ -207,7 +209,7 @@ class Visit(BaseModel):
             # The same UUID committed by a concurrent request: that one is the visit.
             if photo_file:
                 _remove_quietly(photo_file[1])
-            replay = _replayed(user, client_uuid)
+            replay = _replayed(user, client_uuid, customer.id)
             if replay is None:
                 raise
             return CheckInResult(replay, "replayed")
@@ -510,8 +512,8 @@ def _valid_uuid(text, problems):
         return None
 
 
-def _replayed(user, client_uuid):
-    """The visit this UUID already went into, if it was the same user's."""
+def _replayed(user, client_uuid, customer_id):
+    """The visit this UUID already went into, if it was the same user's at the same customer."""
     visit_id = _REPLAY_FIX.scalar(client_uuid=client_uuid)
     if visit_id is None:
         visit_id = _REPLAY_VISIT.scalar(client_uuid=client_uuid)
@@ -520,6 +522,10 @@ def _replayed(user, client_uuid):
     visit = Visit.get_by_id(visit_id)
     if visit.user_id != user.id:
         raise Refused({"client_uuid": _l("The check-in has no valid identifier: reload the page.")}, code="uuid")
+    if str(visit.customer_id) != str(getattr(customer_id, "id", customer_id)).strip():
+        raise Refused.conflict(errors={"client_uuid": _l(
+            "This check-in's identifier was already used at another customer: nothing was saved. "
+            "Check in again.")})
     return visit
 
 

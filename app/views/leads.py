@@ -126,6 +126,10 @@ def new():
     except Refused as refused:
         if refused.code == NOT_FOUND:
             abort(404)  # a customer or visit outside the user's scope: say nothing about it
+        if refused.code == CONFLICT and "client_uuid" in refused.errors:
+            # The same form's UUID with another body: said, with a fresh UUID to save it as new.
+            values["client_uuid"] = new_client_uuid()
+            return render("leads/new.html", **_capture_context(values, errors=refused.errors)), 409
         if refused.code == CONFLICT:
             return render("leads/new.html", **_capture_context(values, duplicates=refused.choices)), 409
         return render("leads/new.html", **_capture_context(values, errors=refused.errors)), 400

@@ -13,7 +13,7 @@ from flask_login import current_user
 
 from app import clock, geo
 from app.models import Customer, FollowUp, Lead, Product, Territory, Visit
-from app.models.refused import NOT_FOUND, Problems, Refused
+from app.models.refused import CONFLICT, NOT_FOUND, Problems, Refused
 from app.models.visit import PHOTO_MAX_BYTES, Fix, photo_root
 from app.walk import walk_list
 from app.web import get_visible_or_404, render, roles_required, wants_fragment
@@ -174,14 +174,15 @@ def check_in(customer_id):
         except Refused as refused:
             if refused.code == NOT_FOUND:
                 abort(404)
-            errors, status = refused.messages, 422
+            errors, status = refused.messages, 409 if refused.code == CONFLICT else 422
         else:
             flash(_describe(result))
             return redirect(url_for("visits.detail", visit_id=result.visit.id))
     customer = get_visible_or_404(Customer, customer_id)
     response = render("visits/check_in.html", customer=customer, products=_products_for(customer),
                       OUTCOME_LABELS=OUTCOME_LABELS, RESULT_LABELS=RESULT_LABELS, errors=errors,
-                      client_uuid=request.form.get("client_uuid") or str(uuid.uuid4()),
+                      # a UUID already used at another customer (409) is not offered again
+                      client_uuid=(status != 409 and request.form.get("client_uuid")) or str(uuid.uuid4()),
                       form=request.form, tomorrow=clock.today() + dt.timedelta(days=1))
     response.status_code = status
     return response
