@@ -135,6 +135,7 @@ CREATE TABLE "customer" (
     "updated_at" TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP,
     "core_no" TEXT,
     "refreshed_on" DATE,
+    "version" INTEGER NOT NULL DEFAULT 1,
     FOREIGN KEY ("branch_id") REFERENCES "branch" ("id") ON DELETE RESTRICT,
     FOREIGN KEY ("territory_id") REFERENCES "territory" ("id") ON DELETE SET NULL
 );
@@ -339,6 +340,7 @@ CREATE TABLE "customer_change" (
     "field" TEXT NOT NULL,
     "old" TEXT,
     "new" TEXT,
+    "version" INTEGER,
     FOREIGN KEY ("customer_id") REFERENCES "customer" ("id") ON DELETE CASCADE,
     FOREIGN KEY ("user_id") REFERENCES "user" ("id") ON DELETE SET NULL
 );

@@ -5,13 +5,14 @@ import datetime as dt
 from flask import Blueprint, abort, current_app, flash, redirect, request, url_for
 from flask_babel import gettext as _, lazy_gettext as _l
 from flask_login import current_user
-from wtforms import BooleanField, SelectField
+from wtforms import BooleanField, HiddenField, SelectField
 from wtforms.fields.choices import SelectChoice
 
 from app.views.customer_forms import (CATEGORY_LABELS, CONSENT_LABELS, KIND_LABELS, POSITION_LABELS,
                                 STATUS_LABELS, TIER_LABELS, CustomerForm, MemberForm, describe_rule)
 from app.models import AuditLog, Customer, CustomerChange, FollowUp, Lead, Product, Territory, Visit
 from app.models.lead_funnel import listing as lead_listing
+from app.models.customer_fields import label as field_label
 from app.models.merge import can_merge, merge_customers
 from app.models.refused import FORBIDDEN, NOT_FOUND, Refused
 from app.models.visit import customer_listing
@@ -111,6 +112,14 @@ def _detail(customer, full, member_form=None):
 class EditCustomerForm(CustomerForm):
     clear_phone = BooleanField(_l("Remove the phone number on file"))
     save_anyway = BooleanField(_l("This is a different person: save anyway"))
+    base_version = HiddenField()  # the archive's version the form was read at
+
+    def read_version(self):
+        """The base version posted, or None when it is missing or unreadable."""
+        try:
+            return int(self.base_version.data)
+        except (TypeError, ValueError):
+            return None
 
 
 @bp.route("/<int:customer_id>/edit", methods=["GET", "POST"])
@@ -132,7 +141,8 @@ def edit(customer_id):
         # screen glimpsed in a village); blank keeps what is on file.
         form.id_number.data = form.phone.data = ""
         form.clear_phone.data = form.save_anyway.data = False
-    duplicates, id_taken, status = [], False, 200
+        form.base_version.data = customer.version
+    duplicates, id_taken, status, clashes, general = [], False, 200, [], None
     if form.validate_on_submit():
         fields = form.archive()
         if form.clear_phone.data and fields["phone"]:
@@ -143,21 +153,41 @@ def edit(customer_id):
             try:
                 changes = customer.update_archive(current_user, fields, form.id_number.data or None,
                                                   products=form.products.data or [],
-                                                  confirmed=bool(form.save_anyway.data))
+                                                  confirmed=bool(form.save_anyway.data),
+                                                  base_version=form.read_version())
             except Refused as refused:
                 duplicates = refused.choices.get("customers", [])
-                id_taken = "id_number" in refused.errors
+                id_taken = "id_number" in refused.errors and not refused.choices.get("fields")
+                # Changed by someone else meanwhile: both values shown; saving again (the
+                # form's values as the user leaves them) is judged against the version now.
+                clashes = [{**c, "label": field_label(c["field"])} for c in refused.choices.get("fields", [])]
+                if clashes:
+                    form.base_version.data = refused.choices["version"]
+                    _take_theirs(form, customer.id, refused.choices["theirs"])
+                elif not duplicates:
+                    general = refused.message
             else:
                 flash(_("Saved %(n)d change(s).", n=len(changes)))
                 return redirect(url_for("customers.detail", customer_id=customer.id))
     visible = {c.id for c in Customer.visible_to(current_user)
                .where(Customer.id.in_([d.id for d in duplicates]))} if duplicates else set()
-    if duplicates:
+    if duplicates or clashes or general:
         status = 409
     elif form.errors:
         status = 400
     return render("customers/edit.html", form=form, customer=customer, duplicates=duplicates,
-                  visible=visible, id_taken=id_taken), status
+                  visible=visible, id_taken=id_taken, clashes=clashes, general=general), status
+
+
+def _take_theirs(form, customer_id, names):
+    """Show the fields others changed meanwhile (and this edit left alone) as they are now,
+    so saving the form again does not revert them."""
+    now = Customer.get_by_id(customer_id)
+    for name in names:
+        if name == "products":
+            form.products.data = [h.product_id for h in now.holdings]
+        elif name in form and name != "phone":
+            form[name].data, form[name].raw_data = getattr(now, name), None
 
 
 def _product_choices():
