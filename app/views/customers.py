@@ -12,6 +12,8 @@ from app.views.customer_forms import (CATEGORY_LABELS, CONSENT_LABELS, KIND_LABE
                                 STATUS_LABELS, TIER_LABELS, CustomerForm, MemberForm, describe_rule)
 from app.models import AuditLog, Customer, CustomerChange, FollowUp, Lead, Product, Territory, Visit
 from app.models.lead_funnel import listing as lead_listing
+from app.crypto import mask_phone
+from app.models.customer import PHONE_TAIL, is_phone_search
 from app.models.customer_fields import label as field_label
 from app.models.merge import can_merge, merge_customers
 from app.models.refused import FORBIDDEN, NOT_FOUND, Refused
@@ -47,6 +49,12 @@ def index():
     }
     territory = next((t for t in territories if str(t.id) == filters["territory"]), None)
     filters["territory"] = str(territory.id) if territory else ""
+    phone_search, searchable = is_phone_search(q)
+    if phone_search and page == 1:
+        # Who looked a phone up, and which: masked as on the pages (a whole number is
+        # a guess being confirmed; its tail is enough to tell searches apart).
+        AuditLog.record(current_user.id, "search_phone", "customer", ip=request.remote_addr,
+                        query=mask_phone(q) if len(q) == 11 else q[-PHONE_TAIL:], digits=len(q))
     size = current_app.config["PAGE_SIZE"]
     query = customer_listing(current_user, q, tier=filters["tier"] or None, territory=territory,
                              kind=filters["kind"] or None, last_visit=filters["last_visit"] or None)
@@ -54,6 +62,7 @@ def index():
     more = len(customers) > size
     return render("customers/index.html", "partials/_customer_rows.html",
                   customers=customers[:size], q=q, page=page, more=more, filters=filters,
+                  phone_hint=phone_search and not searchable,
                   territories=territories, TIER_LABELS=TIER_LABELS, KIND_LABELS=KIND_LABELS,
                   LAST_VISIT_FILTERS=LAST_VISIT_FILTERS, can_create=current_user.role in EDITORS)
 
