@@ -208,6 +208,13 @@ BAD_INPUT = {
     "assets as text": ("assets_wan", "十万", "请输入数字，例如 12.5。"),
     "an unknown product": ("products", "999999", "请从本行产品目录中选择产品。"),
     "a consent date in the future": ("consent_on", "2999-01-01", "该日期在未来。"),
+    # issue 15: non-finite and absurd numbers were stored, shown and tiered (or gave a 500)
+    "assets of inf": ("assets_wan", "inf", "请输入数字，例如 12.5。"),
+    "debts of -inf": ("debts_wan", "-inf", "请输入数字，例如 12.5。"),
+    "land of nan": ("scale_mu", "nan", "请输入数字，例如 12.5。"),
+    "turnover of 1e308": ("annual_turnover_wan", "1e308", "请输入 0 到 10000000 之间的数。"),
+    "net income of -1e308": ("net_income_wan", "-1e308", "请输入 -10000000 到 10000000 之间的数。"),
+    "10^30 head of livestock": ("livestock_head", "1" + "0" * 30, "请输入 0 到 10000000 之间的数。"),
 }
 
 

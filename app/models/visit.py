@@ -34,6 +34,7 @@ MERGE_WINDOW = dt.timedelta(minutes=10)    # a second check-in this close is the
 FIX_WINDOW = dt.timedelta(minutes=10)      # a fix this far from made-at is not this check-in's
 FUTURE_SLACK = dt.timedelta(minutes=2)     # phones' clocks drift; more than this is refused
 LATE_AFTER = dt.timedelta(minutes=10)      # received this long after made-at: made offline
+FOLLOW_UP_AHEAD = dt.timedelta(days=366)   # a follow-up is planned from today to a year ahead
 MAX_ACCURACY_M = 2000                      # worse than this is no fix at all (cell towers)
 PHOTO_MAX_BYTES = 300 * 1024               # the phone sends ≤ 200 KB; room for a PNG fallback
 PHOTO_FORMATS = {"JPEG": "jpg", "PNG": "png", "WEBP": "webp"}
@@ -104,8 +105,10 @@ class Visit(BaseModel):
                     views turn into a 404
         fix         a Fix, or None when the phone gave no position (saved unverified)
         made_at     when the check-in was made on the phone (naive UTC); offline check-ins
-                    arrive later and are judged on this time, flagged late, never refused;
-                    more than FUTURE_SLACK after `now` is refused
+                    arrive later and are judged on this time and flagged late; one made
+                    more than the bank's late_check_in_days (setting, default 7) before
+                    `now` is refused with the reason ("too_late"), as is one more than
+                    FUTURE_SLACK after `now` ("future")
         client_uuid made on the phone; a replay of the same UUID (the same user's, the same
                     customer) returns the stored visit with status "replayed" before any other
                     rule is read; the same UUID for another customer is Refused with code
@@ -114,8 +117,9 @@ class Visit(BaseModel):
         products    [(product_id, result)] with result in PITCH_RESULTS, each product in
                     the active catalogue of the customer's bank
         note        free text, stripped and cut to 2,000 characters
-        next_follow_up_on  a date, not before made-at's business day or today: creates
-                    (or, on a merge, moves) the visit's FollowUp
+        next_follow_up_on  a date, not before made-at's business day or today and at most
+                    a year ahead (as the ledger's reschedule): creates (or, on a merge,
+                    moves) the visit's FollowUp
         photo       the 门头照 as bytes (JPEG/PNG/WebP ≤ PHOTO_MAX_BYTES), kept under
                     instance/photos/ (removed again if the transaction rolls back)
         now         the receiving moment (default clock.now()); decides lateness and the future
@@ -147,6 +151,14 @@ class Visit(BaseModel):
             problems.add("outcome", _l("Choose what came of the visit."))
         if made_at > now + FUTURE_SLACK:
             problems.add("made_at", _l("The check-in time is in the future: check the phone's clock."), "future")
+        else:
+            days = for_branch(customer.branch_id, ("late_check_in_days",))["late_check_in_days"]
+            if now - made_at > dt.timedelta(days=days):
+                problems.add("made_at", _l("This check-in was made on %(day)s, more than %(days)s days ago: "
+                                           "the bank accepts late check-ins for %(days)s days. Record "
+                                           "the visit again if it matters.",
+                                           day=clock.to_local(made_at).date().isoformat(), days=days),
+                             "too_late")
         if fix is not None:
             _check_fix(fix, made_at, problems)
         pitched = _valid_products(customer, products, problems)
@@ -154,6 +166,8 @@ class Visit(BaseModel):
         if next_follow_up_on is not None and next_follow_up_on < min(clock.to_local(made_at).date(),
                                                                       clock.today()):
             problems.add("next_follow_up_on", _l("The next follow-up cannot be in the past."), "follow_up")
+        elif next_follow_up_on is not None and next_follow_up_on > clock.today() + FOLLOW_UP_AHEAD:
+            problems.add("next_follow_up_on", _l("Choose a date from today to a year ahead."), "follow_up")
         problems.check()
         note = (note or "").strip()[:2000]
         late = now - made_at > LATE_AFTER
@@ -464,7 +478,7 @@ class FollowUp(BaseModel):
     def reschedule(self, due_on):
         """Move the follow-up to due_on, from today to a year ahead; Refused otherwise."""
         today = clock.today()
-        if not today <= due_on <= today + dt.timedelta(days=366):
+        if not today <= due_on <= today + FOLLOW_UP_AHEAD:
             raise Refused({"due_on": _l("Choose a date from today to a year ahead.")})
         self.due_on = due_on
         self.save()
