@@ -530,11 +530,16 @@ def _client_uuid(value):
         raise Refused({"client_uuid": _l("This form is damaged. Reload the page and try again.")}) from None
 
 
+MAX_ID = 2**31 - 1  # ids past PostgreSQL's SERIAL name no record (and SQLite cannot bind them)
+
+
 def _int(value):
+    """An id from a form, or 0 (no record) when unreadable or beyond any id."""
     try:
-        return int(str(value).strip())
+        value = int(str(value).strip())
     except ValueError:
         return 0
+    return value if 0 < value <= MAX_ID else 0
 
 
 def _same_capture(lead, data):

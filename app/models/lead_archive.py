@@ -139,7 +139,9 @@ def sign(lead, user, product):
 
 
 def _id(value):
+    """An id from the form, or 0 (no record) when unreadable or beyond any id (2**31 - 1)."""
     try:
-        return int(str(value).strip())
+        value = int(str(value).strip())
     except ValueError:
         return 0
+    return value if 0 < value < 2**31 else 0

@@ -145,8 +145,11 @@ class Visit(BaseModel):
             replay = _replayed(user, client_uuid, customer_id)
             if replay is not None:
                 return CheckInResult(replay, "replayed")
+        # A made-at past the future slack is refused below; its business day is judged at the
+        # slack, so a phone's year 9999 (or year 1 with its offset) never overflows a date.
+        judged_at = min(made_at, now + FUTURE_SLACK)
         # Outside the scope is a 404 and nothing else: no other reason may tell about the customer.
-        customer = _customer_in_scope(user, customer_id, made_at)
+        customer = _customer_in_scope(user, customer_id, judged_at)
         if outcome not in OUTCOMES:
             problems.add("outcome", _l("Choose what came of the visit."))
         if made_at > now + FUTURE_SLACK:
@@ -163,7 +166,7 @@ class Visit(BaseModel):
             _check_fix(fix, made_at, problems)
         pitched = _valid_products(customer, products, problems)
         photo_ext = _check_photo(photo, problems) if photo else None
-        if next_follow_up_on is not None and next_follow_up_on < min(clock.to_local(made_at).date(),
+        if next_follow_up_on is not None and next_follow_up_on < min(clock.to_local(judged_at).date(),
                                                                       clock.today()):
             problems.add("next_follow_up_on", _l("The next follow-up cannot be in the past."), "follow_up")
         elif next_follow_up_on is not None and next_follow_up_on > clock.today() + FOLLOW_UP_AHEAD:
@@ -596,6 +599,8 @@ def _valid_products(customer, products, problems):
             return []
         try:
             wanted[int(product_id)] = result
+            if not 0 < int(product_id) < 2**31:  # no product has such an id (nor can SQL bind it)
+                raise ValueError(product_id)
         except (TypeError, ValueError):
             problems.add("products", _l("Choose products from the bank's catalogue."), "product")
             return []

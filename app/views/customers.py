@@ -19,7 +19,7 @@ from app.models.merge import can_merge, merge_customers
 from app.models.refused import FORBIDDEN, NOT_FOUND, Refused
 from app.models.visit import customer_listing
 from app.views.visits import bp as visits_bp
-from app.web import get_visible_or_404, render, roles_required
+from app.web import arg_id, get_visible_or_404, page_arg, render, roles_required
 
 EDITORS = ("manager", "team_lead", "admin")  # management reads, never edits customer data
 LEAD_READERS = ("manager", "team_lead", "management")
@@ -35,10 +35,7 @@ def index():
     """Customers in the user's scope, searched and filtered, a page at a time (infinite scroll)."""
     args = request.args
     q = args.get("q", "").strip()[:40]
-    try:
-        page = max(1, int(args.get("page", 1)))
-    except ValueError:
-        page = 1
+    page = page_arg(args)
     territories = list(Territory.visible_to(current_user).order_by(Territory.path))
     # Unknown filter values are ignored rather than refused: a stale link still lists.
     filters = {
@@ -242,7 +239,7 @@ def new():
 def merge(customer_id):
     """Merge another archive of the same customer into this one (admin), keeping all its records."""
     keep = get_visible_or_404(Customer, customer_id)
-    other_id = request.values.get("other", type=int)
+    other_id = request.values.get("other", type=arg_id)
     gone = get_visible_or_404(Customer, other_id) if other_id else None
     if gone is not None and not can_merge(keep, gone):
         abort(404)

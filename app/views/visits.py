@@ -105,12 +105,17 @@ def _parse_time(text, default, problems):
         return default
     try:
         value = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
+        if value.tzinfo is not None:
+            # year 1 or 9999 with an offset has no UTC time: as unreadable as any other
+            value = value.astimezone(dt.UTC).replace(tzinfo=None)
+        else:
+            value = None
+    except (ValueError, OverflowError):
         value = None
-    if value is None or value.tzinfo is None:
+    if value is None:
         problems.add("made_at", _l("The phone sent an unreadable time."), "time")
         return default
-    return value.astimezone(dt.UTC).replace(tzinfo=None)
+    return value
 
 
 def _number(name):
