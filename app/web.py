@@ -258,6 +258,15 @@ def page_arg(args):
         return 1
 
 
+def _refuse_nul():
+    """A NUL character in a form or query string: refused before any view (PostgreSQL cannot
+    store it in a text column, so it gave a 500; no keyboard types it)."""
+    if any("\x00" in key or "\x00" in value for values in (request.args, request.form)
+           for key, value in values.items(multi=True)) or "\x00" in request.path:
+        return render_template("errors/400.html", unreadable=True), 400
+    return None
+
+
 def register_converters(app):
     """Before any blueprint is registered: its rules take the converters at registration."""
     app.url_map.converters["int"] = BoundedIntConverter
@@ -269,6 +278,7 @@ def init_app(app):
     csrf.init_app(app)
     babel.init_app(app, locale_selector=_select_locale)
     htmx.init_app(app)
+    app.before_request(_refuse_nul)
     app.before_request(_require_login)
     app.after_request(_security_headers)
     for status in (403, 404):

@@ -264,6 +264,12 @@ class Customer(BaseModel):
         if not holds_customer(user, self):
             raise Refused.not_found()
         fields = dict(fields)
+        id_number = (id_number or "").strip() or None
+        if id_number:
+            try:
+                id_number = crypto.validate_id_number(id_number)
+            except crypto.InvalidIdNumber as error:  # a form's check skipped (blank-looking text)
+                raise Refused({"id_number": _l(str(error))}) from None
         if base_version is not None and base_version != self.version:
             fields, id_number, products = self._rebase(fields, id_number, products, base_version)
         if id_number and id_number != self.id_number:

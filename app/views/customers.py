@@ -157,7 +157,7 @@ def edit(customer_id):
             fields.pop("phone")
         if not form.errors:
             try:
-                changes = customer.update_archive(current_user, fields, form.id_number.data or None,
+                changes = customer.update_archive(current_user, fields, (form.id_number.data or "").strip() or None,
                                                   products=form.products.data or [],
                                                   confirmed=bool(form.save_anyway.data),
                                                   base_version=form.read_version())
@@ -222,7 +222,7 @@ def new():
             abort(404)
         try:
             customer = Customer.add_archive(current_user, territory, form.archive(),
-                                            form.id_number.data or None, products=form.products.data,
+                                            (form.id_number.data or "").strip() or None, products=form.products.data,
                                             confirmed=bool(form.create_anyway.data))
         except Refused as refused:
             duplicates = refused.choices.get("customers", [])
