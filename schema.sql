@@ -136,6 +136,7 @@ CREATE TABLE "customer" (
     "updated_at" TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP,
     "core_no" TEXT,
     "refreshed_on" DATE,
+    "version" INTEGER NOT NULL DEFAULT 1,
     FOREIGN KEY ("branch_id") REFERENCES "branch" ("id") ON DELETE RESTRICT,
     FOREIGN KEY ("territory_id") REFERENCES "territory" ("id") ON DELETE SET NULL
 );
@@ -275,6 +276,9 @@ CREATE INDEX "lead_phone" ON "lead" ("phone");
 CREATE INDEX "lead_visit_id" ON "lead" ("visit_id");
 CREATE INDEX "lead_id_number_hash" ON "lead" ("id_number_hash");
 CREATE INDEX "lead_branch_id_created_at" ON "lead" ("branch_id", "created_at");
+-- One open lead per customer and product, even when captures race (issue 15).
+CREATE UNIQUE INDEX "lead_one_open_per_customer_product" ON "lead" ("customer_id", "product_id")
+    WHERE status IN ('new', 'contacted', 'qualified');
 
 CREATE TABLE "campaign" (
     "id" SERIAL NOT NULL PRIMARY KEY,
@@ -337,6 +341,7 @@ CREATE TABLE "customer_change" (
     "field" TEXT NOT NULL,
     "old" TEXT,
     "new" TEXT,
+    "version" INTEGER,
     FOREIGN KEY ("customer_id") REFERENCES "customer" ("id") ON DELETE CASCADE,
     FOREIGN KEY ("user_id") REFERENCES "user" ("id") ON DELETE SET NULL
 );

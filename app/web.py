@@ -6,6 +6,7 @@ from functools import wraps
 from urllib.parse import urlsplit
 
 from babel import Locale
+from werkzeug.routing import IntegerConverter
 from flask import abort, current_app, flash, make_response, redirect, render_template, request, session, url_for
 from flask_babel import Babel, get_locale, lazy_gettext as _l
 from flask_login import LoginManager, current_user, login_user, logout_user
@@ -121,6 +122,10 @@ def roles_required(*roles):
 
 def get_visible_or_404(model, record_id):
     """The record if the current user's scope holds it; 404 otherwise, never the data."""
+    try:
+        record_id = arg_id(record_id)
+    except (TypeError, ValueError):
+        abort(404)  # no id, or one past any table's (MAX_ID)
     record = model.visible_to(current_user).where(model.id == record_id).first()
     if record is None:
         abort(404)
@@ -282,13 +287,61 @@ def _error_page(status):
     return handler
 
 
+# The largest id any table may hold: PostgreSQL's SERIAL is a 4-byte integer, and SQLite
+# cannot even bind a Python int past 8 bytes. A larger id in a URL or a query string
+# names no record: a 404 (or the filter ignored), never a database error.
+MAX_ID = 2**31 - 1
+MAX_PAGE = 100_000  # a page number past any list, yet an OFFSET every database takes
+
+
+class BoundedIntConverter(IntegerConverter):
+    """`<int:...>` of every route: a whole number from 0 to MAX_ID, else the URL matches nothing."""
+
+    def __init__(self, map, fixed_digits=0, min=None, max=None, signed=False):
+        super().__init__(map, fixed_digits=fixed_digits, min=min, max=MAX_ID if max is None else max,
+                         signed=signed)
+
+
+def arg_id(text):
+    """An id from a query string or form (for MultiDict.get(type=arg_id)): ValueError when it
+    is not a whole number from 1 to MAX_ID, so the value is dropped like any unreadable one."""
+    value = int(str(text).strip())
+    if not 1 <= value <= MAX_ID:
+        raise ValueError(text)
+    return value
+
+
+def page_arg(args):
+    """The ?page= of a paged list: 1 when missing or unreadable, at most MAX_PAGE."""
+    try:
+        return min(max(1, int(args.get("page", 1))), MAX_PAGE)
+    except ValueError:
+        return 1
+
+
+def _refuse_nul():
+    """A NUL character in a form or query string: refused before any view (PostgreSQL cannot
+    store it in a text column, so it gave a 500; no keyboard types it)."""
+    if any("\x00" in key or "\x00" in value for values in (request.args, request.form)
+           for key, value in values.items(multi=True)) or "\x00" in request.path:
+        return render_template("errors/400.html", unreadable=True), 400
+    return None
+
+
+def register_converters(app):
+    """Before any blueprint is registered: its rules take the converters at registration."""
+    app.url_map.converters["int"] = BoundedIntConverter
+
+
 def init_app(app):
     app.session_interface = _SessionInterface()
     trust_proxies(app)
+    register_converters(app)
     login_manager.init_app(app)
     csrf.init_app(app)
     babel.init_app(app, locale_selector=_select_locale)
     htmx.init_app(app)
+    app.before_request(_refuse_nul)
     app.before_request(_require_login)
     app.after_request(_security_headers)
     for status in (403, 404):

@@ -9,6 +9,7 @@ import re
 import psycopg2
 import pytest
 from bs4 import BeautifulSoup
+from hypothesis import HealthCheck, settings
 from peewee import PostgresqlDatabase
 
 from app import clock, create_app
@@ -21,6 +22,16 @@ BACKENDS = ["sqlite", "postgres"]
 # on the day or hour the suite runs, nor on TZ. A test that needs another moment calls
 # clock.pin(...) or clock.travel(...); the `business_clock` fixture puts the clock back after it.
 BUSINESS_MOMENT = "2026-11-25T15:00+08:00"
+
+# Property-based tests (Hypothesis, tests/test_properties.py): a small profile for `make test`
+# (seconds), a larger one by hand: HYPOTHESIS_PROFILE=thorough. The fixtures' app and county
+# serve every example of a test (their rules are checked after each one); no example database
+# is kept on disk, so each run draws afresh from its seed.
+_HYPOTHESIS = dict(deadline=None, database=None, derandomize=False,
+                   suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+settings.register_profile("default", max_examples=15, **_HYPOTHESIS)
+settings.register_profile("thorough", max_examples=400, **_HYPOTHESIS)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 TEST_ID_NUMBER_KEY = "dGVzdC1vbmx5LWtleS1mb3ItaWQtbnVtYmVycy0wMDA="  # Fernet key for tests only
 
 

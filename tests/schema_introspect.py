@@ -9,6 +9,11 @@ def _norm(sql):
     return re.sub(r"\s+", " ", (sql or "").replace('"', "")).strip().lower()
 
 
+def _predicate(sql):
+    """A partial index's WHERE, folded as _norm and without parentheses (engines add their own)."""
+    return _norm(re.sub(r"[()]", "", sql))
+
+
 def _checks_in(create_sql):
     """CHECK (...) bodies in a CREATE TABLE statement, with balanced parentheses."""
     found, i = [], 0
@@ -48,6 +53,10 @@ def _sqlite(db):
                 continue
             cols = tuple(r[2] for r in db.execute_sql(f'PRAGMA index_info("{name}")'))
             indexes[name] = {"columns": cols, "unique": unique}
+            if row[4]:  # a partial index: its predicate too
+                sql = db.execute_sql("SELECT sql FROM sqlite_master WHERE type='index' AND name=?",
+                                     (name,)).fetchone()[0]
+                indexes[name]["where"] = _predicate(re.split(r"\bWHERE\b", sql, maxsplit=1, flags=re.I)[1])
         create_sql = db.execute_sql(
             "SELECT sql FROM sqlite_master WHERE type='table' AND name=?", (table,)).fetchone()[0]
         result[table] = {"columns": columns, "foreign_keys": fks, "indexes": indexes,
@@ -90,14 +99,17 @@ def _postgres(db, schema):
                      for kind, _, deltype, cols, ref_table, ref_cols in cons if kind == "f")
         checks = sorted(_norm(definition) for kind, definition, *_ in cons if kind == "c")
         indexes = {}
-        for name, unique, cols in db.execute_sql(
+        for name, unique, cols, where in db.execute_sql(
                 "SELECT ic.relname, i.indisunique, "
                 "  array(SELECT a.attname FROM unnest(i.indkey) WITH ORDINALITY k(attnum, ord) "
-                "        JOIN pg_attribute a ON a.attrelid=i.indrelid AND a.attnum=k.attnum ORDER BY k.ord) "
+                "        JOIN pg_attribute a ON a.attrelid=i.indrelid AND a.attnum=k.attnum ORDER BY k.ord), "
+                "  pg_get_expr(i.indpred, i.indrelid) "
                 "FROM pg_index i JOIN pg_class c ON c.oid=i.indrelid JOIN pg_class ic ON ic.oid=i.indexrelid "
                 "JOIN pg_namespace n ON n.oid=c.relnamespace "
                 "WHERE c.relname=%s AND n.nspname=%s AND NOT i.indisprimary", (table, table_schema)):
             indexes[name] = {"columns": tuple(cols), "unique": unique}
+            if where:
+                indexes[name]["where"] = _predicate(where)
         result[table] = {"columns": columns, "foreign_keys": fks, "indexes": indexes, "checks": checks}
     return result
 

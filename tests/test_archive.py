@@ -208,6 +208,13 @@ BAD_INPUT = {
     "assets as text": ("assets_wan", "十万", "请输入数字，例如 12.5。"),
     "an unknown product": ("products", "999999", "请从本行产品目录中选择产品。"),
     "a consent date in the future": ("consent_on", "2999-01-01", "该日期在未来。"),
+    # issue 15: non-finite and absurd numbers were stored, shown and tiered (or gave a 500)
+    "assets of inf": ("assets_wan", "inf", "请输入数字，例如 12.5。"),
+    "debts of -inf": ("debts_wan", "-inf", "请输入数字，例如 12.5。"),
+    "land of nan": ("scale_mu", "nan", "请输入数字，例如 12.5。"),
+    "turnover of 1e308": ("annual_turnover_wan", "1e308", "请输入 0 到 10000000 之间的数。"),
+    "net income of -1e308": ("net_income_wan", "-1e308", "请输入 -10000000 到 10000000 之间的数。"),
+    "10^30 head of livestock": ("livestock_head", "1" + "0" * 30, "请输入 0 到 10000000 之间的数。"),
 }
 
 
@@ -377,3 +384,65 @@ def test_a_phone_can_be_cleared_from_the_edit_form_and_the_history_says_so(app, 
     assert "电话: 138****5678 → —" in history
     # Nothing left to clear: the box is gone.
     assert soup(client.get(f"/customers/{c_v1.id}/edit")).select_one("input[name=clear_phone]") is None
+
+
+def test_two_people_editing_one_archive_keep_each_others_changes(app, client, county):
+    """Issue 15: the second save reverted the first's change to another field. Each edit form
+    carries the version it was read at: what nobody else changed since is applied, a field
+    changed by both is refused with both values shown, for the user to choose."""
+    seed_archive(app, county)
+    cid = county.customers["c_v1"].id
+    path = f"/customers/{cid}/edit"
+    login(client, "mgr1")
+    lead1 = app.test_client()
+    login(lead1, "lead1")
+    mine = form_data(client, path, village="新茶园村")          # mgr1 opens the form
+    theirs = form_data(lead1, path, assets_wan="20", credit_rating="AA")  # so does the team lead
+    theirs["csrf_token"] = csrf_token(lead1, path)
+    assert lead1.post(path, data=theirs).status_code == 302      # the team lead saves first
+    mine["csrf_token"] = csrf_token(client, path)
+    assert client.post(path, data=mine).status_code == 302       # mgr1's older form: other fields
+    with app.app_context(), database.obj.connection_context():
+        c = Customer.get_by_id(cid)
+        assert (c.village, c.assets_wan, c.credit_rating) == ("新茶园村", 20, "AA")  # nothing reverted
+    # both change one field: refused, both values shown, nothing saved
+    mine = form_data(client, path, assets_wan="30", house_no="8号")
+    theirs = form_data(lead1, path, assets_wan="25", credit_rating="A")
+    theirs["csrf_token"] = csrf_token(lead1, path)
+    assert lead1.post(path, data=theirs).status_code == 302
+    mine["csrf_token"] = csrf_token(client, path)
+    clash = client.post(path, data=mine)
+    assert clash.status_code == 409
+    page = soup(clash)
+    rows = page.select("#clashes .clash")
+    assert [r["data-field"] for r in rows] == ["assets_wan"]
+    assert "25" in rows[0].text and "30" in rows[0].text
+    with app.app_context(), database.obj.connection_context():
+        c = Customer.get_by_id(cid)
+        assert (c.assets_wan, c.credit_rating, c.house_no) == (25, "A", None)
+    # the form shown again keeps the user's values and takes theirs where only they changed;
+    # saving it (the user chose their own 30) applies over the version now
+    again = {**form_data_of(page), "csrf_token": csrf_token(client, path)}
+    assert again["credit_rating"] == "A" and again["assets_wan"] == "30"
+    assert client.post(path, data=again).status_code == 302
+    with app.app_context(), database.obj.connection_context():
+        c = Customer.get_by_id(cid)
+        assert (c.assets_wan, c.credit_rating, c.house_no, c.village) == (30, "A", "8号", "新茶园村")
+
+
+def form_data_of(page):
+    """What a shown archive form posts as it stands."""
+    data = {}
+    for field in page.select("form.archive-form input, form.archive-form select"):
+        name = field.get("name")
+        if field.name == "select" and field.has_attr("multiple"):
+            data[name] = [o["value"] for o in field.select("option[selected]")]
+        elif field.name == "select":
+            chosen = field.select_one("option[selected]") or field.select_one("option")
+            data[name] = chosen.get("value", "") if chosen else ""
+        elif field.get("type") == "checkbox":
+            if field.has_attr("checked"):
+                data[name] = "y"
+        else:
+            data[name] = field.get("value", "")
+    return data

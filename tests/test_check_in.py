@@ -148,6 +148,35 @@ def test_a_late_check_in_is_judged_on_its_made_at_and_flagged(ctx):
     assert Visit.get_by_id(visit.id).late
 
 
+def test_a_check_in_older_than_the_banks_late_days_is_refused_with_the_reason(ctx):
+    """Issue 15: a check-in made in 1900 was stored, flagged late. The bank's setting
+    late_check_in_days (default 7) bounds how late one may still be uploaded."""
+    before = Visit.select().count(), VisitFix.select().count()
+    for made in (dt.datetime(1900, 1, 1, 8), dt.datetime(1, 1, 1),
+                 clock.now() - dt.timedelta(days=7, minutes=1)):
+        with pytest.raises(Refused) as refused:
+            check_in(ctx, made_at=made)
+        assert refused.value.code == "too_late", made
+        assert set(refused.value.errors) == {"made_at"}
+        assert f"{clock.to_local(made).date().isoformat()}" in str(refused.value.message)
+        assert "7 天" in str(refused.value.message)
+    assert (Visit.select().count(), VisitFix.select().count()) == before
+    assert check_in(ctx, made_at=clock.now() - dt.timedelta(days=6, hours=23)).visit.late
+    Setting.put(ctx.branches["A"], "late_check_in_days", 30)
+    assert check_in(ctx, customer="c_g1", made_at=clock.now() - dt.timedelta(days=20)).visit.late
+
+
+def test_a_follow_up_is_planned_at_most_a_year_ahead(ctx):
+    """Issue 15: a follow-up due in 9999 was stored; the ledger's bound holds here too."""
+    for due in (dt.date(9999, 12, 31), clock.today() + dt.timedelta(days=367)):
+        with pytest.raises(Refused) as refused:
+            check_in(ctx, next_follow_up_on=due)
+        assert refused.value.code == "follow_up" and "一年" in str(refused.value.errors["next_follow_up_on"])
+    assert FollowUp.select().count() == 0
+    check_in(ctx, next_follow_up_on=clock.today() + dt.timedelta(days=366))
+    assert FollowUp.select().count() == 1
+
+
 def test_a_late_check_in_counts_for_the_day_it_was_made(ctx):
     # made yesterday evening offline, received today: counted yesterday, not today
     made = clock.local_day_start_utc(clock.today()) - dt.timedelta(hours=2)

@@ -5,7 +5,7 @@ import pytest
 
 from app import clock
 from app.db import database
-from app.models import Customer, Visit
+from app.models import AuditLog, Customer, Visit
 from tests.conftest import login, soup
 
 
@@ -21,6 +21,27 @@ def test_search_by_name_village_group_and_phone_tail(client, county, htmx):
     assert names(client.get("/customers/?q=周大", headers=headers)) == ["周大福"]
     assert names(client.get("/customers/?q=石板", headers=headers)) == ["郑家杂货店"]
     assert sorted(names(client.get("/customers/?q=5678", headers=headers))) == ["吴小梅", "周大福", "郑家杂货店"]
+
+
+def test_a_phone_is_searched_only_whole_or_by_its_last_4_digits_and_audited(app, client, county):
+    """Issue 15: ever longer phone suffixes read a masked number back in ~20 searches, none
+    audited. Digits search a phone whole or by its last 4; any other length finds nothing and
+    says why; each phone search is in the audit log (masked)."""
+    login(client, "lead1")
+    whole = sorted(["吴小梅", "周大福", "郑家杂货店"])
+    assert sorted(names(client.get("/customers/?q=13912345678"))) == whole
+    for tail in ("45678", "345678", "2345678", "912345678", "678", "1391234567"):
+        response = client.get(f"/customers/?q={tail}")
+        assert names(response) == [], tail
+        assert "完整号码或后 4 位" in soup(response).select_one(".phone-hint").get_text(), tail
+    with app.app_context(), database.obj.connection_context():
+        audited = list(AuditLog.select().where(AuditLog.action == "search_phone").order_by(AuditLog.id))
+        assert [a.user_id for a in audited] == [county.users["lead1"].id] * 7
+        assert "13912345678" not in " ".join(a.detail for a in audited)  # masked, as on the pages
+        assert AuditLog.select().where(AuditLog.action == "search_phone").count() == 7
+    client.get("/customers/?q=周大")  # a name is not a phone search
+    with app.app_context(), database.obj.connection_context():
+        assert AuditLog.select().where(AuditLog.action == "search_phone").count() == 7
 
 
 def test_search_by_group(app, client, county):

@@ -437,3 +437,23 @@ def test_an_xlsx_is_read_as_excel_shows_it(tmp_path):
                     ["", "张三", make_id(3), "", "茶园村", "2024-03-01", "1", ""]]
     assert rows[0][1][3] == 13800001111  # a whole number, not a float taken for a damaged phone
     assert isinstance(rows[1][1][2], float)  # the damaged ID stays a float, so it is refused
+
+
+def test_non_finite_and_absurd_numbers_are_refused_rows(app, lead):
+    """Issue 15: inf, -inf, nan and 1e308 were imported (shown and tiered), and 10^30 head of
+    livestock gave a 500 at confirm. Each is a refused row with its reason; nothing is written."""
+    header = HEADER + ["牲畜(头)"]
+    rows = [["杨一", make_id(50), "13800001111", "茶园村", "一组", "inf", 5, 3],
+            ["杨二", make_id(51), "13800002222", "茶园村", "一组", 3, "1e308", 3],
+            ["杨三", make_id(52), "13800003333", "茶园村", "一组", "nan", 5, 3],
+            ["杨四", make_id(53), "13800004444", "茶园村", "一组", 3, 5, "1" + "0" * 30],
+            ["杨五", make_id(54), "13800005555", "茶园村", "一组", 3, 5, 12]]
+    job_id = job_of(upload(lead, csv_bytes(rows, header=header), filename="客户.csv"))
+    check(lead, job_id, changes={"牲畜(头)": "livestock_head"})
+    assert counts(job_id)["refused"] == 4 and counts(job_id)["new"] == 1
+    sheet = load_workbook(io.BytesIO(lead.get(f"/imports/{job_id}/refused.xlsx").data)).active
+    reasons = [r[-1].value for r in list(sheet.iter_rows())[1:]]
+    assert len(reasons) == 4 and all("之间的数" in why or "请输入数字" in why for why in reasons), reasons
+    confirm(lead, job_id)
+    assert [c.name for c in customers() if c.name.startswith("杨")] == ["杨五"]
+    assert customers(name="杨五")[0].livestock_head == 12

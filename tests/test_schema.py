@@ -47,6 +47,10 @@ def test_schema_has_the_constraints_the_design_needs(tmp_path):
     schema = introspect(db)
     assert schema["visit"]["indexes"]["visit_client_uuid"] == {"columns": ("client_uuid",), "unique": True}
     assert schema["lead"]["indexes"]["lead_client_uuid"]["unique"]
+    # one open lead per customer and product, kept by the database (issue 15)
+    assert schema["lead"]["indexes"]["lead_one_open_per_customer_product"] == {
+        "columns": ("customer_id", "product_id"), "unique": True,
+        "where": "status in 'new', 'contacted', 'qualified'"}
     assert ("customer_id", "made_at") in {i["columns"] for i in schema["visit"]["indexes"].values()}
     assert ("territory_id", "tier") in {i["columns"] for i in schema["customer"]["indexes"].values()}
     assert any("tier in ('gold', 'mass', 'potential')" in c for c in schema["customer"]["checks"])

@@ -8,7 +8,7 @@ from app.models import AuditLog, Setting
 from tests.conftest import csrf_token, soup
 
 GOOD = {"check_in_radius_m": "150", "check_in_radius_cap_m": "300",
-        "coverage_kinds": ["household", "merchant"], "stale_lead_days": "7",
+        "coverage_kinds": ["household", "merchant"], "stale_lead_days": "7", "late_check_in_days": "7",
         "session_idle_minutes": "60", "coverage_green_pct": "80", "coverage_amber_pct": "50"}
 
 
@@ -37,7 +37,10 @@ def test_the_page_shows_each_value_with_its_meaning(login_as, client, county):
     assert checked == {"household", "merchant"}
     helps = [p.get_text(strip=True) for p in page.select(".help")]
     assert "手机与客户位置的距离在此米数以内时，签到计为已核实。" in helps
-    assert len(helps) == 7
+    assert len(helps) == 8
+    # issue 15: how late a check-in may still be uploaded, default 7 days
+    assert page.select_one("[name=late_check_in_days]")["value"] == "7"
+    assert "离线签到在签到后这么多天内仍可上传；更早的签到将被拒绝并说明原因。" in helps
 
 
 def test_a_change_is_saved_and_audited_with_old_and_new(login_as, client, county):

@@ -349,3 +349,23 @@ def test_a_town_customer_in_the_walk_shows_and_sorts_by_street(app, county, clie
     names, _ = walk(client)
     # without a position: the village's customers, then the town's by street
     assert names[-1] == "老街药房" and len(names) > 1
+
+
+def test_the_same_uuid_at_another_customer_is_a_conflict_not_a_silent_replay(app, client, county):
+    """Issue 15: a replayed UUID with another customer was answered as saved and the new
+    check-in dropped. It is a 409 with the reason; a true replay stays a success."""
+    login(client, "mgr1")
+    key = str(uuid.uuid4())
+    first = post_check_in(client, county.customers["c_v1"], client_uuid=key)
+    assert first.status_code == 302
+    before = counts(app)
+    replay = post_check_in(client, county.customers["c_v1"], client_uuid=key)
+    assert replay.status_code == 302 and replay.location == first.location
+    other = post_check_in(client, county.customers["c_g1"], client_uuid=key, outcome="interested")
+    assert other.status_code == 409
+    page = soup(other)
+    assert "已用于另一位客户" in page.select_one(".refusal").text
+    assert page.select_one("input[name=client_uuid]")["value"] != key  # checking in again is a new one
+    assert counts(app) == before
+    with app.app_context(), database.obj.connection_context():
+        assert Visit.select().where(Visit.customer == county.customers["c_g1"].id).count() == 0

@@ -28,6 +28,7 @@ R = {
                         "column again as text."),
     "number": _l("%(field)s: enter a number, e.g. 12.5 (the file has “%(value)s”)."),
     "whole": _l("%(field)s: enter a whole number (the file has “%(value)s”)."),
+    "bounds": _l("%(field)s: enter a number from %(low)s to %(high)s (the file has “%(value)s”)."),
     "negative": _l("%(field)s cannot be negative."),
     "kind": _l("Unknown kind “%(value)s”: use 农户, 商户 or 企业."),
     "category": _l("Unknown business category “%(value)s”: use 种植, 养殖, 个体经营, 务工, 企业 or 其他."),
@@ -76,6 +77,15 @@ def msgid(text):
     """The English msgid of a lazy string, so stored reasons render in any language."""
     args = getattr(text, "_args", None)
     return args[0] if args else str(text)
+
+
+def _out_of_bounds(name, value):
+    return customer_fields.out_of_bounds(name, value) is not None
+
+
+def _bounds_of(name):
+    low, high = customer_fields.FIELDS[name].bounds
+    return {"low": f"{low:.0f}", "high": f"{high:.0f}"}
 
 
 def reason(code, table=R, **params):
@@ -172,7 +182,11 @@ def parse_row(row, mapping, kind, rules, labels):
             if kind_of == "lat" and not 3 <= value <= 54 or kind_of == "lng" and not 73 <= value <= 136:
                 row.reasons.append(reason("coordinate", field=label, value=text))
                 continue
-            row.values[base_field(name)] = round(value / 10000, 4) if kind_of == "yuan" else value
+            kept = round(value / 10000, 4) if kind_of == "yuan" else value
+            if _out_of_bounds(base_field(name), kept):  # inf, nan, 1e308: never kept (issue 15)
+                row.reasons.append(reason("bounds", field=label, value=text, **_bounds_of(base_field(name))))
+                continue
+            row.values[base_field(name)] = kept
         elif kind_of == "whole":
             try:
                 value = float(text.replace(",", ""))
@@ -183,6 +197,9 @@ def parse_row(row, mapping, kind, rules, labels):
                 continue
             if value < 0:
                 row.reasons.append([rules.negative, {}])
+                continue
+            if _out_of_bounds(name, value):  # 10^30 head of livestock overflowed the column
+                row.reasons.append(reason("bounds", field=label, value=text, **_bounds_of(name)))
                 continue
             row.values[name] = int(value)
         elif kind_of == "kind":

@@ -25,6 +25,13 @@ CREDIT_RATINGS = ("AAA", "AA", "A", "B", "C")
 CONSENT_WAYS = ("written", "verbal", "app")
 POSITION_SOURCES = ("surveyed", "fix", "import")
 STATUSES = ("active", "moved", "closed")
+PHONE_TAIL = 4  # the digits of a phone a search may give short of the whole number
+
+
+def is_phone_search(text):
+    """(whether text searches phones, whether it is a searchable one: 11 digits or the last 4)."""
+    digits = text.isdigit()
+    return digits, digits and len(text) in (11, PHONE_TAIL)
 
 
 class Customer(BaseModel):
@@ -65,6 +72,9 @@ class Customer(BaseModel):
     updated_at = DateTimeField(default=clock.now, constraints=[default("CURRENT_TIMESTAMP")])
     core_no = TextField(null=True, index=True)  # the core-banking system's customer number
     refreshed_on = DateField(null=True)  # business date of the last core-banking refresh
+    # Raised by each edit through update_archive; an edit form carries the version it was read
+    # at, so a save applies what nobody else changed since and refuses a field changed by both.
+    version = IntegerField(default=1, constraints=[default("1")])
 
     class Meta:
         indexes = (
@@ -152,9 +162,18 @@ class Customer(BaseModel):
 
     @staticmethod
     def search(text):
-        """Match a name, village or group, or the tail of a phone number when the text is digits."""
+        """Match a name, village or group; digits match a phone only whole or by its last 4.
+
+        Any other tail would read a masked number back a digit at a time (issue 15: ever
+        longer suffixes gave the whole number in about 20 searches); the last 4 are shown
+        on every masked phone anyway. Views audit phone searches (is_phone_search).
+        """
         if text.isdigit():
-            return Customer.phone.endswith(text)
+            if len(text) == 11:
+                return Customer.phone == text
+            if len(text) == PHONE_TAIL:
+                return Customer.phone.endswith(text)
+            return Customer.id.is_null()  # matches nothing: is_phone_search says why
         return (Customer.name.contains(text) | Customer.village.contains(text)
                 | Customer.group_name.contains(text))
 
@@ -220,7 +239,7 @@ class Customer(BaseModel):
         else:
             self.id_number_cipher = self.id_number_hash = None
 
-    def update_archive(self, user, fields, id_number=None, products=None, confirmed=False):
+    def update_archive(self, user, fields, id_number=None, products=None, confirmed=False, base_version=None):
         """The one write path for editing an archive: each changed field kept in the history.
 
         A blank id_number leaves the stored one as it is; changes to it and to the phone
@@ -228,8 +247,32 @@ class Customer(BaseModel):
         already on another archive of the bank is refused (one person, one archive):
         Refused with code "conflict", errors["id_number"] and choices["customers"]. A new
         phone on other archives is refused the same way (without the id_number error)
-        unless confirmed says the user knows it is a different person.
+        unless confirmed says the user knows it is a different person. An archive outside
+        the user's scope (holds_customer) is Refused with code "not_found", whichever
+        path calls this.
+
+        base_version is the archive's version the form was read at (None: the values are
+        meant against the archive as it is now, e.g. a lead's signing). Fields nobody
+        changed since are applied; a field someone else changed since is left as they set
+        it when this edit did not change it, and when both changed it differently the save
+        is Refused with code "conflict", errors by field, choices["fields"] (each with its
+        "field", "theirs" and "mine"), choices["theirs"] (the fields others changed that
+        this edit left alone: a form shown again takes their values) and
+        choices["version"], the version to save against once the user has chosen. A save
+        racing another one is refused the same with code "changed_meanwhile" (the version
+        is claimed in the UPDATE).
         """
+        if not holds_customer(user, self):
+            raise Refused.not_found()
+        fields = dict(fields)
+        id_number = (id_number or "").strip() or None
+        if id_number:
+            try:
+                id_number = crypto.validate_id_number(id_number)
+            except crypto.InvalidIdNumber as error:  # a form's check skipped (blank-looking text)
+                raise Refused({"id_number": _l(str(error))}) from None
+        if base_version is not None and base_version != self.version:
+            fields, id_number, products = self._rebase(fields, id_number, products, base_version)
         if id_number and id_number != self.id_number:
             taken = list(Customer.duplicates(user, id_number=id_number, exclude=self.id))
             if taken:
@@ -242,7 +285,7 @@ class Customer(BaseModel):
                 raise Refused.conflict(_l("This phone or ID number is already in the bank's archives"),
                                        customers=same_phone)
         with database.atomic():
-            changes = []
+            changes, written = [], set()
             for name, new in fields.items():
                 old = getattr(self, name)
                 if _shown(old) != _shown(new):
@@ -251,10 +294,12 @@ class Customer(BaseModel):
                     else:
                         changes.append((name, _shown(old), _shown(new)))
                     setattr(self, name, new)
+                    written.add(name)
             if id_number and id_number != self.id_number:
                 old = self.masked_id or None
                 self.set_id_number(id_number)
                 changes.append(("id_number", old, self.masked_id))
+                written |= {"id_number_cipher", "id_number_hash"}
             if products is not None:
                 change = self._set_products(products)
                 if change:
@@ -262,11 +307,61 @@ class Customer(BaseModel):
             if changes:
                 self.tier, self.tier_rule = compute_tier(self, bank_rules(self.branch_id))
                 self.updated_at = clock.now()
-                self.save()
+                base, self.version = self.version, self.version + 1
+                values = {name: getattr(self, name)
+                          for name in written | {"tier", "tier_rule", "updated_at", "version"}}
+                # Only the columns this edit changed, and only over the version it was judged
+                # against: a save committed meanwhile makes this one a conflict, never a revert.
+                if not Customer.update(values).where((Customer.id == self.id)
+                                                     & (Customer.version == base)).execute():
+                    raise Refused(message=_l("Someone saved this archive meanwhile: nothing was "
+                                             "saved. Check it and save again."), code="changed_meanwhile")
                 CustomerChange.insert_many(
-                    [{"customer": self.id, "user": user.id, "field": f, "old": o, "new": n}
-                     for f, o, n in changes]).execute()
+                    [{"customer": self.id, "user": user.id, "field": f, "old": o, "new": n,
+                      "version": self.version} for f, o, n in changes]).execute()
             return changes
+
+    def _rebase(self, fields, id_number, products, base_version):
+        """(fields, id_number, products) of an edit read at base_version, against the archive now.
+
+        What others changed since (the history's lines of later versions) stays as they set
+        it unless this edit changed it too; changed by both to different values → Refused.
+        """
+        since = {}
+        for change in (CustomerChange.select().where((CustomerChange.customer == self.id)
+                                                     & (CustomerChange.version > base_version))
+                       .order_by(CustomerChange.id)):
+            since.setdefault(change.field, change.old)  # the value the form was read with
+        kept, clashes, theirs = {}, [], []
+        for name, mine in fields.items():
+            if name not in since or _shown(mine) == _shown(getattr(self, name)):
+                kept[name] = mine
+            elif name == "phone" or _shown(mine) != since[name]:  # a phone typed is a change
+                shown = (lambda v: mask_phone(v) or None) if name == "phone" else _shown
+                clashes.append((name, shown(getattr(self, name)), shown(mine)))
+            else:
+                theirs.append(name)
+        if id_number and "id_number" in since and id_number != self.id_number:
+            clashes.append(("id_number", self.masked_id or None, crypto.mask_id(id_number)))
+        if products is not None and "products" in since:
+            bank = Branch.get_by_id(self.branch_id).bank
+            mine = _product_names(products, bank)
+            now = _product_names([h.product_id for h in Holding.select(Holding.product)
+                                  .where(Holding.customer == self.id)], bank)
+            if mine == now or mine == since["products"]:
+                products = None  # the same as theirs, or left as read: theirs stays
+                theirs.append("products")
+            else:
+                clashes.append(("products", now, mine))
+        if clashes:
+            raise Refused.conflict(
+                _l("Someone else changed this archive since you opened it: choose each value "
+                   "marked below and save again."),
+                errors={name: _l("Changed meanwhile to %(theirs)s; you entered %(mine)s.",
+                                 theirs=now or "—", mine=mine or "—") for name, now, mine in clashes},
+                fields=[{"field": name, "theirs": now, "mine": mine} for name, now, mine in clashes],
+                version=self.version, theirs=theirs)
+        return kept, id_number, products
 
     def add_member(self, user, relation, name, occupation=None):
         """A family member, recorded in the customer's history; Refused without a relation or name."""
@@ -399,6 +494,13 @@ class Customer(BaseModel):
         return ids
 
 
+def _product_names(product_ids, bank):
+    """The products as the history writes them: the names of the bank's ones, sorted, or None."""
+    names = [p.name for p in Product.select(Product.name).where(
+        Product.id.in_(list(product_ids) or [0]), Product.bank == (bank.id if bank else None))]
+    return "、".join(sorted(names)) or None
+
+
 def _shown(value):
     """A value as the history stores it: text, or None for blank."""
     if value is None or value == "":
@@ -491,6 +593,7 @@ class CustomerChange(BaseModel):
     field = TextField()
     old = TextField(null=True)  # ID numbers are kept masked here, never in clear
     new = TextField(null=True)
+    version = IntegerField(null=True)  # the archive's version this change made (update_archive's)
 
     class Meta:
         indexes = ((("customer", "at"), False),)

@@ -5,7 +5,10 @@ A rule gives a field's label (lazy, translated when shown), its type, its longes
 whether it is required (and the message when it is missing) and whether it may be negative.
 Types: text, name, phone, id, kind, category, rating, amount (a number ≥ 0), whole (a
 whole number ≥ 0), number (any sign), bool, date, choice, products, core_no, lat, lng.
+A number's rule also bounds it (`largest`, and as much below zero for "number"): an
+archive never holds inf, NaN or 1e308, which would be shown and tiered.
 """
+import math
 from dataclasses import dataclass
 
 from flask_babel import lazy_gettext as _l
@@ -20,10 +23,18 @@ class FieldRule:
     max_length: int = None
     required: bool = False
     required_message: object = None
+    largest: float = None  # a number's bound (its magnitude for "number")
 
     @property
     def not_negative(self):
         return self.type in ("amount", "whole")
+
+    @property
+    def bounds(self):
+        """(lowest, highest) a number of this field may be, or None for other types."""
+        if self.largest is None:
+            return None
+        return (0 if self.not_negative else -self.largest), self.largest
 
 
 NOT_NEGATIVE = _l("Cannot be negative.")
@@ -50,12 +61,12 @@ FIELDS = {
     "street": FieldRule(_l("Street"), "text", max_length=60),
     "house_no": FieldRule(_l("Number"), "text", max_length=20),
     "category": FieldRule(_l("Business category"), "category"),
-    "scale_mu": FieldRule(_l("Land (mu)"), "amount"),
-    "livestock_head": FieldRule(_l("Livestock (head)"), "whole"),
-    "annual_turnover_wan": FieldRule(_l("Annual turnover (10k yuan)"), "amount"),
-    "assets_wan": FieldRule(_l("Assets (10k yuan)"), "amount"),
-    "debts_wan": FieldRule(_l("Debts (10k yuan)"), "amount"),
-    "net_income_wan": FieldRule(_l("Annual net income (10k yuan)"), "number"),
+    "scale_mu": FieldRule(_l("Land (mu)"), "amount", largest=1_000_000),
+    "livestock_head": FieldRule(_l("Livestock (head)"), "whole", largest=10_000_000),
+    "annual_turnover_wan": FieldRule(_l("Annual turnover (10k yuan)"), "amount", largest=10_000_000),
+    "assets_wan": FieldRule(_l("Assets (10k yuan)"), "amount", largest=10_000_000),
+    "debts_wan": FieldRule(_l("Debts (10k yuan)"), "amount", largest=10_000_000),
+    "net_income_wan": FieldRule(_l("Annual net income (10k yuan)"), "number", largest=10_000_000),
     "credit_rating": FieldRule(_l("Credit rating"), "rating"),
     "products": FieldRule(_l("Products with us"), "products"),
     "products_elsewhere": FieldRule(_l("Products with other banks"), "text", max_length=200),
@@ -64,12 +75,25 @@ FIELDS = {
     "consent_via": FieldRule(_l("Consent given how"), "choice"),
     "status": FieldRule(_l("Status"), "choice"),
     # Kept by imports and the core-banking refresh, not typed into the form.
-    "deposit_balance_wan": FieldRule(_l("Deposit balance (10k yuan)"), "amount"),
-    "loan_balance_wan": FieldRule(_l("Loan balance (10k yuan)"), "amount"),
+    "deposit_balance_wan": FieldRule(_l("Deposit balance (10k yuan)"), "amount", largest=10_000_000),
+    "loan_balance_wan": FieldRule(_l("Loan balance (10k yuan)"), "amount", largest=10_000_000),
     "core_no": FieldRule(_l("Core-banking customer number"), "core_no", max_length=40),
     "lat": FieldRule(_l("Latitude"), "lat"),
     "lng": FieldRule(_l("Longitude"), "lng"),
 }
+
+
+# A number's bound is generous for a county bank's biggest customer (a million mu, ten
+# million heads or 10k yuan: 1,000 亿元) and far below what overflows a column or a page.
+def out_of_bounds(name, value):
+    """Why value cannot be this field's number (not finite, or beyond its bounds), or None."""
+    rule = FIELDS.get(name)
+    if rule is None or rule.bounds is None or value is None:
+        return None
+    low, high = rule.bounds
+    if not math.isfinite(value) or not low <= value <= high:
+        return _l("Enter a number from %(low)s to %(high)s.", low=f"{low:.0f}", high=f"{high:.0f}")
+    return None
 
 
 def label(name):

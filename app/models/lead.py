@@ -22,7 +22,7 @@ from app.db import chinese_order, database
 from app.models.audit import AuditLog
 from app.models.base import BaseModel, created_at_field, default, one_of
 from app.models.customer import Customer
-from app.models.lead_archive import archive_plan, create_archive, sign
+from app.models.lead_archive import archive_plan, create_archive, in_scope, sign
 from app.models.org import Branch, User
 from app.models.prepared import Prepared
 from app.models.product import Product
@@ -103,7 +103,7 @@ class Lead(BaseModel):
         """
         data = {**(data or {}), **values}
         client_uuid = _client_uuid(data.get("client_uuid"))
-        existing = cls._replayed(user, client_uuid)
+        existing = cls._replayed(user, client_uuid, data)
         if existing is not None:
             return existing, False
         clean = cls._clean(user, data)
@@ -116,7 +116,7 @@ class Lead(BaseModel):
                 # The match may be this very capture, committed by a concurrent copy of the
                 # request after the replay check above (a double tap, a replayed queue):
                 # then it is a replay, not a duplicate.
-                existing = cls._replayed(user, client_uuid)
+                existing = cls._replayed(user, client_uuid, data)
                 if existing is not None:
                     return existing, False
                 raise Refused.conflict(leads=leads, customers=customers)
@@ -131,17 +131,32 @@ class Lead(BaseModel):
                                  note=clean["note"], owner=clean["owner"])
         except IntegrityError:
             # The same UUID sent twice at once: the other request's row won the race.
-            existing = cls._replayed(user, client_uuid)
-            if existing is None:
+            existing = cls._replayed(user, client_uuid, data)
+            if existing is not None:
+                return existing, False
+            # Else another capture of this customer's product committed meanwhile: the
+            # database's one-open-lead index refused this one, answered as the duplicate.
+            leads, customers = cls.matches(user, clean)
+            if not leads:
                 raise
-            return existing, False
+            raise Refused.conflict(leads=leads, customers=customers) from None
         return lead, True
 
     @classmethod
-    def _replayed(cls, user, client_uuid):
+    def _replayed(cls, user, client_uuid, data=None):
+        """The lead this UUID already went into, if it was the same user's and the same capture.
+
+        A true replay (a double tap, the offline queue) carries the same body; the same UUID
+        for another customer, product or person is not one: Refused with code "conflict"
+        (errors["client_uuid"]) rather than answered as saved while the new body is dropped.
+        """
         existing = cls.get_or_none(cls.client_uuid == client_uuid)
         if existing is not None and existing.created_by_id != user.id:
             raise Refused({"client_uuid": _l("This form was already used. Reload the page and try again.")})
+        if existing is not None and data is not None and not _same_capture(existing, data):
+            raise Refused.conflict(errors={"client_uuid": _l(
+                "This form was already saved for another customer or product: nothing new was saved. "
+                "Check the details and save again.")})
         return existing
 
     @classmethod
@@ -263,7 +278,9 @@ class Lead(BaseModel):
         them into a customer in the same transaction (lead_archive.archive_plan; archive
         holds the won form's territory, kind, id_number and link); self.archive_outcome
         then says ("created" or "linked", customer). Refused with code "conflict" and
-        choices["customers"] while their phone is on someone else's archive.
+        choices["customers"] while their phone is on someone else's archive, and with
+        code "out_of_scope" (naming only who follows them) when the archive found or
+        picked lies outside the user's scope: a lead never writes to such a record.
         """
         self.archive_outcome = None
         self._check_actor(user)
@@ -288,6 +305,8 @@ class Lead(BaseModel):
             changes = self._won_values(product, amount, won_on, reference, problems)
             if not self.customer_id:
                 existing, plan = archive_plan(self, user, archive or {}, problems)
+            else:  # captured for a customer who may since have left the user's territories
+                in_scope(Customer.get_by_id(self.customer_id), user)
         elif to == "lost":
             reason = (reason or "").strip()
             if reason not in LostReason.labels(Branch.get_by_id(self.branch_id).bank):
@@ -355,12 +374,17 @@ class Lead(BaseModel):
                                          & (LeadEvent.to_value == "lost"))
                 .order_by(LeadEvent.id.desc()).first())
         back = last.from_value if last and last.from_value in OPEN_STATUSES else "contacted"
-        with database.atomic():
-            self.status, self.lost_reason, self.closed_at = back, None, None
-            self._touch(user)
-            self.save()
-            LeadEvent.create(lead=self.id, user=user.id, kind="status", from_value="lost", to_value=back,
-                             note=(note or "").strip()[:500], owner=self.owner_id)
+        try:
+            with database.atomic():
+                self.status, self.lost_reason, self.closed_at = back, None, None
+                self._touch(user)
+                self.save()
+                LeadEvent.create(lead=self.id, user=user.id, kind="status", from_value="lost", to_value=back,
+                                 note=(note or "").strip()[:500], owner=self.owner_id)
+        except IntegrityError:  # the one-open-lead index: the customer has another open lead for it
+            self.status = "lost"
+            raise Refused({"status": _l("The customer already has an open lead for this product: "
+                                        "follow that one.")}) from None
         return self
 
     def reassign(self, user, owner_id, note):
@@ -506,11 +530,30 @@ def _client_uuid(value):
         raise Refused({"client_uuid": _l("This form is damaged. Reload the page and try again.")}) from None
 
 
+MAX_ID = 2**31 - 1  # ids past PostgreSQL's SERIAL name no record (and SQLite cannot bind them)
+
+
 def _int(value):
+    """An id from a form, or 0 (no record) when unreadable or beyond any id."""
     try:
-        return int(str(value).strip())
+        value = int(str(value).strip())
     except ValueError:
         return 0
+    return value if 0 < value <= MAX_ID else 0
+
+
+def _same_capture(lead, data):
+    """Whether data is the capture lead was stored from: the same customer (or visit), product,
+    and for someone without an archive the same name and phone."""
+    def same_id(stored, key):
+        return (stored or 0) == _int(data.get(key) or 0)
+    if not same_id(lead.product_id, "product"):
+        return False
+    if data.get("customer") or data.get("visit"):
+        return (not data.get("customer") or same_id(lead.customer_id, "customer")) and (
+            not data.get("visit") or same_id(lead.visit_id, "visit"))
+    phone = re.sub(r"[\s-]", "", str(data.get("phone") or ""))
+    return (str(data.get("name") or "").strip() == lead.name) and (phone or None) == lead.phone
 
 
 def _truthy(value):
@@ -537,6 +580,13 @@ def _amount(text, product):
             raise ValueError(_l("%(product)s goes up to %(limit)s (10k yuan).", product=product.name,
                                 limit=f"{product.amount_limit_wan:g}"))
     return round(value, 2)
+
+
+# One open lead per customer and product, kept by the database even when captures race
+# (a threaded server, two managers at once): Lead.capture answers the IntegrityError as the
+# duplicate it is. schema.sql declares the same partial index.
+Lead.add_index(Lead.index(Lead.customer, Lead.product, unique=True, name="lead_one_open_per_customer_product")
+               .where(Lead.status.in_(OPEN_STATUSES)))
 
 
 class LeadEvent(BaseModel):

@@ -6,11 +6,12 @@ below lead.py: it reads a lead's fields and imports no lead module.
 """
 from flask_babel import lazy_gettext as _l
 
-from app import crypto
-from app.models.customer import CUSTOMER_KINDS, Customer, Holding
+from app import clock, crypto
+from app.models.customer import CUSTOMER_KINDS, Customer, Holding, holds_customer
+from app.models.org import User
 from app.models.refused import Refused
 from app.models.scope import bank_scope
-from app.models.territory import Territory
+from app.models.territory import Assignment, Territory
 
 
 def archive_plan(lead, user, archive, problems):
@@ -20,7 +21,9 @@ def archive_plan(lead, user, archive, problems):
     (through its keyed hash) or the same phone and name is the same person, whose archive
     is linked. A phone on an archive under another name may be a relative or a reused
     number: Refused with code "conflict" and choices["customers"] until the user picks one
-    of those archives (link=id) or says "new" (link). Otherwise the plan for a new archive:
+    of those archives (link=id) or says "new" (link). The archive found or picked must be
+    in the user's scope (holds_customer): one outside it is never written through a lead,
+    and the refusal names only who follows that customer (in_scope). Otherwise the plan for a new archive:
     the territory chosen in the form (one the user's scope holds; a lead keeps no position
     of its own to place by), the kind, the ID number if given.
 
@@ -46,13 +49,13 @@ def archive_plan(lead, user, archive, problems):
         if same.id_number_hash and id_hash and same.id_number_hash != id_hash:
             raise Refused({"id_number": _l("An archive with this phone and name has another ID "
                                            "number: check the ID number.")})
-        return same, None
+        return in_scope(same, user), None
     link = str(archive.get("link") or "")
     if lead.phone and link != "new":
         others = list(in_bank.where(Customer.phone == lead.phone))
         chosen = next((c for c in others if str(c.id) == link), None)
         if chosen is not None:  # the user says it is this archive's holder, under another name
-            return chosen, None
+            return in_scope(chosen, user), None
         if others:
             raise Refused.conflict(customers=others)
     kind = archive.get("kind") or "household"
@@ -67,6 +70,40 @@ def archive_plan(lead, user, archive, problems):
         problems.add("territory", _l("Choose the territory where the new customer lives."))
     problems.check()
     return None, {"territory": territory, "kind": kind, "id_number": id_number, "id_hash": id_hash}
+
+
+def in_scope(customer, user):
+    """customer, when the user's scope holds it; else Refused naming only who follows them.
+
+    The same person may already have an archive in a colleague's 责任田: the lead is not
+    signed onto it here (that would add a product and a balance to a record this user
+    may not even open), and nothing of the archive but its followers is said.
+    """
+    if holds_customer(user, customer):
+        return customer
+    names = followers(customer)
+    if names:
+        message = _l("This person already has an archive outside your territories, followed by "
+                     "%(names)s: hand the lead to them or ask your team lead.", names="、".join(names))
+    else:
+        message = _l("This person already has an archive outside your territories: ask your "
+                     "team lead who follows them.")
+    raise Refused({"customer": message}, code="out_of_scope")
+
+
+def followers(customer):
+    """Names of the managers whose territories hold the customer today (for a refusal)."""
+    if customer.territory_id is None:
+        return []
+    path = Territory.select(Territory.path).where(Territory.id == customer.territory_id).scalar()
+    today = clock.today()
+    rows = (User.select(User.name, Territory.path)
+            .join(Assignment, on=(Assignment.user == User.id))
+            .join(Territory, on=(Assignment.territory == Territory.id))
+            .where(User.active, Assignment.starts_on <= today,
+                   Assignment.ends_on.is_null() | (Assignment.ends_on >= today))
+            .tuples())
+    return sorted({name for name, prefix in rows if path and path.startswith(prefix)})
 
 
 def create_archive(lead, user, plan):
@@ -102,7 +139,9 @@ def sign(lead, user, product):
 
 
 def _id(value):
+    """An id from the form, or 0 (no record) when unreadable or beyond any id (2**31 - 1)."""
     try:
-        return int(str(value).strip())
+        value = int(str(value).strip())
     except ValueError:
         return 0
+    return value if 0 < value < 2**31 else 0

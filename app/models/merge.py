@@ -1,4 +1,6 @@
 """Merging two archives of one customer: everything the second holds moves to the first."""
+from flask_babel import lazy_gettext as _l
+
 from app import clock
 from app.db import database
 from app.models.audit import AuditLog
@@ -6,6 +8,7 @@ from app.models.customer import Customer, CustomerChange, CustomerMember, Holdin
 from app.models.lead import Lead
 from app.models.refused import Refused
 from app.models.visit import FollowUp, Visit
+from app.models.vocabulary import OPEN_STATUSES
 
 # Archive fields the kept customer takes from the merged one when it has none of its own.
 FILLABLE = ("phone", "township", "village", "group_name", "street", "house_no", "category",
@@ -31,6 +34,11 @@ def merge_customers(user, keep, gone, ip=None):
     in_scope = Customer.visible_to(user).where(Customer.id.in_([keep.id, gone.id])).count()
     if not can_merge(keep, gone) or in_scope != 2:
         raise Refused.not_found()
+    both = (Lead.select(Lead.product).where(Lead.customer == keep.id, Lead.status.in_(OPEN_STATUSES))
+            & Lead.select(Lead.product).where(Lead.customer == gone.id, Lead.status.in_(OPEN_STATUSES)))
+    if both.exists():  # one open lead per customer and product (the lead table's unique index)
+        raise Refused(message=_l("Both archives have an open lead for the same product: "
+                                 "close one of them before merging."), code="open_leads")
     with database.atomic():
         moved = {
             "visits": Visit.update(customer=keep.id).where(Visit.customer == gone.id).execute(),

@@ -49,6 +49,9 @@ DEFINITIONS = {
         _l("A GPS fix less accurate than this many metres is never verified, whatever the radius.")),
     "coverage_kinds": (list(COUNTED_KINDS), _kinds, _kinds_text,
                        _l("Which kinds of customer the coverage rate counts.")),
+    "late_check_in_days": (7, _int_between(1, 90), str,
+                           _l("A check-in made offline may still be uploaded this many days after it was "
+                              "made; an older one is refused with the reason.")),
     "stale_lead_days": (7, _int_between(1, 365), str,
                         _l("A lead untouched for this many days is shown as stale.")),
     "session_idle_minutes": (60, _int_between(5, 1440), str,

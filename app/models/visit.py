@@ -35,6 +35,7 @@ MERGE_WINDOW = dt.timedelta(minutes=10)    # a second check-in this close is the
 FIX_WINDOW = dt.timedelta(minutes=10)      # a fix this far from made-at is not this check-in's
 FUTURE_SLACK = dt.timedelta(minutes=2)     # phones' clocks drift; more than this is refused
 LATE_AFTER = dt.timedelta(minutes=10)      # received this long after made-at: made offline
+FOLLOW_UP_AHEAD = dt.timedelta(days=366)   # a follow-up is planned from today to a year ahead
 MAX_ACCURACY_M = 2000                      # worse than this is no fix at all (cell towers)
 PHOTO_MAX_BYTES = 300 * 1024               # the phone sends ≤ 200 KB; room for a PNG fallback
 PHOTO_FORMATS = {"JPEG": "jpg", "PNG": "png", "WEBP": "webp"}
@@ -108,16 +109,21 @@ class Visit(BaseModel):
                     views turn into a 404
         fix         a Fix, or None when the phone gave no position (saved unverified)
         made_at     when the check-in was made on the phone (naive UTC); offline check-ins
-                    arrive later and are judged on this time, flagged late, never refused;
-                    more than FUTURE_SLACK after `now` is refused
-        client_uuid made on the phone; a replay of the same UUID (the same user's) returns
-                    the stored visit with status "replayed" before any other rule is read
+                    arrive later and are judged on this time and flagged late; one made
+                    more than the bank's late_check_in_days (setting, default 7) before
+                    `now` is refused with the reason ("too_late"), as is one more than
+                    FUTURE_SLACK after `now` ("future")
+        client_uuid made on the phone; a replay of the same UUID (the same user's, the same
+                    customer) returns the stored visit with status "replayed" before any other
+                    rule is read; the same UUID for another customer is Refused with code
+                    "conflict" (a body that would otherwise be dropped silently)
         outcome     one of OUTCOMES
         products    [(product_id, result)] with result in PITCH_RESULTS, each product in
                     the active catalogue of the customer's bank
         note        free text, stripped and cut to 2,000 characters
-        next_follow_up_on  a date, not before made-at's business day or today: creates
-                    (or, on a merge, moves) the visit's FollowUp
+        next_follow_up_on  a date, not before made-at's business day or today and at most
+                    a year ahead (as the ledger's reschedule): creates (or, on a merge,
+                    moves) the visit's FollowUp
         photo       the 门头照 as bytes (JPEG/PNG/WebP ≤ PHOTO_MAX_BYTES), kept under
                     instance/photos/ (removed again if the transaction rolls back)
         now         the receiving moment (default clock.now()); decides lateness and the future
@@ -140,22 +146,35 @@ class Visit(BaseModel):
         problems = Problems()
         client_uuid = _valid_uuid(client_uuid, problems)
         if client_uuid is not None:
-            replay = _replayed(user, client_uuid)
+            replay = _replayed(user, client_uuid, customer_id)
             if replay is not None:
                 return CheckInResult(replay, "replayed")
+        # A made-at past the future slack is refused below; its business day is judged at the
+        # slack, so a phone's year 9999 (or year 1 with its offset) never overflows a date.
+        judged_at = min(made_at, now + FUTURE_SLACK)
         # Outside the scope is a 404 and nothing else: no other reason may tell about the customer.
-        customer = _customer_in_scope(user, customer_id, made_at)
+        customer = _customer_in_scope(user, customer_id, judged_at)
         if outcome not in OUTCOMES:
             problems.add("outcome", _l("Choose what came of the visit."))
         if made_at > now + FUTURE_SLACK:
             problems.add("made_at", _l("The check-in time is in the future: check the phone's clock."), "future")
+        else:
+            days = for_branch(customer.branch_id, ("late_check_in_days",))["late_check_in_days"]
+            if now - made_at > dt.timedelta(days=days):
+                problems.add("made_at", _l("This check-in was made on %(day)s, more than %(days)s days ago: "
+                                           "the bank accepts late check-ins for %(days)s days. Record "
+                                           "the visit again if it matters.",
+                                           day=clock.to_local(made_at).date().isoformat(), days=days),
+                             "too_late")
         if fix is not None:
             _check_fix(fix, made_at, problems)
         pitched = _valid_products(customer, products, problems)
         photo_ext = _check_photo(photo, problems) if photo else None
-        if next_follow_up_on is not None and next_follow_up_on < min(clock.to_local(made_at).date(),
+        if next_follow_up_on is not None and next_follow_up_on < min(clock.to_local(judged_at).date(),
                                                                       clock.today()):
             problems.add("next_follow_up_on", _l("The next follow-up cannot be in the past."), "follow_up")
+        elif next_follow_up_on is not None and next_follow_up_on > clock.today() + FOLLOW_UP_AHEAD:
+            problems.add("next_follow_up_on", _l("Choose a date from today to a year ahead."), "follow_up")
         problems.check()
         note = (note or "").strip()[:2000]
         late = now - made_at > LATE_AFTER
@@ -211,7 +230,7 @@ class Visit(BaseModel):
             # The same UUID committed by a concurrent request: that one is the visit.
             if photo_file:
                 _remove_quietly(photo_file[1])
-            replay = _replayed(user, client_uuid)
+            replay = _replayed(user, client_uuid, customer.id)
             if replay is None:
                 raise
             return CheckInResult(replay, "replayed")
@@ -466,7 +485,7 @@ class FollowUp(BaseModel):
     def reschedule(self, due_on):
         """Move the follow-up to due_on, from today to a year ahead; Refused otherwise."""
         today = clock.today()
-        if not today <= due_on <= today + dt.timedelta(days=366):
+        if not today <= due_on <= today + FOLLOW_UP_AHEAD:
             raise Refused({"due_on": _l("Choose a date from today to a year ahead.")})
         self.due_on = due_on
         self.save()
@@ -514,8 +533,8 @@ def _valid_uuid(text, problems):
         return None
 
 
-def _replayed(user, client_uuid):
-    """The visit this UUID already went into, if it was the same user's."""
+def _replayed(user, client_uuid, customer_id):
+    """The visit this UUID already went into, if it was the same user's at the same customer."""
     visit_id = _REPLAY_FIX.scalar(client_uuid=client_uuid)
     if visit_id is None:
         visit_id = _REPLAY_VISIT.scalar(client_uuid=client_uuid)
@@ -524,6 +543,10 @@ def _replayed(user, client_uuid):
     visit = Visit.get_by_id(visit_id)
     if visit.user_id != user.id:
         raise Refused({"client_uuid": _l("The check-in has no valid identifier: reload the page.")}, code="uuid")
+    if str(visit.customer_id) != str(getattr(customer_id, "id", customer_id)).strip():
+        raise Refused.conflict(errors={"client_uuid": _l(
+            "This check-in's identifier was already used at another customer: nothing was saved. "
+            "Check in again.")})
     return visit
 
 
@@ -580,6 +603,8 @@ def _valid_products(customer, products, problems):
             return []
         try:
             wanted[int(product_id)] = result
+            if not 0 < int(product_id) < 2**31:  # no product has such an id (nor can SQL bind it)
+                raise ValueError(product_id)
         except (TypeError, ValueError):
             problems.add("products", _l("Choose products from the bank's catalogue."), "product")
             return []

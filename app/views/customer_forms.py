@@ -2,6 +2,8 @@
 
 The fields' labels, lengths and required flags are the archive's rules (models/customer_fields.py),
 which the customer import reads too."""
+import math
+
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms.fields.choices import SelectChoice
@@ -11,7 +13,8 @@ from wtforms.validators import DataRequired, Length, NumberRange, Optional, Rege
 
 from app import clock, crypto
 from app.models.customer import CATEGORIES, CONSENT_WAYS, CREDIT_RATINGS, CUSTOMER_KINDS, STATUSES
-from app.models.customer_fields import FIELDS, ID_MESSAGES, NOT_NEGATIVE, PHONE_MESSAGE, PHONE_PATTERN
+from app.models.customer_fields import (FIELDS, ID_MESSAGES, NOT_NEGATIVE, PHONE_MESSAGE, PHONE_PATTERN,
+                                        out_of_bounds)
 
 KIND_LABELS = {"household": _l("Household"), "merchant": _l("Merchant"), "enterprise": _l("Enterprise")}
 CATEGORY_LABELS = {"planting": _l("Planting"), "breeding": _l("Breeding"), "trade": _l("Trade"),
@@ -28,6 +31,8 @@ class NumberField(FloatField):
         if valuelist and valuelist[0].strip():
             try:
                 self.data = float(valuelist[0])
+                if not math.isfinite(self.data):  # "inf", "nan": a float, never a number we keep
+                    raise ValueError
             except ValueError:
                 self.data = None
                 raise ValueError(_l("Enter a number, e.g. 12.5.")) from None
@@ -89,10 +94,24 @@ def _text(name, *validators):
 
 
 def _number(name):
-    """A number field from the archive's rule: amounts and whole numbers are never negative."""
+    """A number field from the archive's rule: amounts and whole numbers are never negative,
+    and every number stays within the rule's bounds."""
     rule = FIELDS[name]
     checks = [Optional()] + ([NumberRange(min=0, message=NOT_NEGATIVE)] if rule.not_negative else [])
+    checks.append(Bounded(name))
     return (WholeField if rule.type == "whole" else NumberField)(rule.label, validators=checks)
+
+
+class Bounded:
+    """The archive rule's bounds of a number field (customer_fields.out_of_bounds)."""
+
+    def __init__(self, name):
+        self.name = name
+
+    def __call__(self, form, field):
+        why = out_of_bounds(self.name, field.data)
+        if why is not None:
+            raise ValidationError(why)
 
 
 class CustomerForm(FlaskForm):

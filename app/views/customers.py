@@ -5,18 +5,21 @@ import datetime as dt
 from flask import Blueprint, abort, current_app, flash, redirect, request, url_for
 from flask_babel import gettext as _, lazy_gettext as _l
 from flask_login import current_user
-from wtforms import BooleanField, SelectField
+from wtforms import BooleanField, HiddenField, SelectField
 from wtforms.fields.choices import SelectChoice
 
 from app.views.customer_forms import (CATEGORY_LABELS, CONSENT_LABELS, KIND_LABELS, POSITION_LABELS,
                                 STATUS_LABELS, TIER_LABELS, CustomerForm, MemberForm, describe_rule)
 from app.models import AuditLog, Customer, CustomerChange, FollowUp, Lead, Product, Territory, Visit
 from app.models.lead_funnel import listing as lead_listing
+from app.crypto import mask_phone
+from app.models.customer import PHONE_TAIL, is_phone_search
+from app.models.customer_fields import label as field_label
 from app.models.merge import can_merge, merge_customers
-from app.models.refused import FORBIDDEN, Refused
+from app.models.refused import FORBIDDEN, NOT_FOUND, Refused
 from app.models.visit import customer_listing
 from app.views.visits import bp as visits_bp
-from app.web import get_visible_or_404, local_path, render, roles_required
+from app.web import arg_id, get_visible_or_404, local_path, page_arg, render, roles_required
 
 EDITORS = ("manager", "team_lead", "admin")  # management reads, never edits customer data
 LEAD_READERS = ("manager", "team_lead", "management")
@@ -32,10 +35,7 @@ def index():
     """Customers in the user's scope, searched and filtered, a page at a time (infinite scroll)."""
     args = request.args
     q = args.get("q", "").strip()[:40]
-    try:
-        page = max(1, int(args.get("page", 1)))
-    except ValueError:
-        page = 1
+    page = page_arg(args)
     territories = list(Territory.visible_to(current_user).order_by(Territory.path))
     # Unknown filter values are ignored rather than refused: a stale link still lists.
     filters = {
@@ -46,6 +46,12 @@ def index():
     }
     territory = next((t for t in territories if str(t.id) == filters["territory"]), None)
     filters["territory"] = str(territory.id) if territory else ""
+    phone_search, searchable = is_phone_search(q)
+    if phone_search and page == 1:
+        # Who looked a phone up, and which: masked as on the pages (a whole number is
+        # a guess being confirmed; its tail is enough to tell searches apart).
+        AuditLog.record(current_user.id, "search_phone", "customer", ip=request.remote_addr,
+                        query=mask_phone(q) if len(q) == 11 else q[-PHONE_TAIL:], digits=len(q))
     size = current_app.config["PAGE_SIZE"]
     query = customer_listing(current_user, q, tier=filters["tier"] or None, territory=territory,
                              kind=filters["kind"] or None, last_visit=filters["last_visit"] or None)
@@ -53,6 +59,7 @@ def index():
     more = len(customers) > size
     return render("customers/index.html", "partials/_customer_rows.html",
                   customers=customers[:size], q=q, page=page, more=more, filters=filters,
+                  phone_hint=phone_search and not searchable,
                   territories=territories, TIER_LABELS=TIER_LABELS, KIND_LABELS=KIND_LABELS,
                   LAST_VISIT_FILTERS=LAST_VISIT_FILTERS, can_create=current_user.role in EDITORS)
 
@@ -111,6 +118,14 @@ def _detail(customer, full, member_form=None):
 class EditCustomerForm(CustomerForm):
     clear_phone = BooleanField(_l("Remove the phone number on file"))
     save_anyway = BooleanField(_l("This is a different person: save anyway"))
+    base_version = HiddenField()  # the archive's version the form was read at
+
+    def read_version(self):
+        """The base version posted, or None when it is missing or unreadable."""
+        try:
+            return int(self.base_version.data)
+        except (TypeError, ValueError):
+            return None
 
 
 @bp.route("/<int:customer_id>/edit", methods=["GET", "POST"])
@@ -132,7 +147,8 @@ def edit(customer_id):
         # screen glimpsed in a village); blank keeps what is on file.
         form.id_number.data = form.phone.data = ""
         form.clear_phone.data = form.save_anyway.data = False
-    duplicates, id_taken, status = [], False, 200
+        form.base_version.data = customer.version
+    duplicates, id_taken, status, clashes, general = [], False, 200, [], None
     if form.validate_on_submit():
         fields = form.archive()
         if form.clear_phone.data and fields["phone"]:
@@ -141,23 +157,43 @@ def edit(customer_id):
             fields.pop("phone")
         if not form.errors:
             try:
-                changes = customer.update_archive(current_user, fields, form.id_number.data or None,
+                changes = customer.update_archive(current_user, fields, (form.id_number.data or "").strip() or None,
                                                   products=form.products.data or [],
-                                                  confirmed=bool(form.save_anyway.data))
+                                                  confirmed=bool(form.save_anyway.data),
+                                                  base_version=form.read_version())
             except Refused as refused:
                 duplicates = refused.choices.get("customers", [])
-                id_taken = "id_number" in refused.errors
+                id_taken = "id_number" in refused.errors and not refused.choices.get("fields")
+                # Changed by someone else meanwhile: both values shown; saving again (the
+                # form's values as the user leaves them) is judged against the version now.
+                clashes = [{**c, "label": field_label(c["field"])} for c in refused.choices.get("fields", [])]
+                if clashes:
+                    form.base_version.data = refused.choices["version"]
+                    _take_theirs(form, customer.id, refused.choices["theirs"])
+                elif not duplicates:
+                    general = refused.message
             else:
                 flash(_("Saved %(n)d change(s).", n=len(changes)))
                 return redirect(url_for("customers.detail", customer_id=customer.id))
     visible = {c.id for c in Customer.visible_to(current_user)
                .where(Customer.id.in_([d.id for d in duplicates]))} if duplicates else set()
-    if duplicates:
+    if duplicates or clashes or general:
         status = 409
     elif form.errors:
         status = 400
     return render("customers/edit.html", form=form, customer=customer, duplicates=duplicates,
-                  visible=visible, id_taken=id_taken), status
+                  visible=visible, id_taken=id_taken, clashes=clashes, general=general), status
+
+
+def _take_theirs(form, customer_id, names):
+    """Show the fields others changed meanwhile (and this edit left alone) as they are now,
+    so saving the form again does not revert them."""
+    now = Customer.get_by_id(customer_id)
+    for name in names:
+        if name == "products":
+            form.products.data = [h.product_id for h in now.holdings]
+        elif name in form and name != "phone":
+            form[name].data, form[name].raw_data = getattr(now, name), None
 
 
 def _product_choices():
@@ -186,7 +222,7 @@ def new():
             abort(404)
         try:
             customer = Customer.add_archive(current_user, territory, form.archive(),
-                                            form.id_number.data or None, products=form.products.data,
+                                            (form.id_number.data or "").strip() or None, products=form.products.data,
                                             confirmed=bool(form.create_anyway.data))
         except Refused as refused:
             duplicates = refused.choices.get("customers", [])
@@ -203,7 +239,7 @@ def new():
 def merge(customer_id):
     """Merge another archive of the same customer into this one (admin), keeping all its records."""
     keep = get_visible_or_404(Customer, customer_id)
-    other_id = request.values.get("other", type=int)
+    other_id = request.values.get("other", type=arg_id)
     gone = get_visible_or_404(Customer, other_id) if other_id else None
     if gone is not None and not can_merge(keep, gone):
         abort(404)
@@ -211,7 +247,9 @@ def merge(customer_id):
         try:
             merge_customers(current_user, keep, gone, ip=request.remote_addr)
         except Refused as refused:
-            abort(403 if refused.code == FORBIDDEN else 404)
+            if refused.code in (FORBIDDEN, NOT_FOUND):
+                abort(403 if refused.code == FORBIDDEN else 404)
+            return render("customers/merge.html", keep=keep, gone=gone, error=refused.message), 409
         flash(_("Archive #%(gone)d merged into this one.", gone=gone.id))
         return redirect(url_for("customers.detail", customer_id=keep.id))
     return render("customers/merge.html", keep=keep, gone=gone)

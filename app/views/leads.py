@@ -10,12 +10,12 @@ from werkzeug.datastructures import MultiDict
 
 from app import clock
 from app.models import AuditLog, Customer, Lead, LostReason, Product, Setting, Territory, User, Visit
-from app.models.customer import CUSTOMER_KINDS
+from app.models.customer import CUSTOMER_KINDS, holds_customer
 from app.models.lead import LEAD_SOURCES, LEAD_STATUSES, OPEN_STATUSES, new_client_uuid, team_managers
 from app.models.lead_funnel import funnel as lead_funnel, listing
 from app.models.refused import CONFLICT, FORBIDDEN, NOT_FOUND, Refused
 from app.views.customer_forms import KIND_LABELS
-from app.web import get_visible_or_404, render, roles_required
+from app.web import arg_id, get_visible_or_404, render, roles_required
 
 bp = Blueprint("leads", __name__, url_prefix="/leads")
 
@@ -36,19 +36,26 @@ def lead_labels():
     return {"LEAD_STATUS_LABELS": STATUS_LABELS, "LEAD_SOURCE_LABELS": SOURCE_LABELS}
 
 
+# The dates a filter may name: any the bank has leads for, and far enough from the calendar's
+# ends (0001-01-01, 9999-12-31) that a period around them and its UTC bounds exist.
+FIRST_DAY, LAST_DAY = dt.date(1900, 1, 1), dt.date(2999, 12, 31)
+
+
 def _day(text):
+    """A date of the query string, within FIRST_DAY..LAST_DAY; None when unreadable."""
     try:
-        return dt.date.fromisoformat(text) if text else None
+        day = dt.date.fromisoformat(text) if text else None
     except ValueError:
         return None
+    return None if day is None else min(max(day, FIRST_DAY), LAST_DAY)
 
 
 def _filters(args):
     """The list's filters from the query string; unknown values are dropped, not refused."""
     chip = args.get("status", "")
     chip = chip if chip in CHIPS else ""
-    return {"status": chip, "owner": args.get("owner", type=int), "by": args.get("by", type=int),
-            "product": args.get("product", type=int),
+    return {"status": chip, "owner": args.get("owner", type=arg_id), "by": args.get("by", type=arg_id),
+            "product": args.get("product", type=arg_id),
             "reached": args.get("reached") if args.get("reached") in ("new", "contacted", "qualified", "won") else None,
             "since": _day(args.get("since")), "until": _day(args.get("until"))}
 
@@ -57,7 +64,7 @@ def _filters(args):
 @roles_required(*READERS)
 def index():
     """The leads in scope: status chips and one-tap moves on a phone, a board by status on a laptop."""
-    return _board(request.args, moved=request.args.get("moved", type=int))
+    return _board(request.args, moved=request.args.get("moved", type=arg_id))
 
 
 def _board(args, moved=None, row_error=None, status=200):
@@ -92,7 +99,11 @@ def _capture_context(values, errors=None, duplicates=None):
     if values.get("customer"):
         customer = get_visible_or_404(Customer, values.get("customer"))
     if values.get("visit"):
-        visit = Visit.visible_to(current_user).where(Visit.id == values.get("visit")).first()
+        try:
+            visit_id = arg_id(values.get("visit"))
+        except ValueError:
+            abort(404)  # a form shown again with a garbled visit (found by tests/test_properties.py)
+        visit = Visit.visible_to(current_user).where(Visit.id == visit_id).first()
         if visit is None or (customer is not None and visit.customer_id != customer.id):
             abort(404)
         customer = customer or Customer.get_by_id(visit.customer_id)
@@ -116,8 +127,8 @@ def _capture_context(values, errors=None, duplicates=None):
 def new():
     """Capture a lead: from a visit, from a customer's page, or standalone (name and phone)."""
     if request.method == "GET":
-        values = {"client_uuid": new_client_uuid(), "customer": request.args.get("customer", type=int),
-                  "visit": request.args.get("visit", type=int), "owner": current_user.id,
+        values = {"client_uuid": new_client_uuid(), "customer": request.args.get("customer", type=arg_id),
+                  "visit": request.args.get("visit", type=arg_id), "owner": current_user.id,
                   "source": "visit" if request.args.get("visit") else ""}
         return render("leads/new.html", **_capture_context(values))
     values = request.form.to_dict()
@@ -126,6 +137,10 @@ def new():
     except Refused as refused:
         if refused.code == NOT_FOUND:
             abort(404)  # a customer or visit outside the user's scope: say nothing about it
+        if refused.code == CONFLICT and "client_uuid" in refused.errors:
+            # The same form's UUID with another body: said, with a fresh UUID to save it as new.
+            values["client_uuid"] = new_client_uuid()
+            return render("leads/new.html", **_capture_context(values, errors=refused.errors)), 409
         if refused.code == CONFLICT:
             return render("leads/new.html", **_capture_context(values, duplicates=refused.choices)), 409
         return render("leads/new.html", **_capture_context(values, errors=refused.errors)), 400
@@ -146,7 +161,11 @@ def _detail(lead, errors=None, values=None, status=200, full=False, duplicates=N
     if duplicates:
         visible = {c.id for c in Customer.visible_to(current_user)
                    .where(Customer.id.in_([c.id for c in duplicates]))}
+    # A lead may name a customer who is (or has since moved) outside the user's territories:
+    # their name and tier are the archive's, shown only to whom the archive is.
+    customer_visible = bool(lead.customer_id) and holds_customer(current_user, lead.customer)
     return render("leads/detail.html", lead=lead, history=list(lead.history()), errors=errors or {},
+                  customer_visible=customer_visible,
                   values=values or {}, can_work=can_work, reasons=LostReason.labels(bank),
                   territories=territories, duplicates=duplicates or [], visible=visible,
                   KIND_LABELS={k: KIND_LABELS[k] for k in CUSTOMER_KINDS},

@@ -13,7 +13,7 @@ from flask_login import current_user
 
 from app import clock, geo
 from app.models import Customer, FollowUp, Lead, Product, Territory, Visit
-from app.models.refused import NOT_FOUND, Problems, Refused
+from app.models.refused import CONFLICT, NOT_FOUND, Problems, Refused
 from app.models.visit import PHOTO_MAX_BYTES, Fix, photo_root
 from app.walk import walk_list
 from app.web import get_visible_or_404, render, roles_required, wants_fragment
@@ -105,12 +105,17 @@ def _parse_time(text, default, problems):
         return default
     try:
         value = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
+        if value.tzinfo is not None:
+            # year 1 or 9999 with an offset has no UTC time: as unreadable as any other
+            value = value.astimezone(dt.UTC).replace(tzinfo=None)
+        else:
+            value = None
+    except (ValueError, OverflowError):
         value = None
-    if value is None or value.tzinfo is None:
+    if value is None:
         problems.add("made_at", _l("The phone sent an unreadable time."), "time")
         return default
-    return value.astimezone(dt.UTC).replace(tzinfo=None)
+    return value
 
 
 def _number(name):
@@ -174,14 +179,15 @@ def check_in(customer_id):
         except Refused as refused:
             if refused.code == NOT_FOUND:
                 abort(404)
-            errors, status = refused.messages, 422
+            errors, status = refused.messages, 409 if refused.code == CONFLICT else 422
         else:
             flash(_describe(result))
             return redirect(url_for("visits.detail", visit_id=result.visit.id))
     customer = get_visible_or_404(Customer, customer_id)
     response = render("visits/check_in.html", customer=customer, products=_products_for(customer),
                       OUTCOME_LABELS=OUTCOME_LABELS, RESULT_LABELS=RESULT_LABELS, errors=errors,
-                      client_uuid=request.form.get("client_uuid") or str(uuid.uuid4()),
+                      # a UUID already used at another customer (409) is not offered again
+                      client_uuid=(status != 409 and request.form.get("client_uuid")) or str(uuid.uuid4()),
                       form=request.form, tomorrow=clock.today() + dt.timedelta(days=1))
     response.status_code = status
     return response

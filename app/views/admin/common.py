@@ -8,17 +8,14 @@ from flask_wtf import FlaskForm
 from app.db import chinese_order
 from app.models import Branch, Product, Territory, User
 from app.models.scope import branch_scope, user_scope
-from app.web import render, roles_required
+from app.web import arg_id, page_arg, render, roles_required
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
 
 def page_number():
-    """The ?page= number of a paged list (1 when missing or not a number)."""
-    try:
-        return max(1, int(request.args.get("page", 1)))
-    except ValueError:
-        return 1
+    """The ?page= number of a paged list (1 when missing or not a number; bounded)."""
+    return page_arg(request.args)
 
 
 @bp.route("/")
@@ -51,7 +48,7 @@ def admin_bank(change=False):
         if own is None or change:
             abort(403)
         return own, [own], False
-    chosen = request.args.get("bank", type=int)
+    chosen = request.args.get("bank", type=arg_id)
     bank = next((b for b in banks if b.id == chosen), banks[0])
     return bank, banks, True
 

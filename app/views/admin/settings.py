@@ -26,6 +26,7 @@ class SettingsForm(FlaskForm):
         choices=[SelectChoice(k, KIND_NAMES[k]) for k in COVERAGE_KINDS],
         widget=ListWidget(prefix_label=False), option_widget=CheckboxInput(),
         validate_choice=False)  # checked against the vocabulary below, with our message
+    late_check_in_days = StringField(_l("Days a late check-in may still be uploaded"))
     stale_lead_days = StringField(_l("Days before a lead is stale"))
     session_idle_minutes = StringField(_l("Idle minutes before sign-out"))
     coverage_green_pct = StringField(_l("Green from coverage (%)"))
