@@ -171,9 +171,11 @@ def test_any_lead_capture_is_saved_within_the_rules_or_refused(app, client, coun
              "phone": st.integers(13000000000, 13999999999).map(str), "amount": st.sampled_from(["", "3", "12.5"]),
              "source": st.sampled_from(["referral", "event", "phone"]), "note": any_text,
              "confirmed": st.sampled_from(["", "1"]), "client_uuid": st.uuids().map(str)}
-    hostile = {"customer": st.one_of(st.sampled_from(customers), ids), "product": st.one_of(st.sampled_from(products), ids),
-               "name": any_text, "phone": any_text, "amount": numbers, "source": any_text, "note": st.text(max_size=600),
-               "id_number": any_text, "visit": ids, "owner": ids, "client_uuid": any_text}
+    hostile = {"customer": st.one_of(st.sampled_from(customers), ids),
+               "product": st.one_of(st.sampled_from(products), ids),
+               "name": any_text, "phone": any_text, "amount": numbers, "source": any_text,
+               "note": st.text(max_size=600), "id_number": any_text, "visit": ids, "owner": ids,
+               "client_uuid": any_text}
 
     @given(forms(valid, hostile))
     def check(data):
