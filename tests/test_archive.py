@@ -30,7 +30,13 @@ def seed_archive(app, county, key="c_v1", id_number=ID, phone=PHONE):
 
 def form_data(client, path, **overrides):
     """What the edit form posts as it stands, with some fields changed."""
-    page = soup(client.get(path))
+    data = form_data_of(soup(client.get(path)))
+    data.update(overrides)
+    return {k: v for k, v in data.items() if v is not None}
+
+
+def form_data_of(page):
+    """What a shown archive form posts as it stands."""
     data = {}
     for field in page.select("form.archive-form input, form.archive-form select"):
         name = field.get("name")
@@ -44,8 +50,7 @@ def form_data(client, path, **overrides):
                 data[name] = "y"
         else:
             data[name] = field.get("value", "")
-    data.update(overrides)
-    return {k: v for k, v in data.items() if v is not None}
+    return data
 
 
 # --- the check digit ---------------------------------------------------------------
@@ -428,21 +433,3 @@ def test_two_people_editing_one_archive_keep_each_others_changes(app, client, co
     with app.app_context(), database.obj.connection_context():
         c = Customer.get_by_id(cid)
         assert (c.assets_wan, c.credit_rating, c.house_no, c.village) == (30, "A", "8号", "新茶园村")
-
-
-def form_data_of(page):
-    """What a shown archive form posts as it stands."""
-    data = {}
-    for field in page.select("form.archive-form input, form.archive-form select"):
-        name = field.get("name")
-        if field.name == "select" and field.has_attr("multiple"):
-            data[name] = [o["value"] for o in field.select("option[selected]")]
-        elif field.name == "select":
-            chosen = field.select_one("option[selected]") or field.select_one("option")
-            data[name] = chosen.get("value", "") if chosen else ""
-        elif field.get("type") == "checkbox":
-            if field.has_attr("checked"):
-                data[name] = "y"
-        else:
-            data[name] = field.get("value", "")
-    return data
