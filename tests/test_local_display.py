@@ -1,4 +1,4 @@
-"""Every time a user reads is Beijing time: the audit trails print no UTC."""
+"""What a manager reads is theirs: Beijing time (no UTC in the audit trails), places as navigation."""
 import datetime as dt
 
 from app.db import database
@@ -19,3 +19,11 @@ def test_a_customers_history_and_a_leads_history_show_beijing_time(app, county, 
         text = soup(client.get(path)).get_text(" ", strip=True)
         assert "2026-11-24 10:30" in text, path
         assert "UTC" not in text, path
+
+
+def test_a_customers_position_opens_the_phones_map_app_not_raw_coordinates(app, county, login_as):
+    customer = county.customers["c_v1"]  # at 28.915, 107.605
+    page = soup(login_as("mgr1").get(f"/customers/{customer.id}"))
+    link = page.select_one("a.navigate")
+    assert link["href"].startswith("geo:28.915000,107.605000?q=28.915000,107.605000(")
+    assert "28.91500" not in page.get_text(" ")
