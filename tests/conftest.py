@@ -14,6 +14,7 @@ from peewee import PostgresqlDatabase
 
 from app import clock, create_app
 from app.db import apply_schema, database
+from app.models import User
 from tests.county import HASH, PASSWORD, build_county
 
 BACKENDS = ["sqlite", "postgres"]
@@ -141,6 +142,18 @@ def county(app):
     """The hand-made county in the app's database."""
     with app.app_context(), database.obj.connection_context():
         return build_county()
+
+
+@pytest.fixture
+def ctx(app, county):
+    """The hand-made county, inside the app and a connection: for tests that call models directly."""
+    with app.app_context(), database.obj.connection_context():
+        yield county
+
+
+def user(ctx, name):
+    """A county user read afresh (write paths take the signed-in User)."""
+    return User.get_by_id(ctx.users[name].id)
 
 
 @pytest.fixture

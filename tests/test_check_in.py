@@ -23,12 +23,6 @@ def north_of(customer, metres, accuracy=10, taken_at=None, made_at=None):
     return Fix(customer.lat + metres * M_LAT, customer.lng, accuracy, taken_at or made_at)
 
 
-@pytest.fixture
-def ctx(app, county):
-    with app.app_context(), database.obj.connection_context():
-        yield county
-
-
 def check_in(county, user="mgr1", customer="c_v1", metres=30, **kwargs):
     c = Customer.get_by_id(county.customers[customer].id)
     made_at = kwargs.pop("made_at", clock.now())

@@ -10,23 +10,13 @@ import uuid
 import pytest
 
 from app import clock
-from app.db import database
-from app.models import Customer, CustomerChange, CustomerMember, FollowUp, Lead, LeadEvent, User
+from app.models import Customer, CustomerChange, CustomerMember, FollowUp, Lead, LeadEvent
 from app.models.merge import merge_customers
 from app.models.refused import Refused
+from tests.conftest import user
 
 TAKEN_PHONE = "13912345678"  # every archive of the hand-made county has it
 NEW_PHONE = "13700002222"
-
-
-@pytest.fixture
-def ctx(app, county):
-    with app.app_context(), database.obj.connection_context():
-        yield county
-
-
-def user(ctx, name):
-    return User.get_by_id(ctx.users[name].id)
 
 
 def test_refused_carries_every_reason_and_a_message():

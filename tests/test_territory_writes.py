@@ -8,24 +8,14 @@ import pytest
 from app import clock
 from app.db import database
 from app.imports.geojson import import_territories
-from app.models import Assignment, AuditLog, Customer, FollowUp, Territory, User
+from app.models import Assignment, AuditLog, Customer, FollowUp, Territory
 from app.models.handover import hand_over
 from app.models.placement import move_territory, retire_territory, save_drawn
 from app.models.refused import Refused
 from app.models.territory import MAX_NAME
-from tests.conftest import csrf_token, soup
+from tests.conftest import csrf_token, soup, user
 
 LONG = "长" * 5000
-
-
-@pytest.fixture
-def ctx(app, county):
-    with app.app_context(), database.obj.connection_context():
-        yield county
-
-
-def user(ctx, name):
-    return User.get_by_id(ctx.users[name].id)
 
 
 def territory(ctx, code):
