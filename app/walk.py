@@ -14,6 +14,7 @@ import numpy as np
 from peewee import Case, fn
 
 from app import clock, geo
+from app.db import chinese_order
 from app.models import Campaign, CampaignTerritory, Customer, FollowUp, Visit
 from app.models.prepared import Prepared
 from app.models.scope import manager_with_id
@@ -147,7 +148,7 @@ _FOLLOW_UPS = Prepared(
                .join(Customer)
                .where((FollowUp.user == p.user_id) & FollowUp.done_at.is_null()
                       & (FollowUp.due_on <= p.day) & _in_scope(p))
-               .order_by(FollowUp.due_on, Customer.name)))
+               .order_by(FollowUp.due_on, chinese_order(Customer.name))))
 
 _VISITED = Prepared("walk_visited", lambda p: Visit.select(Visit.customer).where(Visit.made_at >= p.since))
 

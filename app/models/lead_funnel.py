@@ -9,6 +9,7 @@ import statistics
 from peewee import JOIN
 
 from app import clock
+from app.db import chinese_order, pinyin_key
 from app.models.customer import Customer
 from app.models.lead import FUNNEL_STAGES, LEAD_STATUSES, OPEN_STATUSES, STAGE, Lead, LeadEvent
 from app.models.org import User
@@ -48,7 +49,7 @@ def listing(user, status=None, stale=False, owner=None, product=None, reached=No
         credited = credits(candidates, query)
         query = query.where(Lead.id.in_([lead.id for lead in candidates
                                         if credited[lead.id].get(stage) == by] or [0]))
-    return query.order_by(Lead.updated_at.desc(), Lead.id.desc())
+    return query.order_by(Lead.updated_at.desc(), chinese_order(Lead.name), Lead.id.desc())
 
 
 def funnel(user, since, until):
@@ -73,9 +74,9 @@ def funnel(user, since, until):
         by_product.setdefault(lead.product_id, []).append(lead)
     return {
         "owners": sorted((_funnel_row(k, owners[k], rows, lambda lead, stage, k=k: credited[lead.id].get(stage) == k)
-                          for k in holders), key=lambda r: r["label"]),
+                          for k in holders), key=lambda r: pinyin_key(r["label"])),
         "products": sorted((_funnel_row(k, names[k], v) for k, v in by_product.items()),
-                           key=lambda r: r["label"]),
+                           key=lambda r: pinyin_key(r["label"])),
         "total": _funnel_row(None, "", rows),
     }
 

@@ -8,7 +8,7 @@ from wtforms import PasswordField, RadioField, StringField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, EqualTo, Length, ValidationError
 
-from app.db import database
+from app.db import database, tree_order
 from app.models import AuditLog, Customer, Territory, User
 from app.passwords import password_problem
 from app.web import end_sessions, home_url, local_path, render, sign_in
@@ -115,7 +115,7 @@ def me():
     """The user's own page: who they are, their branch and their 责任田."""
     territories = None
     if current_user.role == "manager":
-        territories = list(Territory.visible_to(current_user).where(Territory.live()).order_by(Territory.path))
+        territories = tree_order(Territory.visible_to(current_user).where(Territory.live()).order_by(Territory.path))
         counts = Customer.counts_by_territory([t.id for t in territories], Customer.visible_to(current_user))
         for territory in territories:
             territory.customer_count = counts.get(territory.id, 0)

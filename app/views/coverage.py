@@ -2,7 +2,7 @@
 from flask import Blueprint
 from flask_login import current_user
 
-from app.db import chinese_order
+from app.db import chinese_order, tree_order
 from app.models import Assignment, Territory, User, Visit
 from app.models.scope import user_scope
 from app.web import render, roles_required
@@ -15,7 +15,7 @@ bp = Blueprint("coverage", __name__)
 def team():
     """The team lead's home: each manager's territories, customers and coverage this week."""
     managers = list(User.select().where(user_scope(current_user), User.role == "manager", User.active)
-                    .order_by(User.username))
+                    .order_by(chinese_order(User.name), User.id))
     # A fixed number of queries whatever the team's size: coverage grouped by manager,
     # and every manager's territory names at once.
     coverage = Visit.coverage(current_user, by="manager", among=managers)
@@ -39,4 +39,5 @@ def team():
                   .where(Territory.kind.in_(("village", "street", "market")),
                          Territory.live(), Territory.id.not_in(assigned_ids))
                   .order_by(Territory.path))
+    unassigned = tree_order(unassigned)
     return render("coverage/team.html", rows=rows, unassigned=unassigned)

@@ -8,6 +8,7 @@ from flask_login import current_user
 from wtforms import BooleanField, HiddenField, SelectField
 from wtforms.fields.choices import SelectChoice
 
+from app.db import tree_order
 from app.views.customer_forms import (CATEGORY_LABELS, CONSENT_LABELS, KIND_LABELS, POSITION_LABELS,
                                 STATUS_LABELS, TIER_LABELS, CustomerForm, MemberForm, describe_rule)
 from app.models import AuditLog, Customer, CustomerChange, FollowUp, Lead, Product, Territory, Visit
@@ -36,7 +37,7 @@ def index():
     args = request.args
     q = args.get("q", "").strip()[:40]
     page = page_arg(args)
-    territories = list(Territory.visible_to(current_user).order_by(Territory.path))
+    territories = tree_order(Territory.visible_to(current_user).order_by(Territory.path))
     # Unknown filter values are ignored rather than refused: a stale link still lists.
     filters = {
         "tier": args.get("tier") if args.get("tier") in TIER_LABELS else "",
@@ -211,7 +212,7 @@ class NewCustomerForm(CustomerForm):
 @roles_required(*EDITORS)
 def new():
     """A new archive; a phone or ID number already known in the bank is offered instead."""
-    territories = list(Territory.visible_to(current_user).order_by(Territory.path))
+    territories = tree_order(Territory.visible_to(current_user).order_by(Territory.path))
     form = NewCustomerForm()
     form.territory.choices = [SelectChoice(t.id, t.name) for t in territories]
     form.products.choices = _product_choices()

@@ -10,7 +10,7 @@ from app import clock, crypto
 from app.files import private_open
 from app.imports import importer, rows, uploads
 from app.imports.fields import FIELD_TYPES, field_label
-from app.db import database
+from app.db import database, tree_order
 from app.models import Branch, ImportJob, ImportMapping
 from app.models.scope import branch_scope
 from app.models.territory import bank_of
@@ -28,7 +28,7 @@ SAMPLE_ROWS = 5
 
 
 def _branches():
-    return list(Branch.select().where(branch_scope(current_user)).order_by(Branch.path))
+    return tree_order(Branch.select().where(branch_scope(current_user)).order_by(Branch.path))
 
 
 def _save_upload(upload, path):

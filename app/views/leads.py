@@ -8,6 +8,7 @@ from flask_login import current_user
 from peewee import fn
 from werkzeug.datastructures import MultiDict
 
+from app.db import tree_order
 from app import clock
 from app.models import AuditLog, Customer, Lead, LostReason, Product, Setting, Territory, User, Visit
 from app.models.customer import CUSTOMER_KINDS, holds_customer
@@ -155,7 +156,7 @@ def _detail(lead, errors=None, values=None, status=200, full=False, duplicates=N
     territories = []
     if can_work and lead.is_open and not lead.customer_id:
         # Where the won form may open the new customer's archive: the user's own territories.
-        territories = list(Territory.visible_to(current_user).where(Territory.live())
+        territories = tree_order(Territory.visible_to(current_user).where(Territory.live())
                            .order_by(Territory.path))
     visible = set()
     if duplicates:

@@ -3,6 +3,7 @@ from flask import Blueprint
 from flask_login import current_user
 from peewee import fn
 
+from app.db import tree_order
 from app.models import Branch, Customer, Visit
 from app.models.scope import branch_scope
 from app.web import render, roles_required
@@ -20,8 +21,8 @@ def overview():
              .group_by(Customer.branch, Customer.tier))
     for row in query.dicts():
         tiers.setdefault(row["branch"], {})[row["tier"]] = row["n"]
-    branches = (Branch.select().where(branch_scope(current_user), Branch.kind != "union")
-                .order_by(Branch.path))
+    branches = tree_order(Branch.select().where(branch_scope(current_user), Branch.kind != "union")
+                          .order_by(Branch.path))
     rows = [{"branch": b, "tiers": tiers.get(b.id, {}), "total": sum(tiers.get(b.id, {}).values())}
             for b in branches if b.id in tiers]
     visited, total, ratio = Visit.coverage(current_user)

@@ -9,7 +9,7 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from peewee import fn
 
-from app.db import chinese_order
+from app.db import chinese_order, tree_order
 from app import clock, geo, maps
 from app.files import private_folder, private_open
 from app.models import Assignment, AuditLog, Branch, Customer, Territory, User, Visit
@@ -65,7 +65,7 @@ def index():
 
 
 def _live_territories():
-    return Territory.visible_to(current_user).where(Territory.live()).order_by(Territory.path)
+    return tree_order(Territory.visible_to(current_user).where(Territory.live()).order_by(Territory.path))
 
 
 @bp.route("/map/territories/<int:territory_id>")
@@ -233,7 +233,7 @@ def _held_file(token):
 @roles_required("admin", "team_lead")
 def import_file():
     """Upload a GeoJSON file of territories: a dry-run preview, then a confirmation writes it."""
-    branches = list(Branch.select().where(branch_scope(current_user)).order_by(Branch.path))
+    branches = tree_order(Branch.select().where(branch_scope(current_user)).order_by(Branch.path))
     form = {"branch": str(current_user.branch_id), "datum": ""}
     result, token, status = None, None, 200
     if request.method == "POST":
@@ -333,9 +333,9 @@ def _int_or_zero(value):
 def edit(territory_id):
     """Rename a territory, move it under another parent (checked again), or retire it."""
     territory = get_visible_or_404(Territory, territory_id)
-    parents = [t for t in Territory.visible_to(current_user).where(Territory.live(),
+    parents = [t for t in tree_order(Territory.visible_to(current_user).where(Territory.live(),
                                                                    Territory.branch == territory.branch)
-               .order_by(Territory.path) if not t.path.startswith(territory.path)]
+               .order_by(Territory.path)) if not t.path.startswith(territory.path)]
     problems, status = [], 200
     if request.method == "POST":
         action = request.form.get("action")

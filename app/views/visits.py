@@ -11,6 +11,7 @@ from flask import (Blueprint, abort, flash, make_response, redirect, request,
 from flask_babel import gettext as _, lazy_gettext as _l
 from flask_login import current_user
 
+from app.db import tree_order
 from app import clock, geo
 from app.models import Customer, FollowUp, Lead, Product, Territory, Visit
 from app.models.refused import CONFLICT, NOT_FOUND, Problems, Refused
@@ -232,7 +233,7 @@ def photo(visit_id):
 @roles_required("manager")
 def met():
     """A new customer met on the street: name, phone, group and where, the rest later."""
-    territories = list(Territory.visible_to(current_user).order_by(Territory.path))
+    territories = tree_order(Territory.visible_to(current_user).order_by(Territory.path))
     errors, form = {}, request.form
     if request.method == "POST":
         name = form.get("name", "").strip()

@@ -9,7 +9,7 @@ from wtforms.validators import DataRequired, Length, Regexp, ValidationError
 
 from flask_wtf import FlaskForm
 
-from app.db import database
+from app.db import database, tree_order
 from app.models import AuditLog, Branch, Territory, User
 from app import clock
 from app.models.org import BRANCH_KINDS
@@ -43,7 +43,7 @@ class EditBranchForm(BranchForm):
 
 
 def _scope_branches():
-    return list(Branch.select().where(branch_scope(current_user)).order_by(Branch.path))
+    return tree_order(Branch.select().where(branch_scope(current_user)).order_by(Branch.path))
 
 
 def _branch_in_scope(branch_id):

@@ -9,6 +9,7 @@ from wtforms.validators import DataRequired, Length, ValidationError
 
 from flask_wtf import FlaskForm
 
+from app.db import chinese_order
 from app.db import database
 from app.models import AuditLog, Branch, Product
 from app.models.product import PRODUCT_KINDS
@@ -66,7 +67,7 @@ def products():
     """The bank's product catalogue, offered ones first; retired ones stay for old visits."""
     bank, banks, editable = admin_bank()
     rows = (Product.select().where(Product.bank == bank)
-            .order_by(Product.active.desc(), Product.kind, Product.name))
+            .order_by(Product.active.desc(), Product.kind, chinese_order(Product.name)))
     return render("admin/products.html", products=rows, bank=bank, banks=banks,
                   kind_names=PRODUCT_KIND_NAMES, editable=editable)
 

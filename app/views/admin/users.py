@@ -9,7 +9,7 @@ from wtforms.validators import DataRequired, Length, Optional, Regexp, Validatio
 
 from flask_wtf import FlaskForm
 
-from app.db import chinese_order, database
+from app.db import chinese_order, database, tree_order
 from app.models import AuditLog, Branch, User
 from app.models.customer import mask_phone
 from app.models.org import BUSINESS_LINES, ROLES
@@ -26,8 +26,8 @@ PHONE = Regexp(r"^1\d{10}$", message=_l("Enter an 11-digit mobile number."))
 
 def _branch_choices():
     return [SelectChoice(str(b.id), ("· " * depth(b)) + b.name)
-            for b in Branch.select().where(branch_scope(current_user) & Branch.closed_on.is_null())
-            .order_by(Branch.path)]
+            for b in tree_order(Branch.select().where(branch_scope(current_user) & Branch.closed_on.is_null())
+                                .order_by(Branch.path))]
 
 
 class UserForm(FlaskForm):
