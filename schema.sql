@@ -186,7 +186,7 @@ CREATE TABLE "visit" (
     "verified" BOOLEAN NOT NULL DEFAULT FALSE,
     "late" BOOLEAN NOT NULL DEFAULT FALSE,
     "position_unconfirmed" BOOLEAN NOT NULL DEFAULT FALSE,
-    "outcome" TEXT NOT NULL CHECK (outcome IN ('met', 'not_home', 'refused', 'interested', 'signed', 'moved')),
+    "outcome" TEXT NOT NULL CHECK (outcome IN ('met', 'not_home', 'refused', 'interested', 'applied', 'signed', 'moved')),
     "note" TEXT NOT NULL DEFAULT '',
     "next_follow_up_on" DATE,
     "photo_path" TEXT,
@@ -203,7 +203,7 @@ CREATE TABLE "visit_product" (
     "id" SERIAL NOT NULL PRIMARY KEY,
     "visit_id" INTEGER NOT NULL,
     "product_id" INTEGER NOT NULL,
-    "result" TEXT NOT NULL DEFAULT 'pitched' CHECK (result IN ('pitched', 'interested', 'declined', 'signed')),
+    "result" TEXT NOT NULL DEFAULT 'pitched' CHECK (result IN ('pitched', 'interested', 'declined', 'applied', 'documents', 'signed')),
     FOREIGN KEY ("visit_id") REFERENCES "visit" ("id") ON DELETE CASCADE,
     FOREIGN KEY ("product_id") REFERENCES "product" ("id") ON DELETE RESTRICT
 );

@@ -27,6 +27,7 @@ DEMO_NOTES = {
     "interested": ["对节节高感兴趣，想等茶叶款到了再存", "想贷款扩大养殖，下周带材料来", "问月月红利率"],
     "refused": ["说已经在别的银行办了", "不愿意多谈", ""],
     "signed": ["现场开通了黔农云", "签了节节高", "办理了社保代缴"],
+    "applied": ["收了贷款申请表和身份证复印件，转支行审查", "贷款申请已受理，等支行调查"],
     "moved": ["全家搬到县城了"],
 }
 
@@ -47,7 +48,7 @@ def visit_history(users, products, rng, weeks=VISIT_WEEKS):
     today = clock.today()
     now = clock.now()
     monday, _ = clock.week_bounds(today)
-    product_ids = [p.id for p in (products.values() if isinstance(products, dict) else products)]
+    product_ids = [(p.id, p.kind) for p in (products.values() if isinstance(products, dict) else products)]
     written = 0
     managers = sorted((u for u in users.values() if u.role == "manager"), key=lambda u: u.username)
     for manager in managers:
@@ -106,10 +107,14 @@ def _check_in(manager, person, made_at, rng, product_ids):
     outcome = _weighted(rng, DEMO_OUTCOMES)
     products = []
     if outcome in ("met", "interested", "signed") and rng.random() < 0.6:
-        for pid in rng.sample(product_ids, k=min(len(product_ids), rng.choice((1, 1, 2)))):
-            products.append((pid, "signed" if outcome == "signed" else _weighted(rng, DEMO_RESULTS[:3])))
+        for pid, kind in rng.sample(product_ids, k=min(len(product_ids), rng.choice((1, 1, 2)))):
+            # a loan is never signed at the door: its application is taken, the branch signs later
+            signed = "applied" if kind == "loan" else "signed"
+            products.append((pid, signed if outcome == "signed" else _weighted(rng, DEMO_RESULTS[:3])))
+        if outcome == "signed" and all(result == "applied" for _, result in products):
+            outcome = "applied"
     follow_up = None
-    if outcome in ("interested", "signed", "not_home") or rng.random() < 0.08:
+    if outcome in ("interested", "applied", "signed", "not_home") or rng.random() < 0.08:
         follow_up = clock.to_local(made_at).date() + dt.timedelta(days=rng.choice((2, 3, 5, 7, 10, 14, 21)))
     Visit.check_in(manager, customer_id, fix, made_at, str(uuid_from(rng)),
                    outcome=outcome, products=products, note=rng.choice(DEMO_NOTES[outcome]),
@@ -182,8 +187,11 @@ def leads(users, products, rng):
                         amount = data.get("amount") or None
                         # Someone new who signs gets an archive in one of the manager's villages.
                         home = Territory.visible_to(manager).order_by(Territory.path.desc()).first()
-                        lead.move(manager, "won", amount=amount, won_on=clock.today(),
-                                  reference=f"QBXS{clock.today().year}{rng.randrange(10**6):06d}" if rng.random() < .7 else None,
+                        # a loan is won with the branch's loan contract number; others mostly carry one
+                        loan = lead.product.kind == "loan"
+                        reference = (f"{'JK' if loan else 'QBXS'}{clock.today().year}{rng.randrange(10**6):06d}"
+                                     if loan or rng.random() < .7 else None)
+                        lead.move(manager, "won", amount=amount, won_on=clock.today(), reference=reference,
                                   archive={"territory": home.id if home else None, "link": "new"})
                     elif to == "lost":
                         lead.move(manager, "lost", reason=rng.choice(DEFAULT_LOST_REASONS))

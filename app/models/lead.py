@@ -361,6 +361,10 @@ class Lead(BaseModel):
             elif day < clock.to_local(self.created_at).date():
                 errors.add("won_on", _l("A lead cannot be signed before it was captured."))
         reference = (reference or "").strip()
+        if product.kind == "loan" and not reference:
+            # The branch signs a loan after its checks; its contract number is the proof it did.
+            errors.add("reference", _l("A loan is won once the branch has signed it: enter its loan "
+                                       "contract number."))
         if len(reference) > 40:
             errors.add("reference", _l("An account or contract number has at most 40 characters."))
         return {"won_amount_wan": value, "won_on": day, "contract_no": reference or None}

@@ -28,8 +28,18 @@ from app.models.setting import counted_kinds, for_branch
 from app.models.territory import Assignment, Territory
 from app.models.vocabulary import CUSTOMER_KINDS
 
-OUTCOMES = ("met", "not_home", "refused", "interested", "signed", "moved")
-PITCH_RESULTS = ("pitched", "interested", "declined", "signed")
+OUTCOMES = ("met", "not_home", "refused", "interested", "applied", "signed", "moved")
+PITCH_RESULTS = ("pitched", "interested", "declined", "applied", "documents", "signed")
+# A loan is never signed at the doorstep: the branch signs it after its own checks, so a
+# visit takes its application (已受理) or its papers (已收资料) and the lead is won later
+# with the branch's contract number (Lead.move). Other products may be signed on the spot.
+LOAN_RESULTS = ("pitched", "interested", "declined", "applied", "documents")
+SPOT_RESULTS = ("pitched", "interested", "declined", "signed")
+
+
+def results_for(kind):
+    """How a customer may take a product of this kind on a visit."""
+    return LOAN_RESULTS if kind == "loan" else SPOT_RESULTS
 
 MERGE_WINDOW = dt.timedelta(minutes=10)    # a second check-in this close is the same visit
 FIX_WINDOW = dt.timedelta(minutes=10)      # a fix this far from made-at is not this check-in's
@@ -118,7 +128,9 @@ class Visit(BaseModel):
                     rule is read; the same UUID for another customer is Refused with code
                     "conflict" (a body that would otherwise be dropped silently)
         outcome     one of OUTCOMES
-        products    [(product_id, result)] with result in PITCH_RESULTS, each product in
+        products    [(product_id, result)] with result in results_for(the product's kind) (a loan
+                    is never "signed" at a visit, and an outcome "signed" needs a product
+                    other than a loan: "loan_signed"), each product in
                     the active catalogue of the customer's bank
         note        free text, stripped and cut to 2,000 characters
         next_follow_up_on  a date, not before made-at's business day or today and at most
@@ -169,6 +181,9 @@ class Visit(BaseModel):
         if fix is not None:
             _check_fix(fix, made_at, problems)
         pitched = _valid_products(customer, products, problems)
+        if outcome == "signed" and pitched and all(kind == "loan" for _, _, kind in pitched):
+            problems.add("outcome", _l("A loan is signed at the branch after its checks: record the visit "
+                                       "as “application taken” instead."), "loan_signed")
         photo_ext = _check_photo(photo, problems) if photo else None
         if next_follow_up_on is not None and next_follow_up_on < min(clock.to_local(judged_at).date(),
                                                                       clock.today()):
@@ -610,11 +625,16 @@ def _valid_products(customer, products, problems):
             return []
     if not wanted:
         return []
-    offered = {product_id for (product_id,) in _OFFERED_PRODUCTS.cursor(branch_id=customer.branch_id)}
-    if not set(wanted) <= offered:
+    offered = dict(_OFFERED_PRODUCTS.cursor(branch_id=customer.branch_id))
+    if not set(wanted) <= set(offered):
         problems.add("products", _l("Choose products from the bank's catalogue."), "product")
         return []
-    return [(_ProductRef(pid), result) for pid, result in wanted.items()]
+    if any(result not in results_for(offered[pid]) for pid, result in wanted.items()):
+        problems.add("products", _l("A loan is not signed during a visit: the branch signs it after its "
+                                    "checks. Record it as “application taken” or “documents received”."),
+                     "loan_signed")
+        return []
+    return [(_ProductRef(pid), result, offered[pid]) for pid, result in wanted.items()]
 
 
 @dataclass(frozen=True)
@@ -624,10 +644,10 @@ class _ProductRef:
 
 def _record_pitches(visit, pitched, new=False):
     if new:
-        for product, result in pitched:
+        for product, result, _kind in pitched:
             _INSERT_PITCH(visit=visit.id, product=product.id, result=result)
         return
-    for product, result in pitched:
+    for product, result, _kind in pitched:
         updated = (VisitProduct.update(result=result)
                    .where((VisitProduct.visit == visit.id) & (VisitProduct.product == product.id)).execute())
         if not updated:
@@ -718,7 +738,7 @@ _CHECK_IN_CUSTOMER = Prepared(
 
 def _offered_products(p):
     bank, branch = Branch.alias("bank"), Branch.alias("of_branch")
-    return (Product.select(Product.id)
+    return (Product.select(Product.id, Product.kind)
             .join(bank, on=(Product.bank == bank.id))
             .join(branch, on=(fn.substr(branch.path, 1, fn.length(bank.path)) == bank.path))
             .where((branch.id == p.branch_id) & (bank.kind == "bank") & (Product.active == True)))  # noqa: E712

@@ -15,15 +15,17 @@ from app.db import tree_order
 from app import clock, geo
 from app.models import Customer, FollowUp, Lead, Product, Territory, Visit
 from app.models.refused import CONFLICT, NOT_FOUND, Problems, Refused
-from app.models.visit import PHOTO_MAX_BYTES, Fix, photo_root
+from app.models.visit import PHOTO_MAX_BYTES, Fix, photo_root, results_for
 from app.walk import walk_list
 from app.web import get_visible_or_404, render, roles_required, wants_fragment
 
 bp = Blueprint("visits", __name__)
 
 OUTCOME_LABELS = {"met": _l("Met"), "not_home": _l("Not at home"), "refused": _l("Refused"),
-                  "interested": _l("Interested"), "signed": _l("Signed"), "moved": _l("Moved away")}
+                  "interested": _l("Interested"), "applied": _l("Application taken"), "signed": _l("Signed"),
+                  "moved": _l("Moved away")}
 RESULT_LABELS = {"pitched": _l("Pitched"), "interested": _l("Interested"), "declined": _l("Declined"),
+                 "applied": _l("Application taken"), "documents": _l("Documents received"),
                  "signed": _l("Signed")}
 PHONE = re.compile(r"^1\d{10}$")
 
@@ -186,7 +188,8 @@ def check_in(customer_id):
             return redirect(url_for("visits.detail", visit_id=result.visit.id))
     customer = get_visible_or_404(Customer, customer_id)
     response = render("visits/check_in.html", customer=customer, products=_products_for(customer),
-                      OUTCOME_LABELS=OUTCOME_LABELS, RESULT_LABELS=RESULT_LABELS, errors=errors,
+                      OUTCOME_LABELS=OUTCOME_LABELS, RESULT_LABELS=RESULT_LABELS, results_for=results_for,
+                      errors=errors,
                       # a UUID already used at another customer (409) is not offered again
                       client_uuid=(status != 409 and request.form.get("client_uuid")) or str(uuid.uuid4()),
                       form=request.form, tomorrow=clock.today() + dt.timedelta(days=1))
