@@ -125,6 +125,11 @@ CREATE TABLE "customer" (
     "consent" BOOLEAN NOT NULL DEFAULT FALSE,
     "consent_on" DATE,
     "consent_via" TEXT CHECK (consent_via IN ('written', 'verbal', 'app')),
+    "sensitive_consent" BOOLEAN NOT NULL DEFAULT FALSE,
+    "sensitive_consent_on" DATE,
+    "sensitive_consent_via" TEXT CHECK (sensitive_consent_via IN ('written', 'app')),
+    "legal_basis" TEXT CHECK (legal_basis IN ('kyc', 'contract')),
+    "legal_basis_on" DATE,
     "lat" DOUBLE PRECISION,
     "lng" DOUBLE PRECISION,
     "position_source" TEXT CHECK (position_source IN ('surveyed', 'fix', 'import')),
@@ -154,6 +159,8 @@ CREATE TABLE "customer_member" (
     "name" TEXT NOT NULL,
     "occupation" TEXT,
     "phone" TEXT,
+    "minor" BOOLEAN NOT NULL DEFAULT FALSE,
+    "guardian_consent_on" DATE,
     FOREIGN KEY ("customer_id") REFERENCES "customer" ("id") ON DELETE CASCADE
 );
 CREATE INDEX "customer_member_customer_id" ON "customer_member" ("customer_id");

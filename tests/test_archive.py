@@ -113,7 +113,7 @@ def test_a_new_archive_with_a_known_id_number_offers_the_existing_one(app, clien
     seed_archive(app, county)
     login(client, "mgr1")
     data = form_data(client, "/customers/new", name="周大福二", phone="13900000009",
-                     id_number=ID, territory=str(county.territories["V1"].id))
+                     id_number=ID, territory=str(county.territories["V1"].id), legal_basis="kyc")
     data["csrf_token"] = csrf_token(client, "/customers/new")
     response = client.post("/customers/new", data=data)
     assert response.status_code == 409

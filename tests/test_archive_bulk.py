@@ -10,7 +10,8 @@ from app.models import Customer, CustomerChange, CustomerMember, Holding
 ID = "52032119800101" + "123"
 ID = ID + crypto.check_digit(ID)
 FIELDS = {"kind": "household", "name": "冉德明", "phone": "13700000001", "village": "茶园村",
-          "deposit_balance_wan": 30.0, "loan_balance_wan": 25.0, "credit_rating": "AA", "consent": True}
+          "deposit_balance_wan": 30.0, "loan_balance_wan": 25.0, "credit_rating": "AA", "consent": True,
+          "legal_basis": "contract"}  # holds a loan with us: its contract is the basis (models/consent.py)
 
 
 def archive(county, **fields):

@@ -119,7 +119,8 @@ def test_what_the_property_tests_found_answers_too(app, client, county):
     cid = county.customers["c_v1"].id
     path = f"/customers/{cid}/edit"
     edit = {"csrf_token": csrf_token(client, path), "name": "周大福", "kind": "household", "status": "active",
-            "category": "", "credit_rating": "", "consent_via": "", "id_number": "\r"}
+            "category": "", "credit_rating": "", "consent_via": "", "sensitive_consent_via": "",
+            "legal_basis": "kyc", "id_number": "\r"}
     assert client.post(path, data=edit).status_code == 302  # blank: the ID number on file is kept
     with app.app_context(), database.obj.connection_context():
         assert Lead.select().count() == 3

@@ -212,10 +212,10 @@ def test_refused_rows_download_as_excel_with_the_reason(app, lead):
 def test_scientific_notation_id_numbers_are_refused_with_nothing_written(app, lead, fmt):
     if fmt == "xlsx":
         data = xlsx([["杨一", 5.20102198001011e17, "13800001111", "茶园村", None, None, None],
-                     ["杨二", make_id(60), "13800002222", "茶园村", None, None, None]])
+                     ["杨二", make_id(60), "13800002222", "茶园村", None, 2, None]])
     else:
         data = csv_bytes([["杨一", "5.20102E+17", "13800001111", "茶园村", "", "", ""],
-                          ["杨二", make_id(60), "13800002222", "茶园村", "", "", ""]])
+                          ["杨二", make_id(60), "13800002222", "茶园村", "", "2", ""]])
     job_id = job_of(upload(lead, data, filename=f"客户.{fmt}"))
     check(lead, job_id)
     page = soup(lead.get(f"/imports/{job_id}"))

@@ -41,7 +41,8 @@ ARCHIVE_FIELDS = [
     "kind", "name", "phone", "township", "village", "group_name", "street",
     "house_no", "category", "scale_mu", "livestock_head", "annual_turnover_wan", "assets_wan",
     "debts_wan", "net_income_wan", "deposit_balance_wan", "loan_balance_wan", "credit_rating",
-    "products_elsewhere", "consent", "consent_on", "consent_via", "lat", "lng", "position_source",
+    "products_elsewhere", "consent", "consent_on", "consent_via", "sensitive_consent", "sensitive_consent_on",
+    "sensitive_consent_via", "legal_basis", "legal_basis_on", "lat", "lng", "position_source",
     "position_confirmed", "status",
 ]
 
@@ -75,6 +76,9 @@ class Archive:
                              "holdings": self._holdings(row)})
         self._id_numbers(archives, id_rng)
         for archive in archives:
+            if not (archive["fields"]["sensitive_consent"] or archive["fields"]["legal_basis"]):
+                archive["members"] = []  # family members are sensitive data too
+                archive.pop("id_number", None)
             archive["fields"].pop("_male", None)
         return len(Customer.add_archives(user, archives, history=False))
 
@@ -178,7 +182,28 @@ class Archive:
             row["consent_via"] = CONSENT_WAYS.pick(rng)
         else:
             row["consent"] = False
+        self._grounds(row)
         return territory, row
+
+    def _grounds(self, row):
+        """What the sensitive data rests on (models/consent.py): an account or loan with us is the
+        bank's legal basis (account-opening checks, the loan contract); most households who agreed
+        to be contacted also signed the 建档 authorisation for sensitive data, in writing or in the
+        app. With neither, the archive keeps no sensitive data at all."""
+        rng = self.rng
+        row["sensitive_consent"] = False
+        if row["loan_balance_wan"]:
+            row["legal_basis"] = "contract"
+        elif row["deposit_balance_wan"]:
+            row["legal_basis"] = "kyc"
+        if row["legal_basis"]:
+            row["legal_basis_on"] = self.today - dt.timedelta(days=200 + rng.randint(0, 2500))
+        if row["consent"] and row["kind"] == "household" and rng.random() < 0.75:
+            row["sensitive_consent"] = True
+            row["sensitive_consent_on"] = row["consent_on"]
+            row["sensitive_consent_via"] = "app" if row["consent_via"] == "app" else "written"
+        if not row["sensitive_consent"] and not row["legal_basis"]:
+            row["assets_wan"] = row["debts_wan"] = row["net_income_wan"] = None
 
     def _kind(self, territory_kind, rare):
         if rare:  # the forced 生僻字 must be a person's name, so a household
@@ -252,7 +277,10 @@ class Archive:
                 name = people.person(father, surname=surname if father else None)
                 occupation = rng.choice(["务农", "退休", "在家"])
             phone = people.phone() if occupation not in ("学生", "在家") and rng.random() < 0.6 else None
-            found.append({"relation": relation, "name": name, "occupation": occupation, "phone": phone})
+            # a schoolchild may be under 14: kept only with a parent's (the head's) consent
+            minor = occupation == "学生" and rng.random() < 0.5 and row["consent_on"] is not None
+            found.append({"relation": relation, "name": name, "occupation": occupation, "phone": phone,
+                          "minor": minor, "guardian_consent_on": row["consent_on"] if minor else None})
         return found
 
     def _holdings(self, row):

@@ -16,7 +16,8 @@ ARCHIVE_FIELDS = tuple((name, "yuan" if name.endswith("_yuan") else FIELDS[name]
     "name", "id_number", "phone", "kind", "township", "village", "group_name", "street", "house_no",
     "category", "scale_mu", "livestock_head", "annual_turnover_wan", "assets_wan", "debts_wan",
     "net_income_wan", "deposit_balance_wan", "deposit_balance_yuan", "loan_balance_wan", "loan_balance_yuan",
-    "credit_rating", "products_elsewhere", "core_no", "lat", "lng"))
+    "credit_rating", "products_elsewhere", "core_no", "lat", "lng", "consent", "sensitive_consent",
+    "legal_basis"))
 # The core-banking refresh matches on the customer number: the name is only read, never required.
 CORE_FIELDS = (
     ("core_no", "core_no"), ("name", "text"), ("deposit_balance_wan", "amount"),
@@ -31,6 +32,8 @@ REQUIRED = {"archive": "name", "core": "core_no"}
 # Header words seen in county banks' lists, most specific first: the first that a header
 # contains gives its field ("户主身份证号" is an ID number, not a name).
 HEADER_WORDS = (
+    ("单独同意", "sensitive_consent"), ("敏感", "sensitive_consent"), ("同意联系", "consent"),
+    ("联系授权", "consent"), ("授权依据", "legal_basis"), ("处理依据", "legal_basis"), ("法律依据", "legal_basis"),
     ("身份证", "id_number"), ("证件号", "id_number"), ("公民身份", "id_number"),
     ("核心客户号", "core_no"), ("客户号", "core_no"), ("客户编号", "core_no"), ("客户代码", "core_no"),
     ("手机", "phone"), ("电话", "phone"), ("联系方式", "phone"),

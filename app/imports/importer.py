@@ -23,7 +23,8 @@ from app.models.importing import ImportJob
 from app.models.territory import bank_of, placer_for
 from app.models.tier import TierRule
 from app.imports.fields import FIELD_TYPES, REQUIRED, base_field, field_label
-from app.imports.rows import COMPARED, F, NamePlacer, Row, field_rules, msgid, norm, parse_row, reason
+from app.imports.rows import (COMPARED, F, SENSITIVE_VALUES, NamePlacer, Row, field_rules, msgid, norm, parse_row,
+                              reason)
 from app.imports.uploads import KEEP_DAYS, job_file
 from app.imports.spreadsheet import Table, Unreadable, cell_text, is_damaged_number
 
@@ -194,6 +195,8 @@ class _State:
         self.blank.update(branch=self.branch.id, deposit_balance_wan=0, loan_balance_wan=0, products_elsewhere="",
                           id_number_cipher=None, id_number_hash=None, lat=None, lng=None, position_source=None,
                           position_confirmed=True, consent=False, status="active", created_at=self.now,
+                          sensitive_consent=False, consent_on=None, consent_via=None, sensitive_consent_on=None,
+                          sensitive_consent_via=None, legal_basis_on=None,
                           updated_at=self.now)
 
     # -- per chunk ---------------------------------------------------------------------------
@@ -285,6 +288,9 @@ class _State:
                 other = found.by_core[v["core_no"]]
                 row.reasons.append(reason("core_no_taken", value=v["core_no"], name=other.name))
                 continue
+            if not self._has_ground(row, customer):
+                row.reasons.append(reason("no_basis"))
+                continue
             if customer is not None:
                 if customer.id in self.matched:
                     row.reasons.append(reason("same_customer", row=self.matched[customer.id]))
@@ -296,6 +302,25 @@ class _State:
             else:
                 row.outcome = "new"
                 self._place(row)
+
+    @staticmethod
+    def _has_ground(row, customer):
+        """Whether the row's sensitive data (ID number, assets, debts, income) has a ground
+        (models/consent.py): the row's own separate consent or legal basis, an account with us
+        the row shows (a loan: the contract; a deposit or a customer number: account opening),
+        or the archive's ground. An implied basis is recorded with the row."""
+        v = row.values
+        if not (row.id_hash or any(v.get(name) for name in SENSITIVE_VALUES)):
+            return True
+        if v.get("sensitive_consent") or v.get("legal_basis"):
+            return True
+        if customer is not None and (customer.sensitive_consent or customer.legal_basis):
+            return True
+        if v.get("loan_balance_wan"):
+            v["legal_basis"] = "contract"
+        elif v.get("deposit_balance_wan") or v.get("core_no"):
+            v["legal_basis"] = "kyc"
+        return bool(v.get("legal_basis"))
 
     def _compare(self, row, customer):
         for name in COMPARED:
@@ -427,6 +452,7 @@ class _State:
             record = dict(self.blank)
             record.update((name, v[name]) for name in COMPARED if name in v)
             record["kind"] = v.get("kind") or "household"
+            record.update(self._ground_dates(record))
             record["territory"] = row.territory_id
             if row.id_number:
                 record["id_number_cipher"] = crypto.encrypt_id(row.id_number, self.fernet)
@@ -456,12 +482,24 @@ class _State:
                 if name != "territory":
                     history.append({"customer": row.customer.id, "user": user_id, "field": name,
                                     "old": _shown(name, old), "new": _shown(name, new), "at": self.now})
+            update.update(self._ground_dates({name: new for name, _, new in row.changes}))
             self._tier_after(row, row.customer)
             if row.tier:
                 update["tier"], update["tier_rule"] = row.tier
             update["updated_at"] = self.now
             Customer.update(update).where(Customer.id == row.customer.id).execute()
         bulk_insert(CustomerChange, history)
+
+    def _ground_dates(self, values):
+        """When and how a ground a file gives was given: the bank's own list, on the import's day."""
+        dates = {}
+        if values.get("consent"):
+            dates.update(consent_on=self.today, consent_via="written")
+        if values.get("sensitive_consent"):
+            dates.update(sensitive_consent_on=self.today, sensitive_consent_via="written")
+        if values.get("legal_basis"):
+            dates["legal_basis_on"] = self.today
+        return dates
 
     def _write_core(self, rows):
         matched = [r for r in rows if r.outcome in ("updated", "unchanged")]

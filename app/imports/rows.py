@@ -43,6 +43,11 @@ R = {
     "unknown_products": _l("Not in the bank's catalogue, ignored: %(names)s."),
     "no_territory": _l("No territory is named %(place)s: listed for a team lead to place."),
     "no_place": _l("No village, group or street given: listed for a team lead to place."),
+    "bool": _l("%(field)s: write 是 or 否 (the file has “%(value)s”)."),
+    "basis": _l("%(field)s: write 法定义务 (account opening) or 履行合同 (a contract with us); "
+                "the file has “%(value)s”."),
+    "no_basis": _l("ID number, assets, debts or income without a ground: give the customer's separate consent "
+                   "or the bank's legal basis (法定义务 / 履行合同), or leave them out."),
     "ambiguous": _l("Several territories are named %(place)s: listed for a team lead to place."),
 }
 # Problems with the whole file: any of them and nothing can be written.
@@ -70,7 +75,14 @@ PRODUCT_SPLIT = re.compile(r"[、,，;；/|\s]+")
 PHONE_NOISE = re.compile(r"[\s-]")
 COMPARED = ("name", "phone", "kind", "township", "village", "group_name", "street", "house_no", "category",
             "scale_mu", "livestock_head", "annual_turnover_wan", "assets_wan", "debts_wan", "net_income_wan",
-            "deposit_balance_wan", "loan_balance_wan", "credit_rating", "products_elsewhere", "core_no")
+            "deposit_balance_wan", "loan_balance_wan", "credit_rating", "products_elsewhere", "core_no",
+            "consent", "sensitive_consent", "legal_basis")
+
+
+YES = {"是", "同意", "已同意", "有", "Y", "y", "1", "√"}
+NO = {"否", "不同意", "未同意", "无", "N", "n", "0", "×"}
+BASIS_WORDS = {"法定义务": "kyc", "开户": "kyc", "开户身份识别": "kyc", "履行合同": "contract", "合同": "contract"}
+SENSITIVE_VALUES = ("assets_wan", "debts_wan", "net_income_wan")
 
 
 def msgid(text):
@@ -218,6 +230,16 @@ def parse_row(row, mapping, kind, rules, labels):
                 row.reasons.append(reason("rating", value=text))
             else:
                 row.values["credit_rating"] = rating
+        elif kind_of == "bool":
+            if text in YES or text in NO:
+                row.values[name] = text in YES
+            else:
+                row.reasons.append(reason("bool", field=label, value=text))
+        elif kind_of == "basis":
+            if text in BASIS_WORDS:
+                row.values[name] = BASIS_WORDS[text]
+            else:
+                row.reasons.append(reason("basis", field=label, value=text))
         elif kind_of == "products":
             row.products = [p for p in PRODUCT_SPLIT.split(text) if p]
     if kind == "archive" and not row.values.get("name") and not row.values.get("_totals"):

@@ -11,6 +11,8 @@ from app.crypto import mask_phone
 from app.db import database
 from app.db_bulk import bulk_insert
 from app.models.base import BaseModel, created_at_field, default, one_of
+from app.models.consent import (CONSENT_WAYS, LEGAL_BASES, SENSITIVE_WAYS, grounds_problems, member_problems,
+                                sensitive_entered, sensitive_problem)
 from app.models.org import Branch, User
 from app.models.prepared import Prepared
 from app.models.product import Product
@@ -22,9 +24,10 @@ from app.models.vocabulary import CUSTOMER_KINDS, TIERS
 
 CATEGORIES = ("planting", "breeding", "trade", "labour", "enterprise", "other")
 CREDIT_RATINGS = ("AAA", "AA", "A", "B", "C")
-CONSENT_WAYS = ("written", "verbal", "app")
 POSITION_SOURCES = ("surveyed", "fix", "import")
 STATUSES = ("active", "moved", "closed")
+GROUND_FIELDS = ("sensitive_consent", "sensitive_consent_on", "sensitive_consent_via", "legal_basis",
+                 "legal_basis_on")
 PHONE_TAIL = 4  # the digits of a phone a search may give short of the whole number
 
 
@@ -61,6 +64,12 @@ class Customer(BaseModel):
     consent = BooleanField(default=False, constraints=[default("FALSE")])
     consent_on = DateField(null=True)
     consent_via = TextField(null=True, constraints=[one_of("consent_via", CONSENT_WAYS)])
+    # Sensitive data's own grounds (models/consent.py): a separate consent, or a legal basis.
+    sensitive_consent = BooleanField(default=False, constraints=[default("FALSE")])
+    sensitive_consent_on = DateField(null=True)
+    sensitive_consent_via = TextField(null=True, constraints=[one_of("sensitive_consent_via", SENSITIVE_WAYS)])
+    legal_basis = TextField(null=True, constraints=[one_of("legal_basis", LEGAL_BASES)])
+    legal_basis_on = DateField(null=True)
     lat = DoubleField(null=True)
     lng = DoubleField(null=True)
     position_source = TextField(null=True, constraints=[one_of("position_source", POSITION_SOURCES)])
@@ -273,6 +282,12 @@ class Customer(BaseModel):
                 raise Refused({"id_number": _l(str(error))}) from None
         if base_version is not None and base_version != self.version:
             fields, id_number, products = self._rebase(fields, id_number, products, base_version)
+        grounds = {name: fields.get(name, getattr(self, name)) for name in GROUND_FIELDS}
+        problems = grounds_problems(grounds)
+        problems.update(sensitive_problem(grounds, sensitive_entered(
+            fields, id_number if id_number and id_number != self.id_number else None, old=self)))
+        if problems:
+            raise Refused(problems, code="no_basis")
         if id_number and id_number != self.id_number:
             taken = list(Customer.duplicates(user, id_number=id_number, exclude=self.id))
             if taken:
@@ -363,10 +378,13 @@ class Customer(BaseModel):
                 version=self.version, theirs=theirs)
         return kept, id_number, products
 
-    def add_member(self, user, relation, name, occupation=None):
-        """A family member, recorded in the customer's history; Refused without a relation or name."""
+    def add_member(self, user, relation, name, occupation=None, minor=False, guardian_consent_on=None):
+        """A family member, recorded in the customer's history; Refused without a relation or name,
+        without the archive's ground for sensitive data, or a minor without a guardian's consent."""
         relation, name, occupation = (relation or "").strip(), (name or "").strip(), (occupation or "").strip()
-        errors = {}
+        errors = member_problems({name: getattr(self, name) for name in GROUND_FIELDS}, minor, guardian_consent_on)
+        if guardian_consent_on and guardian_consent_on > clock.today():
+            errors["guardian_consent_on"] = _l("This date is in the future.")
         if not relation or len(relation) > 20:
             errors["relation"] = _l("Enter the relation, e.g. spouse.")
         if not name or len(name) > 40:
@@ -375,7 +393,8 @@ class Customer(BaseModel):
             raise Refused(errors)
         with database.atomic():
             member = CustomerMember.create(customer=self.id, relation=relation, name=name,
-                                           occupation=occupation or None)
+                                           occupation=occupation or None, minor=bool(minor),
+                                           guardian_consent_on=guardian_consent_on if minor else None)
             CustomerChange.create(customer=self.id, user=user.id, field="member",
                                   new=f"{relation} {name}")
             return member
@@ -413,8 +432,13 @@ class Customer(BaseModel):
 
         A phone or ID number already on archives of the user's bank is refused (Refused
         with code "conflict" and choices["customers"], ordered by id) unless confirmed
-        says the user knows it is a different customer.
+        says the user knows it is a different customer. Sensitive data without its ground
+        (models/consent.py) is Refused with code "no_basis".
         """
+        problems = grounds_problems(fields)
+        problems.update(sensitive_problem(fields, sensitive_entered(fields, id_number)))
+        if problems:
+            raise Refused(problems, code="no_basis")
         if not confirmed and (fields.get("phone") or id_number):
             same = list(cls.duplicates(user, phone=fields.get("phone"), id_number=id_number))
             if same:
@@ -479,6 +503,13 @@ class Customer(BaseModel):
                                      + (record.get("loan_balance_wan") or 0),
                                      credit_rating=record.get("credit_rating"), scale_mu=record.get("scale_mu"))
             record["tier"], record["tier_rule"] = compute_tier(tiered, rules[branch_id])
+            problems = grounds_problems(archive["fields"])
+            problems.update(sensitive_problem(archive["fields"], sensitive_entered(archive["fields"], number)))
+            for member in archive.get("members", ()):
+                problems.update(member_problems(archive["fields"], member.get("minor"),
+                                                member.get("guardian_consent_on")))
+            if problems:
+                raise ValueError(f"{record.get('name')}: sensitive data without its ground: {sorted(problems)}")
             if any(h["product"] not in offered[branch_id] for h in archive.get("holdings", ())):
                 raise ValueError(f"{record.get('name')}: a holding of a product the bank does not offer")
             records.append(record)
@@ -569,6 +600,8 @@ class CustomerMember(BaseModel):
     name = TextField()
     occupation = TextField(null=True)
     phone = TextField(null=True)
+    minor = BooleanField(default=False, constraints=[default("FALSE")])  # under 14 (PIPL art. 31)
+    guardian_consent_on = DateField(null=True)
 
 
 class Holding(BaseModel):

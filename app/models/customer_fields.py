@@ -73,6 +73,11 @@ FIELDS = {
     "consent": FieldRule(_l("Agrees to be contacted"), "bool"),
     "consent_on": FieldRule(_l("Consent given on"), "date"),
     "consent_via": FieldRule(_l("Consent given how"), "choice"),
+    "sensitive_consent": FieldRule(_l("Separate consent for sensitive information"), "bool"),
+    "sensitive_consent_on": FieldRule(_l("Separate consent given on"), "date"),
+    "sensitive_consent_via": FieldRule(_l("Separate consent given how"), "choice"),
+    "legal_basis": FieldRule(_l("Legal basis"), "basis"),
+    "legal_basis_on": FieldRule(_l("Legal basis since"), "date"),
     "status": FieldRule(_l("Status"), "choice"),
     # Kept by imports and the core-banking refresh, not typed into the form.
     "deposit_balance_wan": FieldRule(_l("Deposit balance (10k yuan)"), "amount", largest=10_000_000),

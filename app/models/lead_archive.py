@@ -109,7 +109,9 @@ def followers(customer):
 def create_archive(lead, user, plan):
     """The new customer's archive, through the archive form's own write path."""
     customer = Customer.add_archive(user, plan["territory"],
-                                    {"kind": plan["kind"], "name": lead.name, "phone": lead.phone},
+                                    # won: the customer signed a contract with us (履行合同)
+                                    {"kind": plan["kind"], "name": lead.name, "phone": lead.phone,
+                                     "legal_basis": "contract", "legal_basis_on": lead.won_on or clock.today()},
                                     plan["id_number"], confirmed=True)  # archive_plan ruled on duplicates
     if plan["id_hash"] and not plan["id_number"]:
         # The lead kept only the ID number's hash: the archive keeps it too, so the next

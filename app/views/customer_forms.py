@@ -12,6 +12,7 @@ from wtforms import (BooleanField, DateField, FloatField, IntegerField, SelectFi
 from wtforms.validators import DataRequired, Length, NumberRange, Optional, Regexp, ValidationError
 
 from app import clock, crypto
+from app.models.consent import LEGAL_BASES, SENSITIVE_WAYS
 from app.models.customer import CATEGORIES, CONSENT_WAYS, CREDIT_RATINGS, CUSTOMER_KINDS, STATUSES
 from app.models.customer_fields import (FIELDS, ID_MESSAGES, NOT_NEGATIVE, PHONE_MESSAGE, PHONE_PATTERN,
                                         out_of_bounds)
@@ -20,6 +21,17 @@ KIND_LABELS = {"household": _l("Household"), "merchant": _l("Merchant"), "enterp
 CATEGORY_LABELS = {"planting": _l("Planting"), "breeding": _l("Breeding"), "trade": _l("Trade"),
                    "labour": _l("Labour"), "enterprise": _l("Enterprise"), "other": _l("Other")}
 CONSENT_LABELS = {"written": _l("Written"), "verbal": _l("Verbal"), "app": _l("In the app")}
+BASIS_LABELS = {"kyc": _l("Legal duty: account-opening identity checks"),
+                "contract": _l("Performing a contract with us")}
+# What each kind of a customer's data rests on (models/consent.py grounds()), as the page says it.
+DATA_KINDS = {"contact": _l("Phone and visits"), "identity": _l("ID number"),
+              "finances": _l("Assets, debts and income"), "family": _l("Family members"),
+              "accounts": _l("Accounts and balances with us")}
+GROUND_LABELS = {"contact_consent": _l("Consent to be contacted"),
+                 "no_contact": _l("No consent to be contacted: not visited, not counted"),
+                 "sensitive_consent": _l("Separate consent"), "kyc": BASIS_LABELS["kyc"],
+                 "contract": BASIS_LABELS["contract"],
+                 "none": _l("No ground: may not be entered")}
 STATUS_LABELS = {"active": _l("Active"), "moved": _l("Moved away"), "closed": _l("Closed")}
 POSITION_LABELS = {"surveyed": _l("Surveyed"), "fix": _l("From a GPS fix"), "import": _l("Imported")}
 
@@ -139,6 +151,12 @@ class CustomerForm(FlaskForm):
     consent = BooleanField(_rule("consent").label)
     consent_on = LocalDateField(_rule("consent_on").label, validators=[Optional()])
     consent_via = SelectField(_rule("consent_via").label, choices=_choices(CONSENT_WAYS, CONSENT_LABELS))
+    sensitive_consent = BooleanField(_rule("sensitive_consent").label)
+    sensitive_consent_on = LocalDateField(_rule("sensitive_consent_on").label, validators=[Optional()])
+    sensitive_consent_via = SelectField(_rule("sensitive_consent_via").label,
+                                        choices=_choices(SENSITIVE_WAYS, CONSENT_LABELS))
+    legal_basis = SelectField(_rule("legal_basis").label, choices=_choices(LEGAL_BASES, BASIS_LABELS))
+    legal_basis_on = LocalDateField(_rule("legal_basis_on").label, validators=[Optional()])
     status = SelectField(_rule("status").label, choices=_choices(STATUSES, STATUS_LABELS, blank=False))
 
     def validate_id_number(self, field):
@@ -151,6 +169,8 @@ class CustomerForm(FlaskForm):
         if field.data and field.data > clock.today():
             raise ValidationError(_l("This date is in the future."))
 
+    validate_sensitive_consent_on = validate_legal_basis_on = validate_consent_on
+
     def archive(self):
         """The form's values as customer fields (blanks as None)."""
         data = {name: self[name].data for name in EDITABLE if name in self}  # products apart
@@ -159,6 +179,7 @@ class CustomerForm(FlaskForm):
                 data[name] = None
         data["products_elsewhere"] = data.get("products_elsewhere") or ""
         data["consent"] = bool(data.get("consent"))
+        data["sensitive_consent"] = bool(data.get("sensitive_consent"))
         return data
 
 
@@ -166,7 +187,8 @@ class CustomerForm(FlaskForm):
 EDITABLE = ("kind", "name", "phone", "township", "village", "group_name", "street", "house_no",
             "category", "scale_mu", "livestock_head", "annual_turnover_wan", "assets_wan",
             "debts_wan", "net_income_wan", "credit_rating", "products_elsewhere", "consent",
-            "consent_on", "consent_via", "status")
+            "consent_on", "consent_via", "sensitive_consent", "sensitive_consent_on", "sensitive_consent_via",
+            "legal_basis", "legal_basis_on", "status")
 
 TIER_LABELS = {"gold": _l("Gold"), "mass": _l("Mass"), "potential": _l("Potential")}
 
@@ -195,3 +217,5 @@ class MemberForm(FlaskForm):
     member_name = StringField(_l("Name"), validators=[
         DataRequired(message=_l("Enter a name.")), Length(max=40)])
     occupation = StringField(_l("Occupation"), validators=[Optional(), Length(max=40)])
+    minor = BooleanField(_l("Under 14"))
+    guardian_consent_on = LocalDateField(_l("Guardian's consent given on"), validators=[Optional()])

@@ -9,8 +9,10 @@ from wtforms import BooleanField, HiddenField, SelectField
 from wtforms.fields.choices import SelectChoice
 
 from app.db import tree_order
-from app.views.customer_forms import (CATEGORY_LABELS, CONSENT_LABELS, KIND_LABELS, POSITION_LABELS,
-                                STATUS_LABELS, TIER_LABELS, CustomerForm, MemberForm, describe_rule)
+from app.views.customer_forms import (CATEGORY_LABELS, CONSENT_LABELS, DATA_KINDS, GROUND_LABELS, KIND_LABELS,
+                                POSITION_LABELS, STATUS_LABELS, TIER_LABELS, CustomerForm, MemberForm,
+                                describe_rule)
+from app.models.consent import grounds
 from app.models import AuditLog, Customer, CustomerChange, FollowUp, Lead, Product, Territory, Visit
 from app.models.lead_funnel import listing as lead_listing
 from app.crypto import mask_phone
@@ -109,6 +111,7 @@ def _detail(customer, full, member_form=None):
                   changes=list(CustomerChange.of(customer).limit(50)), FIELD_LABELS=labels,
                   KIND_LABELS=KIND_LABELS, STATUS_LABELS=STATUS_LABELS, CATEGORY_LABELS=CATEGORY_LABELS,
                   CONSENT_LABELS=CONSENT_LABELS, POSITION_LABELS=POSITION_LABELS,
+                  grounds=grounds(customer), DATA_KINDS=DATA_KINDS, GROUND_LABELS=GROUND_LABELS,
                   describe_rule=describe_rule, member_form=member_form or MemberForm(formdata=None),
                   can_edit=current_user.role in EDITORS, timeline=_timeline(customer),
                   # admins do not work leads: their page has no leads panel
@@ -163,15 +166,18 @@ def edit(customer_id):
                                                   confirmed=bool(form.save_anyway.data),
                                                   base_version=form.read_version())
             except Refused as refused:
+                if refused.code == "no_basis":  # sensitive data without its ground: beside each field
+                    _field_errors(form, refused)
                 duplicates = refused.choices.get("customers", [])
-                id_taken = "id_number" in refused.errors and not refused.choices.get("fields")
+                id_taken = ("id_number" in refused.errors and refused.code != "no_basis"
+                            and not refused.choices.get("fields"))
                 # Changed by someone else meanwhile: both values shown; saving again (the
                 # form's values as the user leaves them) is judged against the version now.
                 clashes = [{**c, "label": field_label(c["field"])} for c in refused.choices.get("fields", [])]
                 if clashes:
                     form.base_version.data = refused.choices["version"]
                     _take_theirs(form, customer.id, refused.choices["theirs"])
-                elif not duplicates:
+                elif not duplicates and refused.code != "no_basis":
                     general = refused.message
             else:
                 flash(_("Saved %(n)d change(s).", n=len(changes)))
@@ -184,6 +190,13 @@ def edit(customer_id):
         status = 400
     return render("customers/edit.html", form=form, customer=customer, duplicates=duplicates,
                   visible=visible, id_taken=id_taken, clashes=clashes, general=general), status
+
+
+def _field_errors(form, refused):
+    """A write path's reasons shown beside the form's fields they name."""
+    for name, message in refused.errors.items():
+        if name in form:
+            form[name].errors = [*form[name].errors, message]
 
 
 def _take_theirs(form, customer_id, names):
@@ -226,6 +239,8 @@ def new():
                                             (form.id_number.data or "").strip() or None, products=form.products.data,
                                             confirmed=bool(form.create_anyway.data))
         except Refused as refused:
+            if refused.code == "no_basis":
+                _field_errors(form, refused)
             duplicates = refused.choices.get("customers", [])
         else:
             return redirect(url_for("customers.detail", customer_id=customer.id))
@@ -265,10 +280,11 @@ def add_member(customer_id):
     if not form.validate_on_submit():
         return _detail(customer, full=False, member_form=form), 400
     try:
-        customer.add_member(current_user, form.relation.data, form.member_name.data, form.occupation.data)
+        customer.add_member(current_user, form.relation.data, form.member_name.data, form.occupation.data,
+                            minor=form.minor.data, guardian_consent_on=form.guardian_consent_on.data)
     except Refused as refused:
-        form.relation.errors = [refused.errors["relation"]] if "relation" in refused.errors else []
-        form.member_name.errors = [refused.errors["member_name"]] if "member_name" in refused.errors else []
+        for name in ("relation", "member_name", "guardian_consent_on"):
+            form[name].errors = [refused.errors[name]] if name in refused.errors else []
         return _detail(customer, full=False, member_form=form), 400
     return redirect(url_for("customers.detail", customer_id=customer.id))
 
