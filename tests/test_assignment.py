@@ -96,7 +96,7 @@ def test_a_closed_branch_takes_no_new_assignment_for_its_territories_or_its_peop
 
     refused = assign(county.territories["V3"], county.users["mgr1"])
     assert refused.status_code == 422
-    assert "河坝支行已关闭，其区域不再接受新的分配" in soup(refused).select_one("p.error").get_text()
+    assert "河坝支行已关闭，其网格不再接受新的分配" in soup(refused).select_one("p.error").get_text()
     refused = assign(county.territories["V1"], mgr3)
     assert refused.status_code == 422
     assert "孙经理所在的河坝支行已关闭" in soup(refused).select_one("p.error").get_text()

@@ -372,12 +372,12 @@ def test_the_pipeline_to_won_updates_the_customers_products_and_tier(app, client
 
 
 WON_BAD = {
-    "no amount": ({"amount": ""}, "amount", "请填写签约金额。"),
+    "no amount": ({"amount": ""}, "amount", "请填写办理金额。"),
     "a negative amount": ({"amount": "-1"}, "amount", "金额必须大于零。"),
     "an amount in words": ({"amount": "五万"}, "amount", "请输入数字，例如 12.5。"),
     "above the limit": ({"amount": "31"}, "amount", "农户小额信用贷款最高 30 万元。"),
     "a date in the future": ({"won_on": "future"}, "won_on", "该日期在未来。"),
-    "no date": ({"won_on": ""}, "won_on", "请填写签约日期，例如 2026-05-01。"),
+    "no date": ({"won_on": ""}, "won_on", "请填写办理日期，例如 2026-05-01。"),
 }
 
 
@@ -491,9 +491,9 @@ def test_the_list_has_status_chips_and_a_board_of_lanes(app, client, county):
     login(client, "lead1")
     page = soup(client.get("/leads/"))
     assert [a.get_text() for a in page.select(".chips a")] == [
-        "跟进中", "新建", "已联系", "已确认意向", "已成交", "未成功", "久未跟进", "全部"]
+        "跟进中", "新建", "已联系", "已确认意向", "已办理", "未成功", "久未跟进", "全部"]
     assert [h.contents[0].strip() for h in page.select(".board .lane h2")] == [
-        "新建", "已联系", "已确认意向", "已成交", "未成功"]
+        "新建", "已联系", "已确认意向", "已办理", "未成功"]
     names = [li.select_one(".row-main").contents[0].strip() for li in page.select(".lane li.lead-row")]
     assert sorted(names) == ["周大福", "郑家杂货店"]  # branch A1's leads, not bank B's
     only_new = soup(client.get("/leads/?status=won"))
@@ -735,9 +735,9 @@ def test_a_phone_match_can_be_picked_as_the_same_person(app, client, county):
 
 
 CONVERT_BAD = {
-    "no territory": ({"territory": ""}, "territory", "请选择新客户居住的片区。"),
-    "another manager's territory": ({"territory": "V2"}, "territory", "请选择新客户居住的片区。"),
-    "another bank's territory": ({"territory": "VB"}, "territory", "请选择新客户居住的片区。"),
+    "no territory": ({"territory": ""}, "territory", "请选择新客户居住的网格。"),
+    "another manager's territory": ({"territory": "V2"}, "territory", "请选择新客户居住的网格。"),
+    "another bank's territory": ({"territory": "VB"}, "territory", "请选择新客户居住的网格。"),
     "an unknown kind": ({"kind": "alien"}, "kind", "请选择农户、商户或企业。"),
     "a bad ID number": ({"id_number": "123"}, "id_number", "身份证号为 18 位（末位可为 X）。"),
 }

@@ -215,7 +215,7 @@ def test_an_overlap_is_refused_highlighted_and_explained_then_the_fix_is_saved(a
     assert response.status_code == 201
     reply = response.get_json()
     assert (reply["inside"], reply["placed"]) == (1, 1)
-    assert reply["message"] == "已保存“新组”：1 位客户在此片区，1 位客户重新归属。"
+    assert reply["message"] == "已保存“新组”：1 位客户在此网格，1 位客户重新归属。"
     territory = stored(app, "新组")
     assert territory.parent_id == v1 and territory.path.endswith(f"/{v1}/{territory.id}/")
     assert territory.area_m2 > 0 and territory.centroid_lat == pytest.approx(28.915, abs=1e-4)
@@ -230,7 +230,7 @@ def test_an_overlap_is_refused_highlighted_and_explained_then_the_fix_is_saved(a
     ("no name", {"name": " ", "kind": "group"}, sq(107.601, 28.911, 107.609, 28.919), "没有名称"),
     ("unknown kind", {"name": "甲", "kind": "farm"}, sq(107.601, 28.911, 107.609, 28.919), "farm"),
     ("outside the parent", {"name": "甲", "kind": "group"}, sq(107.605, 28.911, 107.615, 28.919),
-     "超出上级区域“茶园村”"),
+     "超出上级网格“茶园村”"),
     ("crossing edges", {"name": "甲", "kind": "group"},
      {"type": "Polygon", "coordinates": [[[107.601, 28.911], [107.609, 28.919], [107.609, 28.911],
                                           [107.601, 28.919], [107.601, 28.911]]]}, "自相交"),

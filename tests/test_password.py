@@ -93,7 +93,7 @@ def test_a_user_changes_their_password(client, county):
     (PASSWORD, "12345678", None, "new", "这个密码太常见，请换一个更难猜到的。"),
     (PASSWORD, "woaini1314", None, "new", "这个密码太常见，请换一个更难猜到的。"),
     (PASSWORD, "Password", None, "new", "这个密码太常见，请换一个更难猜到的。"),
-    (PASSWORD, "zrt-demo-2026", None, "new", "这是演示系统公开的密码，请设置您自己的密码。"),
+    (PASSWORD, "zrt-demo-2026", None, "new", "这是演示系统公开的密码，请设置你自己的密码。"),
     (PASSWORD, "mgr12024", None, "new", "这个密码太常见，请换一个更难猜到的。"),
     (PASSWORD, "MGR1_2026!", None, "new", "这个密码太常见，请换一个更难猜到的。"),
     (PASSWORD, "qwertyui", None, "new", "键盘上连续的键和重复的字符很容易被猜到，请换一个密码。"),

@@ -94,7 +94,7 @@ def test_a_bad_file_shows_its_problems_in_chinese_and_offers_no_confirmation(app
     assert response.status_code == 422
     page = soup(response)
     assert page.select_one("#preview form") is None
-    assert "文件和本支行中都没有区域“不存在的片区”" in page.select_one("#preview tbody").get_text()
+    assert "文件和本支行中都没有网格“不存在的片区”" in page.select_one("#preview tbody").get_text()
     broken = upload(client, b"{not json", branch=str(county.branches["A1"].id))
     assert broken.status_code == 422
     assert "不是有效的 JSON" in soup(broken).select_one("#preview p.error").get_text()

@@ -74,7 +74,7 @@ def test_the_edit_page_refuses_a_bad_move_and_names_the_problem(app, county, log
     response = client.post(url, data={"csrf_token": csrf_token(client, url), "action": "move",
                                       "parent": str(v2.id)})
     assert response.status_code == 422
-    assert "超出上级区域“石板村”" in soup(response).select_one("p.error").get_text()
+    assert "超出上级网格“石板村”" in soup(response).select_one("p.error").get_text()
     renamed = client.post(url, data={"csrf_token": csrf_token(client, url), "action": "rename", "name": "一组"})
     assert renamed.status_code == 302
     with app.app_context(), database.obj.connection_context():

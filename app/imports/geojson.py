@@ -1,4 +1,4 @@
-"""Territories from a GeoJSON FeatureCollection (`flask import-territories`, 管理 → 片区 → 导入):
+"""Territories from a GeoJSON FeatureCollection (`flask import-territories`, 管理 → 网格 → 导入):
 every feature checked against its parent and siblings exactly as a drawn shape is, then all
 written in one transaction and the bank's customers placed again."""
 import json

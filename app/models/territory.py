@@ -1,4 +1,4 @@
-"""Territories (片区 / 村 / 街道 / 组 / 商圈) and who is responsible for them (责任田)."""
+"""Territories (网格: 片区 / 村 / 社区 / 组 / 商圈) and who is responsible for them (责任田)."""
 import datetime
 
 from flask_babel import lazy_gettext as _l

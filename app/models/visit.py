@@ -1,4 +1,4 @@
-"""Visits (走访 / 签到) and the maintenance ledger (客户维护台账).
+"""Visits (走访 / 签到) and the maintenance ledger (跟进待办).
 
 `Visit.check_in` is THE write path for a check-in: the visit form and the demo both
 call it, and it refuses with one `Refused` (models/refused.py) listing every problem.
@@ -481,7 +481,7 @@ class FollowUp(BaseModel):
 
     @classmethod
     def ledger(cls, user, day=None):
-        """The manager's open follow-ups as {"overdue", "today", "week"} lists (客户维护台账)."""
+        """The manager's open follow-ups as {"overdue", "today", "week"} lists (跟进待办)."""
         day = day or clock.today()
         _, sunday = clock.week_bounds(day)
         rows = (cls.select(cls, Customer).join(Customer)

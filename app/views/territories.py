@@ -1,4 +1,4 @@
-"""Territories (片区 / 村 / 街道): the 地图 tab, GeoJSON import, customers to fix."""
+"""Territories (网格: 片区 / 村 / 社区 …): the 地图 tab, GeoJSON import, customers to fix."""
 import datetime
 import os
 import uuid

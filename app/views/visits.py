@@ -1,6 +1,6 @@
 """The field loop: a manager's day (今日), the check-in and visit form (签到), the visit,
 its photo, a customer met on the street, positions to confirm, and the maintenance ledger
-(客户维护台账)."""
+(跟进待办)."""
 import datetime as dt
 import math
 import re
@@ -302,7 +302,7 @@ def positions():
     return render("visits/positions.html", customers=customers)
 
 
-# --- The maintenance ledger (客户维护台账) ----------------------------------------------
+# --- The maintenance ledger (跟进待办) ----------------------------------------------
 
 @bp.route("/ledger")
 @roles_required("manager", "team_lead")

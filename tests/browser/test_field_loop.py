@@ -69,7 +69,7 @@ def test_a_manager_checks_in_verified_unverified_and_refused(live, live_server, 
     page = phone
     signed_in(page, "mgr1")
     page.goto(f"{live_server}/today")
-    expect(page.locator("#locate-status")).to_have_text("按离您的距离由近到远排列。")
+    expect(page.locator("#locate-status")).to_have_text("按离你的距离由近到远排列。")
     assert counters(page) == ("1", "1/4")
     assert walk_names(page)[0] == "吴小梅"  # the phone stands at 吴小梅's door
     assert set(walk_names(page)) == {"吴小梅", "王二婶", "李三"}

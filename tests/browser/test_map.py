@@ -75,9 +75,9 @@ def test_a_team_lead_draws_is_refused_on_an_overlap_fixes_it_and_saves(browser, 
     wait_for_map(page)
     keep(page, f"map-lead-{size}")
 
-    page.get_by_role("button", name="画片区").click()
+    page.get_by_role("button", name="画网格").click()
     page.wait_for_function("() => window.L && window.L.PM")
-    page.get_by_label("片区名称").fill(name)
+    page.get_by_label("网格名称").fill(name)
     page.get_by_label("类型").select_option(label="村民组")
     page.get_by_label("所属").select_option(label="　茶园村")
     # Zoom in on 茶园村 so the corners are far apart on a phone.
@@ -101,7 +101,7 @@ def test_a_team_lead_draws_is_refused_on_an_overlap_fixes_it_and_saves(browser, 
     click_polygon(page, [(107.6015, 28.9115), (107.6085, 28.9115), (107.6085, 28.9185), (107.6015, 28.9185)])
     page.get_by_role("button", name="保存").click()
     page.locator(".map-notice.done").wait_for()
-    assert "1 位客户在此片区" in page.locator("#map-notice").inner_text()
+    assert "1 位客户在此网格" in page.locator("#map-notice").inner_text()
     page.locator("#map-card .customer-count").wait_for()
     assert page.locator("#map-card h2").inner_text() == name
     assert page.locator("#map-card .customer-count").inner_text() == "1"
@@ -223,9 +223,9 @@ def test_a_team_lead_draws_a_territory_in_two_parts(browser, live, live_server, 
     signed_in(page, "lead1")
     page.goto(f"{live_server}/map")
     wait_for_map(page)
-    page.get_by_role("button", name="画片区").click()
+    page.get_by_role("button", name="画网格").click()
     page.wait_for_function("() => window.L && window.L.PM")
-    page.get_by_label("片区名称").fill(name)
+    page.get_by_label("网格名称").fill(name)
     page.get_by_label("类型").select_option(label="村民组")
     page.get_by_label("所属").select_option(label="　茶园村")
     page.evaluate("() => window.zerentianMap.fitBounds([[28.9105, 107.6005], [28.9195, 107.6095]], {animate: false})")
@@ -244,7 +244,7 @@ def test_a_team_lead_draws_a_territory_in_two_parts(browser, live, live_server, 
     assert all(box["height"] < 60 for box in boxes)  # one line each, not wrapped
     page.get_by_role("button", name="保存").click()
     page.locator(".map-notice.done").wait_for()
-    assert "0 位客户在此片区" in page.locator("#map-notice").inner_text()
+    assert "0 位客户在此网格" in page.locator("#map-notice").inner_text()
     page.locator("#map-card .customer-count").wait_for()
     with live.app.app_context(), database.obj.connection_context():
         territory = Territory.get(Territory.name == name)
