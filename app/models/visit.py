@@ -256,6 +256,12 @@ class Visit(BaseModel):
         return CheckInResult(visit, status)
 
     @classmethod
+    def last_at(cls, user, customer_id):
+        """The customer's latest visit the user may see (its note is what the next visit reads first)."""
+        return (cls.visible_to(user).where(cls.customer == customer_id)
+                .order_by(cls.made_at.desc(), cls.id.desc()).first())
+
+    @classmethod
     def _mergeable(cls, user, customer_id, made_at):
         """The visit a check-in made within 10 minutes of belongs to, if any."""
         visit_id = _MERGEABLE.scalar(customer_id=customer_id, user_id=user.id,

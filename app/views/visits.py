@@ -11,9 +11,10 @@ from flask import (Blueprint, abort, flash, make_response, redirect, request,
 from flask_babel import gettext as _, lazy_gettext as _l
 from flask_login import current_user
 
-from app.db import tree_order
+from app.db import chinese_order, tree_order
 from app import clock, geo
-from app.models import Customer, FollowUp, Lead, Product, Territory, Visit
+from app.models import Customer, FollowUp, Holding, Lead, Product, Territory, Visit
+from app.models.product import likely_first
 from app.models.refused import CONFLICT, NOT_FOUND, Problems, Refused
 from app.models.visit import PHOTO_MAX_BYTES, Fix, photo_root, results_for
 from app.walk import walk_list
@@ -187,7 +188,15 @@ def check_in(customer_id):
             flash(_describe(result))
             return redirect(url_for("visits.detail", visit_id=result.visit.id))
     customer = get_visible_or_404(Customer, customer_id)
-    response = render("visits/check_in.html", customer=customer, products=_products_for(customer),
+    holdings = list(Holding.select(Holding, Product).join(Product).where(Holding.customer == customer.id)
+                    .order_by(Product.kind, chinese_order(Product.name)))
+    likely, more = likely_first(_products_for(customer), customer.kind, {h.product_id for h in holdings})
+    # a product chosen in a refused post stays in sight
+    chosen = {int(k[len("product_"):]) for k, v in request.form.items() if k.startswith("product_") and v
+              and k[len("product_"):].isdigit()}
+    response = render("visits/check_in.html", customer=customer, likely=likely, more=more,
+                      more_open=any(p.id in chosen for p in more), holdings=holdings,
+                      last_visit=Visit.last_at(current_user, customer.id),
                       OUTCOME_LABELS=OUTCOME_LABELS, RESULT_LABELS=RESULT_LABELS, results_for=results_for,
                       errors=errors,
                       # a UUID already used at another customer (409) is not offered again

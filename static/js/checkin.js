@@ -29,10 +29,22 @@
   function stop() {
     if (watch !== null) { navigator.geolocation.clearWatch(watch); watch = null; }
   }
+  var distanceLine = document.getElementById("gps-distance");
+  // The distance to the customer, once a fix is known (haversine; the server measures it again).
+  function showDistance(c) {
+    if (!distanceLine || !gps.dataset.lat) { return; }
+    var rad = Math.PI / 180, lat1 = c.latitude * rad, lat2 = Number(gps.dataset.lat) * rad;
+    var dLat = lat2 - lat1, dLng = (Number(gps.dataset.lng) - c.longitude) * rad;
+    var h = Math.pow(Math.sin(dLat / 2), 2) + Math.cos(lat1) * Math.cos(lat2) * Math.pow(Math.sin(dLng / 2), 2);
+    var metres = 2 * 6371008.8 * Math.asin(Math.min(1, Math.sqrt(h)));
+    distanceLine.textContent = (gps.dataset.msgDistance || "{m}").replace("{m}", Math.round(metres));
+    distanceLine.hidden = false;
+  }
   function useFix(pos) {
     var c = pos.coords;
     if (best && best.coords.accuracy <= c.accuracy) { return; }
     best = pos;
+    showDistance(c);
     set("lat", c.latitude.toFixed(7));
     set("lng", c.longitude.toFixed(7));
     set("accuracy", Math.round(c.accuracy));

@@ -80,6 +80,8 @@ def test_a_manager_checks_in_verified_unverified_and_refused(live, live_server, 
     page.move_to(g1.lat + 30 * M_LAT, g1.lng, 8)
     check_in_from_today(page, "吴小梅")
     expect(page.locator("#gps-status")).to_have_text("已定位，精度 8 米。")
+    expect(page.locator("#gps-distance")).to_have_text("距客户约 30 米。")  # once the fix is known
+    expect(page.locator("input[name=outcome]:checked")).to_have_count(0)  # nothing chosen for the manager
     page.get_by_text("有意向", exact=True).first.click()
     page.locator("#photo").set_input_files(big_photo(tmp_path / "door.jpg"))
     expect(page.locator("#photo-status")).to_contain_text("KB")
@@ -101,6 +103,7 @@ def test_a_manager_checks_in_verified_unverified_and_refused(live, live_server, 
     page.move_to(wang.lat + 800 * M_LAT, wang.lng, 10)
     check_in_from_today(page, "王二婶")
     expect(page.locator("#gps-status")).to_have_text("已定位，精度 10 米。")
+    page.get_by_text("见到本人", exact=True).first.click()
     page.get_by_role("button", name="签到").click()
     expect(page.locator(".verification .unverified")).to_have_text("未核实")
     expect(page.locator(".verification .distance")).to_have_text("距客户 800 米")
@@ -114,6 +117,7 @@ def test_a_manager_checks_in_verified_unverified_and_refused(live, live_server, 
     page.move_to(48.8566, 2.3522, 10)
     check_in_from_today(page, "李三")
     expect(page.locator("#gps-status")).to_have_text("已定位，精度 10 米。")
+    page.get_by_text("见到本人", exact=True).first.click()
     page.get_by_role("button", name="签到").click()
     expect(page.locator(".refusal")).to_have_text("定位在中国境外，请检查手机定位设置。")
     screenshot(page, "field-check-in-refused")

@@ -92,6 +92,7 @@ def test_capture_from_the_customer_page_adds_a_product(page, live, live_server, 
     assert page.evaluate(SMALL_TARGETS_JS, MIN_TAP) == []
     moved.get_by_role("link", name="办理…").click()
     page.get_by_label("办理金额（万元）").fill("20")
+    page.get_by_label("账号或合同号（如有）").fill("JK2026000042")  # a loan: won with the branch's contract
     page.get_by_role("button", name="记为已办理").click()
     expect(page.locator("h2 .badge.status")).to_have_text("已办理")
     page.goto(f"{live_server}/customers/{customer.id}")
