@@ -107,7 +107,10 @@ def _detail(customer, full, member_form=None):
                   # balances are not on the archive form; a signed lead changes them (issue 9)
                   deposit_balance_wan=_("Deposit balance (10k yuan)"),
                   loan_balance_wan=_("Loan balance (10k yuan)"))
-    return render("customers/detail.html", customer=customer, full=full,
+    # A manager calls the customers of their own territories (the page is in their scope): the
+    # number is in the tel: link, the text stays masked. Others read the masked number only.
+    may_call = current_user.role == "manager" and bool(customer.phone)
+    return render("customers/detail.html", customer=customer, full=full, may_call=may_call,
                   changes=list(CustomerChange.of(customer).limit(50)), FIELD_LABELS=labels,
                   KIND_LABELS=KIND_LABELS, STATUS_LABELS=STATUS_LABELS, CATEGORY_LABELS=CATEGORY_LABELS,
                   CONSENT_LABELS=CONSENT_LABELS, POSITION_LABELS=POSITION_LABELS,

@@ -172,6 +172,9 @@ def _detail(lead, errors=None, values=None, status=200, full=False, duplicates=N
                   KIND_LABELS={k: KIND_LABELS[k] for k in CUSTOMER_KINDS},
                   managers=list(team_managers(current_user)) if current_user.role == "team_lead" else [],
                   stale=lead.is_stale(_stale_days()), today=clock.today(), full=full,
+                  # the manager working the lead calls its person; the number only in the tel: link
+                  call=(lead.phone or (lead.customer.phone if lead.customer_id else None))
+                  if current_user.role == "manager" and lead.owner_id == current_user.id else None,
                   can_reveal=lead.may_reveal(current_user)), status
 
 
