@@ -18,9 +18,9 @@ def test_the_team_page_shows_each_managers_figures_on_the_county(app, county, lo
     client = login_as("lead1")
     # mgr1 keeps 茶园村 (c_v1 visited, c_g1 in its group not yet); mgr2 keeps 石板村 (c_v2 visited);
     # 河坝村 ended for mgr2 yesterday, so 孙大山 is no longer counted.
-    assert team_rows(client) == [
-        ("张经理 50%", "茶园村 · 已走访 1 / 2 户"),
+    assert team_rows(client) == [  # managers in pinyin order: li before zhang
         ("李经理 100%", "石板村 · 已走访 1 / 1 户"),
+        ("张经理 50%", "茶园村 · 已走访 1 / 2 户"),
     ]
 
 
