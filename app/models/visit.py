@@ -30,9 +30,8 @@ from app.models.vocabulary import CUSTOMER_KINDS
 
 OUTCOMES = ("met", "not_home", "refused", "interested", "applied", "signed", "moved")
 PITCH_RESULTS = ("pitched", "interested", "declined", "applied", "documents", "signed")
-# A loan is never signed at the doorstep: the branch signs it after its own checks, so a
-# visit takes its application (已受理) or its papers (已收资料) and the lead is won later
-# with the branch's contract number (Lead.move). Other products may be signed on the spot.
+# A loan is never signed at the door: the branch signs it after its checks, so a visit takes its
+# application (已受理) or papers (已收资料); other products may be signed (已办理) on the spot.
 LOAN_RESULTS = ("pitched", "interested", "declined", "applied", "documents")
 SPOT_RESULTS = ("pitched", "interested", "declined", "signed")
 
@@ -128,10 +127,9 @@ class Visit(BaseModel):
                     rule is read; the same UUID for another customer is Refused with code
                     "conflict" (a body that would otherwise be dropped silently)
         outcome     one of OUTCOMES
-        products    [(product_id, result)] with result in results_for(the product's kind) (a loan
-                    is never "signed" at a visit, and an outcome "signed" needs a product
-                    other than a loan: "loan_signed"), each product in
-                    the active catalogue of the customer's bank
+        products    [(product_id, result)], each product in the active catalogue of the customer's
+                    bank, result in results_for(its kind): a loan is never "signed" at a visit,
+                    nor is a visit on loans alone ("loan_signed")
         note        free text, stripped and cut to 2,000 characters
         next_follow_up_on  a date, not before made-at's business day or today and at most
                     a year ahead (as the ledger's reschedule): creates (or, on a merge,
@@ -258,8 +256,7 @@ class Visit(BaseModel):
     @classmethod
     def last_at(cls, user, customer_id):
         """The customer's latest visit the user may see (its note is what the next visit reads first)."""
-        return (cls.visible_to(user).where(cls.customer == customer_id)
-                .order_by(cls.made_at.desc(), cls.id.desc()).first())
+        return cls.visible_to(user).where(cls.customer == customer_id).order_by(cls.made_at.desc()).first()
 
     @classmethod
     def _mergeable(cls, user, customer_id, made_at):
