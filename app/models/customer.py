@@ -579,9 +579,11 @@ class Holding(BaseModel):
     since = DateField(null=True)
     amount_wan = DoubleField(null=True)
     reference = TextField(null=True)  # account or contract number, where the bank gave one
+    matures_on = DateField(null=True)  # a term deposit's or a loan's maturity (到期日)
 
     class Meta:
-        indexes = ((("customer", "product"), True),)
+        # (customer, matures_on): Today's 到期提醒 probes it from the manager's customers.
+        indexes = ((("customer", "product"), True), (("customer", "matures_on"), False))
 
 
 class CustomerChange(BaseModel):
