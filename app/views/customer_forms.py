@@ -182,7 +182,9 @@ def describe_rule(code):
     conditions = []
     if volume:
         conditions.append(str(_l("business volume ≥ %(n)s (10k yuan)", n=volume)))
-    if rating:
+    if rating == CREDIT_RATINGS[0]:  # the top rating: "AAA 及以上" would promise a grade above it
+        conditions.append(str(_l("credit rating %(r)s", r=rating)))
+    elif rating:
         conditions.append(str(_l("credit rating %(r)s or better", r=rating)))
     if scale:
         conditions.append(str(_l("land ≥ %(n)s mu", n=scale)))
