@@ -138,6 +138,34 @@ class Customer(BaseModel):
         return query, held.c.territory_id
 
     @classmethod
+    def branch_figures(cls, customers, kinds):
+        """概览's figures by branch, in one grouped query over `customers` (a scope):
+        {branch id: {"tiers": {tier: n} of the counted customers (`counted(kinds)`),
+        "counted": n, "left_out": {reason: n}, "all": n, "deposit_wan": sum, "loan_wan": sum}}.
+
+        Every customer counts once, so counted + left out = all: the reason is the first
+        that applies of its kind not counted (the kind itself: "enterprise", …), gone
+        ("moved", "closed"), or not consenting ("no_consent"). Balances are every customer's.
+        """
+        figures = {}
+        query = (customers.select(cls.branch, cls.kind, cls.status, cls.consent, cls.tier, fn.COUNT(cls.id),
+                                  fn.SUM(cls.deposit_balance_wan), fn.SUM(cls.loan_balance_wan))
+                 .group_by(cls.branch, cls.kind, cls.status, cls.consent, cls.tier).order_by())
+        for branch, kind, status, consent, tier, n, deposit, loan in query.tuples():
+            f = figures.setdefault(branch, {"tiers": {}, "counted": 0, "left_out": {}, "all": 0,
+                                            "deposit_wan": 0.0, "loan_wan": 0.0})
+            f["all"] += n
+            f["deposit_wan"] += deposit or 0
+            f["loan_wan"] += loan or 0
+            reason = kind if kind not in kinds else status if status != "active" else None if consent else "no_consent"
+            if reason is None:
+                f["tiers"][tier] = f["tiers"].get(tier, 0) + n
+                f["counted"] += n
+            else:
+                f["left_out"][reason] = f["left_out"].get(reason, 0) + n
+        return figures
+
+    @classmethod
     def counts_by_territory(cls, territory_ids, customers=None, kinds=None):
         """{territory id: number of its customers (of_territories)} for the given ids, in one
         query; a territory without any is left out."""

@@ -8,9 +8,10 @@ from flask_login import current_user
 from wtforms import BooleanField, HiddenField, SelectField
 from wtforms.fields.choices import SelectChoice
 
+from app import clock
 from app.views.customer_forms import (CATEGORY_LABELS, CONSENT_LABELS, KIND_LABELS, POSITION_LABELS,
                                 STATUS_LABELS, TIER_LABELS, CustomerForm, MemberForm, describe_rule)
-from app.models import AuditLog, Customer, CustomerChange, FollowUp, Lead, Product, Territory, Visit
+from app.models import AuditLog, Customer, CustomerChange, FollowUp, Holding, Lead, Product, Territory, Visit
 from app.models.lead_funnel import listing as lead_listing
 from app.crypto import mask_phone
 from app.models.customer import PHONE_TAIL, is_phone_search
@@ -95,6 +96,16 @@ def _timeline(customer, limit=30):
     return items[:limit]
 
 
+def _holdings(customer):
+    """The customer's holdings with their products: deposits, loans (each soonest maturity
+    first) and the rest (e-banking, payments)."""
+    found = {"deposit": [], "loan": [], "other": []}
+    for h in (Holding.select(Holding, Product).join(Product).where(Holding.customer == customer.id)
+              .order_by(Holding.matures_on.is_null(), Holding.matures_on, Product.name, Holding.id)):
+        found.get(h.product.kind, found["other"]).append(h)
+    return found
+
+
 def _detail(customer, full, member_form=None):
     """The archive page; the full view differs only in showing phone and ID number in clear."""
     form = CustomerForm(meta={"csrf": False})
@@ -104,7 +115,8 @@ def _detail(customer, full, member_form=None):
                   # balances are not on the archive form; a signed lead changes them (issue 9)
                   deposit_balance_wan=_("Deposit balance (10k yuan)"),
                   loan_balance_wan=_("Loan balance (10k yuan)"))
-    return render("customers/detail.html", customer=customer, full=full,
+    return render("customers/detail.html", customer=customer, full=full, holdings=_holdings(customer),
+                  today=clock.today(),
                   changes=list(CustomerChange.of(customer).limit(50)), FIELD_LABELS=labels,
                   KIND_LABELS=KIND_LABELS, STATUS_LABELS=STATUS_LABELS, CATEGORY_LABELS=CATEGORY_LABELS,
                   CONSENT_LABELS=CONSENT_LABELS, POSITION_LABELS=POSITION_LABELS,
