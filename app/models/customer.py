@@ -16,6 +16,7 @@ from app.models.prepared import Prepared
 from app.models.product import Product
 from app.models.refused import Refused
 from app.models.scope import bank_scope, records, usable
+from app.models.customer_fields import maturity_problem
 from app.models.territory import Assignment, Territory, assigned_territory_ids, place_customer
 from app.models.tier import DEFAULT_RULES, TierRule, ordered, tier_of
 from app.models.vocabulary import CUSTOMER_KINDS, TIERS
@@ -390,6 +391,28 @@ class Customer(BaseModel):
                 fields=[{"field": name, "theirs": now, "mine": mine} for name, now, mine in clashes],
                 version=self.version, theirs=theirs)
         return kept, id_number, products
+
+    def set_maturity(self, user, holding_id, matures_on):
+        """The one write path of a holding's maturity (到期日), or None to clear it: a term
+        deposit or a loan of this customer; refused with the reason (customer_fields.
+        maturity_problem) when it is before the start or beyond 30 years. Returns the holding."""
+        with database.atomic():
+            holding = (Holding.select(Holding, Product).join(Product)
+                       .where(Holding.id == holding_id, Holding.customer == self.id).first())
+            if holding is None:
+                raise Refused.not_found()
+            if holding.product.kind not in ("deposit", "loan"):
+                raise Refused({"matures_on": _l("Only a term deposit or a loan has a maturity date.")})
+            problem = maturity_problem(holding.since, matures_on, clock.today())
+            if problem:
+                raise Refused({"matures_on": problem})
+            if holding.matures_on != matures_on:
+                CustomerChange.create(customer=self.id, user=user.id, field="matures_on",
+                                      old=f"{holding.product.name} {holding.matures_on or '—'}",
+                                      new=f"{holding.product.name} {matures_on or '—'}")
+                holding.matures_on = matures_on
+                holding.save(only=[Holding.matures_on])
+            return holding
 
     def add_member(self, user, relation, name, occupation=None):
         """A family member, recorded in the customer's history; Refused without a relation or name."""

@@ -191,6 +191,11 @@ def describe_rule(code):
     return _l("%(tier)s rule: %(conditions)s", tier=TIER_LABELS[tier], conditions=" · ".join(conditions))
 
 
+class MaturityForm(FlaskForm):
+    """A holding's maturity date (到期日) on the customer page; empty clears it."""
+    matures_on = LocalDateField(_l("Maturity date"), validators=[Optional()])
+
+
 class MemberForm(FlaskForm):
     relation = StringField(_l("Relation"), validators=[
         DataRequired(message=_l("Enter the relation, e.g. spouse.")), Length(max=20)])

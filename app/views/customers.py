@@ -10,7 +10,8 @@ from wtforms.fields.choices import SelectChoice
 
 from app import clock
 from app.views.customer_forms import (CATEGORY_LABELS, CONSENT_LABELS, KIND_LABELS, POSITION_LABELS,
-                                STATUS_LABELS, TIER_LABELS, CustomerForm, MemberForm, describe_rule)
+                                STATUS_LABELS, TIER_LABELS, CustomerForm, MaturityForm, MemberForm,
+                                describe_rule)
 from app.models import AuditLog, Customer, CustomerChange, FollowUp, Holding, Lead, Product, Territory, Visit
 from app.models.lead_funnel import listing as lead_listing
 from app.crypto import mask_phone
@@ -106,7 +107,7 @@ def _holdings(customer):
     return found
 
 
-def _detail(customer, full, member_form=None):
+def _detail(customer, full, member_form=None, maturity_error=None):
     """The archive page; the full view differs only in showing phone and ID number in clear."""
     form = CustomerForm(meta={"csrf": False})
     labels = {name: form[name].label.text for name in form._fields}
@@ -116,7 +117,7 @@ def _detail(customer, full, member_form=None):
                   deposit_balance_wan=_("Deposit balance (10k yuan)"),
                   loan_balance_wan=_("Loan balance (10k yuan)"))
     return render("customers/detail.html", customer=customer, full=full, holdings=_holdings(customer),
-                  today=clock.today(),
+                  today=clock.today(), maturity_error=maturity_error or (None, None),
                   changes=list(CustomerChange.of(customer).limit(50)), FIELD_LABELS=labels,
                   KIND_LABELS=KIND_LABELS, STATUS_LABELS=STATUS_LABELS, CATEGORY_LABELS=CATEGORY_LABELS,
                   CONSENT_LABELS=CONSENT_LABELS, POSITION_LABELS=POSITION_LABELS,
@@ -265,6 +266,24 @@ def merge(customer_id):
         flash(_("Archive #%(gone)d merged into this one.", gone=gone.id))
         return redirect(url_for("customers.detail", customer_id=keep.id))
     return render("customers/merge.html", keep=keep, gone=gone)
+
+
+@bp.route("/<int:customer_id>/holdings/<int:holding_id>/maturity", methods=["POST"])
+@roles_required(*EDITORS)
+def set_maturity(customer_id, holding_id):
+    """Set or clear a term deposit's or loan's maturity date (到期日) on an archive in scope."""
+    customer = get_visible_or_404(Customer, customer_id)
+    form = MaturityForm()
+    if not form.validate_on_submit():
+        message = next(iter(form.matures_on.errors or form.errors.get("csrf_token", [])), "")
+        return _detail(customer, full=False, maturity_error=(holding_id, message)), 400
+    try:
+        customer.set_maturity(current_user, holding_id, form.matures_on.data)
+    except Refused as refused:
+        if refused.code == NOT_FOUND:
+            abort(404)
+        return _detail(customer, full=False, maturity_error=(holding_id, refused.message)), 400
+    return redirect(url_for("customers.detail", customer_id=customer.id) + "#balances")
 
 
 @bp.route("/<int:customer_id>/members", methods=["POST"])
