@@ -166,8 +166,8 @@ def test_overview_figures_add_up_and_give_balances_by_branch(app, county, client
     assert text(page.select_one(".counter .counted")) == "4"
     tiers = [[text(c) for c in tr.select("td, th")] for tr in page.select("table.tiers tbody tr, table.tiers tfoot tr")]
     assert tiers == [["城关支行", "1", "1", "1", "3"], ["河坝支行", "0", "0", "1", "1"], ["合计", "1", "1", "2", "4"]]
-    assert page.select_one(".left-out").get_text() == ("客户共 7 户，其中 4 户计入覆盖率。 "
-                                                       "不计入覆盖率：企业 1 户、已迁出 1 户、不同意联系 1 户")
+    assert page.select_one(".left-out").get_text() == "客户共 7 户，其中 4 户计入覆盖率。"
+    assert page.select_one(".left-out-reasons").get_text() == "不计入覆盖率：企业 1 户、已迁出 1 户、不同意联系 1 户"
     balances = [[text(c) for c in tr.select("td, th")]
                 for tr in page.select("table.balances tbody tr, table.balances tfoot tr")]
     assert balances == [["城关支行", "171.00", "50.00"], ["河坝支行", "2.00", "5.00"], ["合计", "173.00", "55.00"]]
