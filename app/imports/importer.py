@@ -356,7 +356,8 @@ class _State:
                     row.changes.append(("products", _names(held, self.catalogue_names),
                                         _names(wanted, self.catalogue_names)))
                 row.products = wanted
-                changed = {p: day for p, day in maturities.items() if found.terms.get((customer.id, p), (0, 0))[1] != day}
+                changed = {p: day for p, day in maturities.items()
+                           if found.terms.get((customer.id, p), (None, None))[1] != day}
                 if changed:
                     row.maturities = changed
                     row.changes.append(("maturities", None, "、".join(
