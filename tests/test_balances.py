@@ -171,3 +171,14 @@ def test_overview_figures_add_up_and_give_balances_by_branch(app, county, client
     balances = [[text(c) for c in tr.select("td, th")]
                 for tr in page.select("table.balances tbody tr, table.balances tfoot tr")]
     assert balances == [["城关支行", "171.00", "50.00"], ["河坝支行", "2.00", "5.00"], ["合计", "173.00", "55.00"]]
+
+
+def test_the_maturity_rule_at_its_edges():
+    from app.models.customer_fields import maturity_problem
+    start = dt.date(2024, 2, 29)
+    assert maturity_problem(start, None, start) is None
+    assert maturity_problem(start, start, start) is None
+    assert maturity_problem(start, dt.date(2054, 2, 28), start) is None  # 30 years from a 29 February
+    assert maturity_problem(start, dt.date(2054, 3, 1), start) is not None
+    assert maturity_problem(start, dt.date(2024, 2, 28), start) is not None
+    assert maturity_problem(None, dt.date(2026, 1, 1), dt.date(2026, 1, 2)) is not None  # no start: today
