@@ -172,12 +172,14 @@ CREATE TABLE "holding" (
     "since" DATE,
     "amount_wan" DOUBLE PRECISION,
     "reference" TEXT,
+    "matures_on" DATE,
     FOREIGN KEY ("customer_id") REFERENCES "customer" ("id") ON DELETE CASCADE,
     FOREIGN KEY ("product_id") REFERENCES "product" ("id") ON DELETE RESTRICT
 );
 CREATE INDEX "holding_customer_id" ON "holding" ("customer_id");
 CREATE INDEX "holding_product_id" ON "holding" ("product_id");
 CREATE UNIQUE INDEX "holding_customer_id_product_id" ON "holding" ("customer_id", "product_id");
+CREATE INDEX "holding_customer_id_matures_on" ON "holding" ("customer_id", "matures_on");
 
 CREATE TABLE "visit" (
     "id" SERIAL NOT NULL PRIMARY KEY,

@@ -15,7 +15,7 @@ from peewee import Case, fn
 
 from app import clock, geo
 from app.db import chinese_order
-from app.models import Campaign, CampaignTerritory, Customer, FollowUp, Visit
+from app.models import Campaign, CampaignTerritory, Customer, FollowUp, Holding, Product, Visit
 from app.models.prepared import Prepared
 from app.models.scope import manager_with_id
 from app.models.territory import assigned_territory_ids
@@ -23,6 +23,8 @@ from app.models.vocabulary import TIER_RANK
 
 BAND_M = 300          # "equal distance": a few minutes' walk
 SHOWN = 30            # rows a page carries; the rest are counted and come on demand
+MATURITY_DAYS = 30    # 到期提醒: term deposits and loans maturing within this many days
+MATURITIES_SHOWN = 50
 TIER_SQL = Case(Customer.tier, list(TIER_RANK.items()), len(TIER_RANK))
 
 
@@ -44,8 +46,21 @@ class WalkRow:
 
 
 @dataclass
+class Maturity:
+    """A holding of one of the manager's customers maturing soon (到期提醒)."""
+    customer_id: int
+    name: str
+    tier: str
+    product: str
+    product_kind: str
+    matures_on: dt.date
+    amount_wan: float | None
+
+
+@dataclass
 class WalkList:
     follow_ups: list = field(default_factory=list)
+    maturities: list = field(default_factory=list)
     customers: list = field(default_factory=list)
     remaining: int = 0
     offset: int = 0
@@ -79,6 +94,8 @@ def walk_list(user, here=None, day=None, offset=0):
     page = slice(offset, offset + SHOWN)
 
     result.follow_ups = [_follow_up(row) for row in _FOLLOW_UPS(user_id=user.id, day=day)]
+    if not offset:  # the first page only: "more" brings walk rows, not reminders again
+        result.maturities = maturities(user, day)
 
     # Thousands of rows are ordered to show thirty: with a position, on numbers (id, tier
     # rank, lat, lng) in numpy; without, by SQLite's top-N sort on village and group.
@@ -175,6 +192,26 @@ def _page(shown):
         Customer.select(Customer.id, Customer.name, Customer.tier, Customer.village,
                         Customer.group_name, _LAST_VISIT, Customer.street, Customer.house_no)
         .where(Customer.id.in_([p[f"id{i}"] for i in range(shown)]))))
+
+
+def maturities(user, day=None):
+    """到期提醒: term deposits and loans of the manager's customers (present, consenting)
+    maturing from day to MATURITY_DAYS after it, soonest first; at most MATURITIES_SHOWN."""
+    day = day or clock.today()
+    return [Maturity(*row[:5], matures_on=Holding.matures_on.python_value(row[5]), amount_wan=row[6])
+            for row in _MATURITIES(user_id=user.id, day=day, until=day + dt.timedelta(days=MATURITY_DAYS))]
+
+
+# One query from the manager's customers to their holdings through holding(customer_id,
+# matures_on): a few hundred customers probed, whatever the bank's size.
+_MATURITIES = Prepared(
+    "walk_maturities",
+    lambda p: (Holding.select(Customer.id, Customer.name, Customer.tier, Product.name, Product.kind,
+                              Holding.matures_on, Holding.amount_wan)
+               .join(Customer).switch(Holding).join(Product)
+               .where(_in_scope(p), Customer.status == "active", Customer.consent,
+                      Holding.matures_on >= p.day, Holding.matures_on <= p.until)
+               .order_by(Holding.matures_on, Customer.name, Holding.id).limit(MATURITIES_SHOWN)))
 
 
 def _moment(value):

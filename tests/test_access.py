@@ -59,6 +59,9 @@ MATRIX = {
     # an empty form is refused (400); a missing member is 404; management never edits (403)
     "customers.add_member": ("POST", "/customers/{c_v1}/members",
                              {"manager": 400, "team_lead": 400, "admin": 400}, 403),
+    # an empty date clears a maturity: the holding is missing (404); management never edits (403)
+    "customers.set_maturity": ("POST", "/customers/{c_v1}/holdings/999999/maturity",
+                               {"manager": 404, "team_lead": 404, "admin": 404}, 403),
     "customers.remove_member": ("POST", "/customers/{c_v1}/members/999999/delete",
                                 {"manager": 404, "team_lead": 404, "admin": 404}, 403),
     "tiers.index": ("GET", "/admin/tiers/", {"admin": 200}, 403),

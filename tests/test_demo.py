@@ -1,5 +1,7 @@
 """The demo county: deterministic, geometrically sound, and a fair sample of a real bank."""
+import datetime as dt
 import json
+import statistics
 from contextlib import contextmanager
 from collections import defaultdict
 from types import SimpleNamespace
@@ -10,7 +12,8 @@ import shapely
 from app import clock, crypto
 from app.db import apply_schema, database, open_database
 from app.demo import build_demo
-from app.models import Assignment, Customer, CustomerChange, Lead, Territory, User, compute_tier
+from app.models import (Assignment, Customer, CustomerChange, FollowUp, Holding, Lead, Product, Territory, User,
+                        Visit, VisitProduct, compute_tier)
 from app.models.org import ROLES
 from app.models.tier import DEFAULT_RULES, TierRule, ordered, rule_code
 from tests.conftest import make_app
@@ -35,10 +38,10 @@ def demo_database():
         db.close()
 
 
-def build(seed=20261129):
+def build(seed=20261129, customers=CUSTOMERS):
     """A small demo in a fresh in-memory database, read back as plain data."""
     with demo_database():
-        result = build_demo(customers=CUSTOMERS, seed=seed, password_method=FAST_HASH)
+        result = build_demo(customers=customers, seed=seed, password_method=FAST_HASH)
         customers = list(Customer.select().order_by(Customer.id))
         territories = list(Territory.select().order_by(Territory.id))
         return SimpleNamespace(
@@ -53,12 +56,28 @@ def build(seed=20261129):
             # archives opened by a won lead for someone new, through the archive's write path
             signed_new={ch.customer_id for ch in CustomerChange.select().where(CustomerChange.field == "created")},
             won_customers={lead.customer_id for lead in Lead.select().where(Lead.status == "won")},
+            holdings=list(Holding.select(Holding.customer, Product.name.alias("product"), Product.kind,
+                                         Holding.since, Holding.matures_on, Holding.amount_wan)
+                          .join(Product).order_by(Holding.id).dicts()),
+            visits=list(Visit.select(Visit.id, Visit.user, Visit.customer, Visit.made_at, Visit.note,
+                                     Visit.outcome).order_by(Visit.id).dicts()),
+            pitches=list(VisitProduct.select(VisitProduct.visit, Product.name.alias("product"),
+                                             VisitProduct.result).join(Product).dicts()),
+            follow_ups=list(FollowUp.select(FollowUp.user, FollowUp.due_on, FollowUp.done_at).dicts()),
+            today=clock.today(),
         )
 
 
 @pytest.fixture(scope="module")
 def demo():
     return build()
+
+
+@pytest.fixture(scope="module")
+def county_size():
+    """A quarter of the real demo: enough customers a manager (about 75) that rhythms, not
+    the end of the list, decide how often each is visited."""
+    return build(customers=1500)
 
 
 def snapshot(county):
@@ -248,3 +267,130 @@ def test_the_demo_sells_its_own_products_in_neutral_words_with_its_own_numbers()
         references = [r for (r,) in Holding.select(Holding.reference).where(Holding.reference.is_null(False)).tuples()]
         references += [r for (r,) in Lead.select(Lead.contract_no).where(Lead.contract_no.is_null(False)).tuples()]
         assert references and not [r for r in references if r.startswith("6228")]
+
+
+# --- The demo a county bank's team would recognise (issue 21) -------------------------------
+
+HOUSEHOLD_LOANS = ("农户小额信用贷款", "农商e贷", "创业担保贷款")
+# Words that tie a note to a season, with the months it can be true in 黔北 (written here,
+# not read from the demo): tea is picked March–September, rice planted in spring, the New
+# Year pig killed in the twelfth and first months.
+SEASONAL = {"采茶": range(3, 10), "插秧": range(4, 7), "栽秧": range(4, 7), "杀年猪": (12, 1),
+            "春耕": range(2, 5), "收玉米": range(8, 10)}
+# Words that tie a note to a kind of customer: no breeding at a grain shop, no 社保 at a firm.
+NOT_FOR_KIND = {"merchant": ("养殖", "种辣椒", "社保", "谷子"), "enterprise": ("社保", "医保", "老两口", "小卖部"),
+                "household": ("收款码", "POS", "代发工资", "进货")}
+
+
+def test_products_fit_the_customers_kind_and_rating(demo):
+    """No loan to an unrated or C-rated household, no 社保代缴 for a firm, no household
+    micro-loan for a shop; shops take payments through 收款码 and POS."""
+    by_id = {c.id: c for c in demo.customers}
+    problems = []
+    for h in demo.holdings:
+        c = by_id[h["customer"]]
+        if c.kind == "household" and h["kind"] == "loan" and c.credit_rating in (None, "C"):
+            problems.append((c.name, c.credit_rating, h["product"]))
+        if c.kind == "enterprise" and h["product"] in ("社保代缴", "医保代缴", "农户小额信用贷款", "黔农云"):
+            problems.append((c.name, c.kind, h["product"]))
+        if c.kind == "merchant" and h["product"] in ("农户小额信用贷款", "社保代缴", "医保代缴", "月月红"):
+            problems.append((c.name, c.kind, h["product"]))
+        if c.kind == "household" and h["product"] in ("收款码", "POS收单", "企业网银"):
+            problems.append((c.name, c.kind, h["product"]))
+    assert problems == []
+    merchants = {c.id for c in demo.customers if c.kind == "merchant"}
+    paying = {h["customer"] for h in demo.holdings if h["product"] in ("收款码", "POS收单")}
+    assert len(paying & merchants) >= len(merchants) / 2
+    lent = {h["customer"] for h in demo.holdings if h["product"] == "农户小额信用贷款"}
+    assert lent and all(by_id[i].kind == "household" and by_id[i].credit_rating in ("AAA", "AA", "A", "B")
+                        for i in lent)
+
+
+def test_no_loan_is_signed_at_the_doorstep_and_pitches_fit_the_customer(demo):
+    by_visit = {v["id"]: v for v in demo.visits}
+    by_id = {c.id: c for c in demo.customers}
+    for pitch in demo.pitches:
+        c = by_id[by_visit[pitch["visit"]]["customer"]]
+        if pitch["product"] in HOUSEHOLD_LOANS:
+            assert pitch["result"] != "signed"
+            assert c.kind != "enterprise"
+            if c.kind == "household":
+                assert c.credit_rating not in (None, "C"), (c.name, pitch)
+        if c.kind == "enterprise":
+            assert pitch["product"] not in ("社保代缴", "医保代缴", "黔农云", "收款码")
+
+
+def test_most_households_are_rated_after_whole_village_rating(demo):
+    households = [c for c in demo.customers if c.kind == "household"]
+    rated = [c for c in households if c.credit_rating]
+    assert len(rated) >= 0.6 * len(households)
+
+
+def test_visit_notes_fit_the_season_and_the_customers_kind(demo):
+    kind = {c.id: c.kind for c in demo.customers}
+    for v in demo.visits:
+        month = clock.to_local(v["made_at"]).month
+        for word, months in SEASONAL.items():
+            assert word not in v["note"] or month in months, (v["note"], month)
+        for word in NOT_FOR_KIND[kind[v["customer"]]]:
+            assert word not in v["note"], (kind[v["customer"]], v["note"])
+    assert len({v["note"] for v in demo.visits}) >= 20
+
+
+def test_no_visit_falls_in_the_national_day_holiday(demo):
+    days = [clock.to_local(v["made_at"]).date() for v in demo.visits]
+    assert min(days) < demo.today - dt.timedelta(days=49)  # eight weeks back
+    assert not [d for d in days if d.month == 10 and d.day <= 7]
+    assert all(d.weekday() < 5 for d in days)
+
+
+def test_a_team_lead_can_find_the_laggard(county_size):
+    """Counted from the raw rows: in one branch a manager makes clearly fewer visits a week
+    than the branch's median, and has more overdue follow-ups."""
+    managers = [u for u in county_size.users if u.role == "manager"]
+    days = [clock.to_local(v["made_at"]).date() for v in county_size.visits]
+    weeks = ((max(days) - min(days)).days + 1) / 7
+    per_week = {u.id: sum(1 for v in county_size.visits if v["user"] == u.id) / weeks for u in managers}
+    overdue = {u.id: sum(1 for f in county_size.follow_ups if f["user"] == u.id and f["done_at"] is None
+                         and f["due_on"] < county_size.today) for u in managers}
+    laggards = []
+    for branch in {u.branch_id for u in managers}:
+        team = [u for u in managers if u.branch_id == branch]
+        median = statistics.median(per_week[u.id] for u in team)
+        late = statistics.median(overdue[u.id] for u in team)
+        laggards += [u.username for u in team if per_week[u.id] < 0.5 * median and overdue[u.id] > late]
+    assert len(laggards) == 1, (per_week, overdue)
+    # and the others differ among themselves: rhythms vary by manager
+    others = sorted(per_week[u.id] for u in managers if u.username not in laggards)
+    assert others[-1] > 1.3 * others[0]
+
+
+def test_gold_customers_are_visited_more_often_than_mass(county_size):
+    counts = defaultdict(int)
+    for v in county_size.visits:
+        counts[v["customer"]] += 1
+    tier_mean = {}
+    for tier in ("gold", "mass"):
+        ids = [c.id for c in county_size.customers if c.tier == tier and c.status == "active" and c.consent
+               and c.lat is not None]
+        tier_mean[tier] = sum(counts[i] for i in ids) / len(ids)
+    assert tier_mean["gold"] > 1.3 * tier_mean["mass"], tier_mean
+
+
+def test_term_deposits_and_loans_carry_a_maturity_after_their_start(demo):
+    terms = [h for h in demo.holdings if h["kind"] in ("deposit", "loan")]
+    dated = [h for h in terms if h["matures_on"]]
+    assert len(dated) >= 0.8 * len(terms)
+    for h in dated:
+        assert h["since"] < h["matures_on"] <= h["since"] + dt.timedelta(days=366 * 5 + 2)
+    soon = [h for h in dated if demo.today <= h["matures_on"] <= demo.today + dt.timedelta(days=30)]
+    assert soon  # Today has 到期提醒 to show
+    assert not [h for h in demo.holdings if h["kind"] not in ("deposit", "loan") and h["matures_on"]]
+
+
+def test_the_tier_rule_text_never_says_aaa_or_better():
+    from app.views.customer_forms import describe_rule
+    with make_app("sqlite:///:memory:").test_request_context():
+        top, lower = str(describe_rule("gold:20:AAA:")), str(describe_rule("mass::AA:"))
+        assert "AAA" in top and "better" not in top and "及以上" not in top  # whichever language the app speaks
+        assert "better" in lower or "及以上" in lower

@@ -457,3 +457,31 @@ def test_non_finite_and_absurd_numbers_are_refused_rows(app, lead):
     confirm(lead, job_id)
     assert [c.name for c in customers() if c.name.startswith("杨")] == ["杨五"]
     assert customers(name="杨五")[0].livestock_head == 12
+
+
+def test_the_core_refresh_reads_maturities_with_the_products_and_refuses_impossible_ones(app, lead, county):
+    """节节高（2027-03-01）: the product held and its maturity (issue 21); a maturity before the
+    holding's start, beyond 30 years, or not a date refuses the row with the reason."""
+    with database.obj.connection_context():
+        for core_no, key in (("C001", "c_v1"), ("C002", "c_v2"), ("C003", "c_v3"), ("C004", "c_g1")):
+            Customer.update(core_no=core_no).where(Customer.id == county.customers[key].id).execute()
+        Holding.create(customer=county.customers["c_v2"], product=county.products["a"],
+                       since=dt.date(2026, 3, 1))
+    header = ["客户号", "客户名称", "存款余额", "贷款余额", "持有产品"]
+    rows = [["C001", "周大福", 600000, 0, "节节高（2027-03-01）"],
+            ["C002", "郑家杂货店", 0, 0, "节节高(2026-02-01)"],        # before its start, 2026-03-01
+            ["C003", "孙大山", 0, 0, "节节高（2207-03-01）"],          # a typo of the year: beyond 30 years
+            ["C004", "吴小梅", 80000, 0, "节节高（明年三月）"]]        # not a date
+    job_id = job_of(upload(lead, xlsx(rows, header=header), kind="core"))
+    check(lead, job_id)
+    assert counts(job_id) == {"updated": 1, "refused": 3}
+    text = lead.get(f"/imports/{job_id}").get_data(as_text=True)
+    assert "早于起始日（2026-03-01）" in text
+    assert "超过 30 年" in text
+    assert "节节高：“明年三月”不是到期日" in text
+    confirm(lead, job_id)
+    with database.obj.connection_context():
+        held = Holding.select().where(Holding.customer == county.customers["c_v1"].id).get()
+        assert (held.product.name, held.matures_on) == ("节节高", dt.date(2027, 3, 1))
+        assert Holding.select().where(Holding.customer == county.customers["c_v2"].id).get().matures_on is None
+        assert not Holding.select().where(Holding.customer == county.customers["c_v3"].id).exists()

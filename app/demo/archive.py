@@ -4,7 +4,7 @@ import datetime as dt
 import math
 
 from app import crypto
-from app.demo.common import Weighted, lognormal, money
+from app.demo.common import LENDABLE, TERMS_MONTHS, Weighted, add_months, fits, lognormal, money
 from app.demo.names import (ELSEWHERE, RARE, SUPPLEMENTARY_RARE, TOWN_SHOPS, VILLAGE_MARKET_STREETS,
                             VILLAGE_SHOPS, People)
 from app.demo.places import Places
@@ -16,15 +16,29 @@ KINDS = {"market": Weighted({"merchant": 1}),
          "village": Weighted({"household": 93, "merchant": 5.5, "enterprise": 1.5})}
 TOWN_LIVING = Weighted({"labour": 50, "trade": 25, "other": 25})
 FARM_LIVING = Weighted({"planting": 38, "breeding": 20, "labour": 30, "trade": 5, "other": 7})
-# Most households are not yet rated (评级授信 is what the visits are for); firms mostly are.
-RATINGS = Weighted({"AAA": 3, "AA": 10, "A": 18, "B": 12, "C": 3, None: 54})
+# Most villages have been through whole-village rating (整村授信评级): nearly every household
+# there is rated, the few left out being away for work. A few villages, and the town's
+# 社区, are still being rated. Firms mostly are; shopkeepers about half.
+RATED_VILLAGE_SHARE = 0.85
+RATINGS = Weighted({"AAA": 5, "AA": 20, "A": 38, "B": 20, "C": 4, None: 13})
+UNRATED_PLACE = Weighted({"AA": 4, "A": 10, "B": 8, "C": 2, None: 76})
+MERCHANT_RATINGS = Weighted({"AA": 12, "A": 25, "B": 12, None: 51})
 FIRM_RATINGS = Weighted({"AAA": 30, "AA": 35, "A": 20, None: 15})
-SAVINGS = Weighted({"节节高": 35, "月月红": 30, "定期存款": 35})
+SAVINGS = {"household": Weighted({"节节高": 35, "月月红": 30, "定期存款": 35}),
+           "merchant": Weighted({"节节高": 50, "定期存款": 50}),
+           "enterprise": Weighted({"定期存款": 1})}
 
 # Where the heads of households were registered: the county itself mostly, some from
 # the prefecture's other counties, a few from Chongqing across the border.
 ID_REGIONS = Weighted({"520321": 80, "520302": 6, "520381": 5, "520324": 4, "500110": 3, "500101": 2})
-ID_SHARE = 0.85  # households whose ID number is on file; the rest were archived without it
+ID_SHARE = 0.85
+# What a household's family do, in a mountain county of 黔北 (and in its county town).
+SPOUSE_VILLAGE = ["务农", "务农", "外出务工（浙江）", "在家照顾老人孩子", "在镇上打零工", "养牛"]
+SPOUSE_TOWN = ["个体经营", "在县城超市上班", "在家带孩子", "环卫工", "在县医院做护工"]
+CHILD_VILLAGE = ["外出务工（广东东莞）", "外出务工（浙江宁波）", "在遵义务工", "货车司机", "在县城开餐馆",
+                 "读初中（镇中学）", "在县城读高中", "在贵阳读大学", "乡村教师", "在家务农"]
+CHILD_TOWN = ["在县城上班", "读小学", "读初中", "在县城读高中", "在贵阳读大学", "外出务工（广东）", "教师"]
+GRANDCHILD = ["读小学（村小）", "上幼儿园", "读小学（镇小）"]  # households whose ID number is on file; the rest were archived without it
 
 
 def _id_number(rng, male, today):
@@ -59,6 +73,7 @@ class Archive:
         self.units, self.products, self.rng, self.today = units, products, rng, today
         self.people = People(rng)
         self.contracts = 0
+        self.rated_places = {}  # territory id → whether its whole-village rating is done
 
     def write(self, user, total, id_rng):
         """Draw and write total archives; return how many were written."""
@@ -123,6 +138,7 @@ class Archive:
         if positioned:
             territory, group_label, lng, lat = place.point(in_market)
         kind = self._kind(territory.kind, rare)
+        rating = self._rating(kind, unit)
         row = dict.fromkeys(ARCHIVE_FIELDS)
         row.update(kind=kind,
                    township=unit["township"], status="active", products_elsewhere="",
@@ -130,6 +146,7 @@ class Archive:
                    position_confirmed=positioned)
         name = unit["row"].name
         stem = name.removesuffix("村")
+        row["credit_rating"] = rating
         if kind == "household":
             self._household(row, unit, group_label, place, rare)
         elif kind == "merchant":
@@ -173,7 +190,6 @@ class Archive:
         row["loan_balance_wan"] = row["loan_balance_wan"] or 0.0
         row["debts_wan"] = money(row["loan_balance_wan"] + (
             lognormal(rng, 2, 0.8, 0.2, 50) if rng.random() < 0.25 else 0))
-        row["credit_rating"] = self._rating(kind)
         if rng.random() < 0.25:
             row["products_elsewhere"] = "、".join(rng.sample(ELSEWHERE, rng.randint(1, 2)))
         if rng.random() < 0.9:
@@ -246,75 +262,111 @@ class Archive:
             row["deposit_balance_wan"] = money(lognormal(rng, 45, 0.5, 10, 500))
         elif rng.random() < 0.88:
             row["deposit_balance_wan"] = money(lognormal(rng, 1.5, 1.1, 0.01, 60))
-        if rng.random() < 0.22:
+        # Household loans follow the rating: none before it, none at C (the product's own rule).
+        if row["credit_rating"] in LENDABLE and rng.random() < 0.3:
             row["loan_balance_wan"] = money(lognormal(rng, 6, 0.7, 1, 50))
         row["assets_wan"] = money(lognormal(rng, 18, 0.6, 2, 400) + (row["deposit_balance_wan"] or 0)
                                    + scale * 0.3 + head * 0.15)
 
-    def _rating(self, kind):
+    def _rating(self, kind, unit):
         if kind == "enterprise":
             return FIRM_RATINGS.pick(self.rng)
-        return RATINGS.pick(self.rng)
+        if kind == "merchant":
+            return MERCHANT_RATINGS.pick(self.rng)
+        territory = unit["row"].id
+        if territory not in self.rated_places:
+            self.rated_places[territory] = not unit["street"] and self.rng.random() < RATED_VILLAGE_SHARE
+        return (RATINGS if self.rated_places[territory] else UNRATED_PLACE).pick(self.rng)
 
     def _members(self, row):
-        """1–3 family members for about a third of households (the 建档 form's family list)."""
+        """1–4 family members for about half the households (the 建档 form's family list):
+        in a mountain village the young work away (浙江, 广东) and grandparents keep the house."""
         rng, people = self.rng, self.people
         male = row["_male"]
-        if rng.random() >= 1 / 3:
+        if rng.random() >= 0.5:
             return []
         surname = row["name"][0]
+        town = bool(row.get("street"))
         found = []
-        for n in range(rng.randint(1, 3)):
-            relation = "配偶" if n == 0 and rng.random() < 0.8 else rng.choice(["子女", "子女", "父母"])
+        plan = ["配偶"] if rng.random() < 0.85 else []
+        plan += rng.sample(["子女", "子女", "父母", "儿媳", "孙子女"], rng.randint(0, 3))
+        for relation in plan or ["子女"]:
             if relation == "配偶":
                 name = people.person(not male)
-                occupation = rng.choice(["务农", "务工", "个体经营", "在家"])
-            elif relation == "子女":
+                occupation = rng.choice(SPOUSE_TOWN if town else SPOUSE_VILLAGE)
+            elif relation in ("子女", "孙子女"):
                 name = people.person(rng.random() < 0.5, surname=surname, young=True)
-                occupation = rng.choice(["学生", "务工", "教师", "司机", "护士", "个体经营"])
+                occupation = rng.choice(CHILD_TOWN if town else CHILD_VILLAGE) if relation == "子女" \
+                    else rng.choice(GRANDCHILD)
+            elif relation == "儿媳":
+                name = people.person(False)
+                occupation = rng.choice(["外出务工（浙江宁波）", "在家带孩子", "在镇上超市上班"])
             else:
                 father = rng.random() < 0.5
                 name = people.person(father, surname=surname if father else None)
-                occupation = rng.choice(["务农", "退休", "在家"])
-            phone = people.phone() if occupation not in ("学生", "在家") and rng.random() < 0.6 else None
-            # a schoolchild may be under 14: kept only with a parent's (the head's) consent
-            minor = occupation == "学生" and rng.random() < 0.5 and row["consent_on"] is not None
+                occupation = rng.choice(["务农", "在家养老", "放牛", "在家照看孙辈"])
+            minor = occupation in GRANDCHILD or ("读" in occupation and "大学" not in occupation)
+            if minor and row["consent_on"] is None:
+                continue  # a child under 14 is kept only with a parent's (the head's) consent
+            phone = people.phone() if not minor and occupation != "在家养老" and rng.random() < 0.6 else None
             found.append({"relation": relation, "name": name, "occupation": occupation, "phone": phone,
                           "minor": minor, "guardian_consent_on": row["consent_on"] if minor else None})
         return found
 
     def _holdings(self, row):
-        """Products held with us, consistent with the balances in the archive."""
+        """Products held with us, consistent with the balances in the archive and fitting the
+        customer (common.fits): term deposits and loans with their start and maturity."""
         rng, p, today = self.rng, self.products, self.today
+        kind, rating = row["kind"], row["credit_rating"]
         held = []
 
         def since(low, high):
             return today - dt.timedelta(days=rng.randint(low, high))
 
+        def term(product, amount, reference=None):
+            """A holding running today: it matures within its term from today (a deposit
+            rolls over at maturity), and started one term before that."""
+            months = rng.choice(TERMS_MONTHS[product])
+            start = add_months(today, -months) + dt.timedelta(days=rng.randint(1, months * 30 - 1))
+            start = min(start, today - dt.timedelta(days=1))
+            holding = _held(p[product].id, start, amount, reference)
+            holding["matures_on"] = add_months(start, months)
+            return holding
+
         deposit, loan = row["deposit_balance_wan"], row["loan_balance_wan"]
-        if deposit >= 0.5 and rng.random() < 0.45:
-            product = SAVINGS.pick(rng)
-            held.append(_held(p[product].id, since(150, 1500), money(deposit * rng.uniform(0.3, 0.9)), None))
+        if deposit >= 0.5 and rng.random() < 0.55:
+            held.append(term(SAVINGS[kind].pick(rng), money(deposit * rng.uniform(0.3, 0.9))))
         # Enterprise loans are corporate credit, outside the retail catalogue the demo sells.
-        if loan > 0 and row["kind"] != "enterprise":
-            if row["kind"] == "merchant" and loan <= 20 and rng.random() < 0.4:
+        if loan > 0 and kind != "enterprise":
+            if kind == "merchant" and loan <= 20 and rng.random() < 0.4:
                 product = "创业担保贷款"
-            elif row["kind"] == "household" and loan <= 30:
+            elif kind == "household" and loan <= 30:
                 product = "农户小额信用贷款"
             else:
                 product = "农商e贷"
-            start = since(60, 700)
-            self.contracts += 1
-            held.append(_held(p[product].id, start, loan, f"QBDK{start.year}{self.contracts:06d}"))
-        if row["phone"] and rng.random() < 0.3:
+            if fits(product, kind, rating):
+                self.contracts += 1
+                held.append(term(product, loan, f"QBDK{today.year}{self.contracts:06d}"))
+        if row["phone"] and kind != "enterprise" and rng.random() < 0.3:
             held.append(_held(p["黔农云"].id, since(60, 900), None, None))
-        if row["kind"] == "household":
+        if kind == "household":
             if rng.random() < 0.35:
                 held.append(_held(p["医保代缴"].id, since(150, 1500), None, None))
             if rng.random() < 0.15:
                 held.append(_held(p["社保代缴"].id, since(150, 1500), None, None))
+        elif kind == "merchant":
+            if rng.random() < 0.7:
+                held.append(_held(p["收款码"].id, since(30, 1200), None, None))
+            if rng.random() < (0.1 if row.get("village") else 0.3):  # town shops take cards more
+                held.append(_held(p["POS收单"].id, since(60, 1500), None, None))
+        else:
+            if rng.random() < 0.6:
+                held.append(_held(p["企业网银"].id, since(60, 1500), None, None))
+            if rng.random() < 0.3:
+                held.append(_held(p["POS收单"].id, since(60, 1500), None, None))
         return held
 
 
 def _held(product, since, amount_wan, reference):
-    return {"product": product, "since": since, "amount_wan": amount_wan, "reference": reference}
+    return {"product": product, "since": since, "amount_wan": amount_wan, "reference": reference,
+            "matures_on": None}

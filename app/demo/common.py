@@ -68,3 +68,41 @@ def in_the_past(days_ago):
         yield
     finally:
         clock.travel(delta)
+
+
+# --- Which products fit which customers (the demo sells as a county bank would) -------------
+
+LENDABLE = ("AAA", "AA", "A", "B")  # a household is lent to after its rating, never at C
+LOANS = ("农户小额信用贷款", "农商e贷", "创业担保贷款")
+# Each product's customers by kind: no 社保代缴 for a firm, no household micro-loan for a shop;
+# shops take payments (收款码, POS); a firm uses 企业网银 rather than the personal 黔农云.
+FOR_KINDS = {
+    "节节高": ("household", "merchant"), "月月红": ("household",),
+    "定期存款": ("household", "merchant", "enterprise"),
+    "农户小额信用贷款": ("household",), "农商e贷": ("household", "merchant"),
+    "创业担保贷款": ("household", "merchant"),
+    "黔农云": ("household", "merchant"), "企业网银": ("enterprise",),
+    "社保代缴": ("household",), "医保代缴": ("household",),
+    "收款码": ("merchant",), "POS收单": ("merchant", "enterprise"),
+}
+TERMS_MONTHS = {"节节高": (12, 24, 36), "月月红": (12, 36), "定期存款": (3, 6, 12, 24, 36, 60),
+                "农户小额信用贷款": (12, 36), "农商e贷": (12,), "创业担保贷款": (24, 36)}
+
+
+def fits(product_name, kind, rating):
+    """Whether the demo may sell product_name to a customer of this kind and rating: a
+    household borrows only once rated (whole-village rating, 整村授信), and never at C."""
+    if kind not in FOR_KINDS.get(product_name, ()):
+        return False
+    return not (product_name in LOANS and kind == "household" and rating not in LENDABLE)
+
+
+def add_months(day, months):
+    month = day.month - 1 + months
+    year, month = day.year + month // 12, month % 12 + 1
+    return day.replace(year=year, month=month, day=min(day.day, 28))
+
+
+def holiday(day):
+    """The National Day holiday (国庆, October 1–7): no field work is done in it."""
+    return day.month == 10 and day.day <= 7

@@ -25,7 +25,7 @@ CORE_FIELDS = (
     ("products", "products"),
 )
 UNITS = {"deposit_balance_yuan": _l("Deposit balance (yuan)"), "loan_balance_yuan": _l("Loan balance (yuan)"),
-         "products": _l("Products held (names)")}
+         "products": _l("Products held (names)"), "maturities": _l("Maturity dates")}
 FIELD_TYPES = {"archive": dict(ARCHIVE_FIELDS), "core": dict(CORE_FIELDS)}
 REQUIRED = {"archive": "name", "core": "core_no"}
 

@@ -24,7 +24,8 @@ from app.models.territory import bank_of, placer_for
 from app.models.tier import TierRule
 from app.imports.fields import FIELD_TYPES, REQUIRED, base_field, field_label
 from app.imports.rows import (COMPARED, F, SENSITIVE_VALUES, NamePlacer, Row, field_rules, msgid, norm, parse_row,
-                              reason)
+                              reason, refusal, split_maturity)
+from app.models.customer_fields import maturity_problem
 from app.imports.uploads import KEEP_DAYS, job_file
 from app.imports.spreadsheet import Table, Unreadable, cell_text, is_damaged_number
 
@@ -228,7 +229,7 @@ class _State:
         hashes = [r.id_hash for r in rows if r.id_hash]
         phones = [r.values["phone"] for r in rows if r.values.get("phone")]
         cores = [r.values["core_no"] for r in rows if r.values.get("core_no")]
-        found = SimpleNamespace(by_hash={}, by_phone_name={}, by_core={}, holdings=defaultdict(set))
+        found = SimpleNamespace(by_hash={}, by_phone_name={}, by_core={}, holdings=defaultdict(set), terms={})
         # One query per key, each on its own index; the bank is checked here, because with
         # "branch IN (…)" in the query SQLite walks the whole bank for every chunk.
         bank = self.bank_branch_set
@@ -253,9 +254,11 @@ class _State:
                     found.by_core.setdefault(c.core_no, c)
         if self.kind == "core" and found.by_core:
             ids = [c.id for c in found.by_core.values()]
-            for customer_id, product_id in (Holding.select(Holding.customer, Holding.product)
-                                            .where(Holding.customer.in_(ids)).tuples()):
+            for customer_id, product_id, since, matures_on in (
+                    Holding.select(Holding.customer, Holding.product, Holding.since, Holding.matures_on)
+                    .where(Holding.customer.in_(ids)).tuples()):
                 found.holdings[customer_id].add(product_id)
+                found.terms[customer_id, product_id] = (since, matures_on)
         return found
 
     def _archive(self, rows, found):
@@ -367,6 +370,7 @@ class _State:
             self._compare(row, customer)
             row.changes = [c for c in row.changes if c[0] in ("deposit_balance_wan", "loan_balance_wan")]
             if row.products is not None:
+                row.products, maturities = self._maturities(row, customer, found)
                 wanted = {self.catalogue[norm(p)] for p in row.products if norm(p) in self.catalogue}
                 unknown = [p for p in row.products if norm(p) not in self.catalogue]
                 if unknown:
@@ -376,8 +380,33 @@ class _State:
                     row.changes.append(("products", _names(held, self.catalogue_names),
                                         _names(wanted, self.catalogue_names)))
                 row.products = wanted
+                changed = {p: day for p, day in maturities.items()
+                           if found.terms.get((customer.id, p), (None, None))[1] != day}
+                if changed:
+                    row.maturities = changed
+                    row.changes.append(("maturities", None, "、".join(
+                        f"{_names({p}, self.catalogue_names)} {day}" for p, day in sorted(changed.items()))))
             row.outcome = "updated" if row.changes else "unchanged"
             self._tier_change(row, customer)
+
+    def _maturities(self, row, customer, found):
+        """The row's product names without their bracketed maturities, and {product id: date}
+        for the maturities that are the bank's products; a maturity before the holding's start
+        (today for a new one) or beyond 30 years is a reason the row is refused."""
+        names, maturities = [], {}
+        for token in row.products:
+            name, day, _bad = split_maturity(token)  # a bad date was refused when the row was read
+            names.append(name)
+            product = self.catalogue.get(norm(name))
+            if day is None or product is None:
+                continue
+            since = found.terms.get((customer.id, product), (None, None))[0] or self.today
+            problem = maturity_problem(since, day, self.today)
+            if problem:
+                row.reasons.append(refusal(problem))
+            else:
+                maturities[product] = day
+        return names, maturities
 
     def _tier_after(self, row, customer):
         """The customer's (tier, rule) once the row's values are written; row.tier when it changes."""
@@ -504,7 +533,7 @@ class _State:
     def _write_core(self, rows):
         matched = [r for r in rows if r.outcome in ("updated", "unchanged")]
         for row in matched:
-            update = {name: new for name, _old, new in row.changes if name != "products"}
+            update = {name: new for name, _old, new in row.changes if name not in ("products", "maturities")}
             if row.tier:
                 update["tier"], update["tier_rule"] = row.tier
             if update:
@@ -519,6 +548,9 @@ class _State:
                        if p not in held]
                 if new:
                     Holding.insert_many(new).execute()
+            for product, day in row.maturities.items():
+                Holding.update(matures_on=day).where((Holding.customer == row.customer.id)
+                                                     & (Holding.product == product)).execute()
         ids = [r.customer.id for r in matched]
         for start in range(0, len(ids), 500):
             Customer.update(refreshed_on=self.today, updated_at=self.now).where(

@@ -3,6 +3,7 @@
 Reasons are stored as [English msgid, params] (reason) and shown in the reader's language
 (render).
 """
+import datetime as dt
 import functools
 import re
 from collections import defaultdict
@@ -41,6 +42,7 @@ R = {
     "core_missing": _l("The customer number is missing."),
     "not_in_archive": _l("Customer number %(value)s is not in the archive."),
     "unknown_products": _l("Not in the bank's catalogue, ignored: %(names)s."),
+    "maturity_date": _l("%(product)s: “%(value)s” is not a maturity date: write it as 2027-03-01."),
     "no_territory": _l("No territory is named %(place)s: listed for a team lead to place."),
     "no_place": _l("No village, group or street given: listed for a team lead to place."),
     "bool": _l("%(field)s: write 是 or 否 (the file has “%(value)s”)."),
@@ -85,6 +87,24 @@ BASIS_WORDS = {"法定义务": "kyc", "开户": "kyc", "开户身份识别": "ky
 SENSITIVE_VALUES = ("assets_wan", "debts_wan", "net_income_wan")
 
 
+# A product held with its maturity date in brackets: 节节高（2027-03-01）, 定期存款(2027/3/1).
+WITH_MATURITY = re.compile(r"^(.+?)[（(]([^()（）]*)[)）]$")
+DATE_PARTS = re.compile(r"^(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*日?$")
+
+
+def split_maturity(token):
+    """(product name, maturity date or None, the bracket's text when it is not a date or None)."""
+    found = WITH_MATURITY.match(token)
+    if not found:
+        return token, None, None
+    name, text = found.group(1).strip(), found.group(2).strip()
+    parts = DATE_PARTS.match(text)
+    try:
+        return name, dt.date(*(int(p) for p in parts.groups())), None
+    except (AttributeError, ValueError):
+        return name, None, text
+
+
 def msgid(text):
     """The English msgid of a lazy string, so stored reasons render in any language."""
     args = getattr(text, "_args", None)
@@ -98,6 +118,11 @@ def _out_of_bounds(name, value):
 def _bounds_of(name):
     low, high = customer_fields.FIELDS[name].bounds
     return {"low": f"{low:.0f}", "high": f"{high:.0f}"}
+
+
+def refusal(text):
+    """A lazy message with its parameters (a model rule's) as a stored reason."""
+    return [msgid(text), {k: str(v) for k, v in (getattr(text, "_kwargs", None) or {}).items()}]
 
 
 def reason(code, table=R, **params):
@@ -126,13 +151,15 @@ def field_rules():
 # --- One row ----------------------------------------------------------------------------------
 class Row:
     __slots__ = ("number", "raw", "values", "reasons", "notes", "outcome", "customer", "changes",
-                 "territory_id", "key", "products", "unknown_products", "id_number", "id_hash", "parsed", "tier")
+                 "territory_id", "key", "products", "unknown_products", "id_number", "id_hash", "parsed", "tier",
+                 "maturities")
 
     def __init__(self, number, raw):
         self.number, self.raw = number, raw
         self.values, self.reasons, self.notes, self.changes = {}, [], [], []
         self.outcome = self.customer = self.territory_id = self.key = None
         self.products = self.unknown_products = None
+        self.maturities = {}  # product id → maturity date read with it (节节高（2027-03-01）)
         self.id_number = self.id_hash = None
         self.parsed = False
         self.tier = None  # (tier, rule) after the row is written, when it changes
@@ -242,6 +269,10 @@ def parse_row(row, mapping, kind, rules, labels):
                 row.reasons.append(reason("basis", field=label, value=text))
         elif kind_of == "products":
             row.products = [p for p in PRODUCT_SPLIT.split(text) if p]
+            for product in row.products:
+                name, _day, bad = split_maturity(product)
+                if bad is not None:
+                    row.reasons.append(reason("maturity_date", product=name, value=bad))
     if kind == "archive" and not row.values.get("name") and not row.values.get("_totals"):
         if not any(r[0] == msgid(R["too_long"]) for r in row.reasons):
             row.reasons.append([rules.name, {}])

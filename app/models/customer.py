@@ -18,6 +18,7 @@ from app.models.prepared import Prepared
 from app.models.product import Product
 from app.models.refused import Refused
 from app.models.scope import bank_scope, records, usable
+from app.models.customer_fields import maturity_problem
 from app.models.territory import Assignment, Territory, assigned_territory_ids, place_customer
 from app.models.tier import DEFAULT_RULES, TierRule, ordered, tier_of
 from app.models.vocabulary import CUSTOMER_KINDS, TIERS
@@ -145,6 +146,34 @@ class Customer(BaseModel):
         query = (query.join(held, on=(cls.territory == held.c.placed_id))
                  .where(cls.counted(kinds) if kinds is not None else cls.present()))
         return query, held.c.territory_id
+
+    @classmethod
+    def branch_figures(cls, customers, kinds):
+        """概览's figures by branch, in one grouped query over `customers` (a scope):
+        {branch id: {"tiers": {tier: n} of the counted customers (`counted(kinds)`),
+        "counted": n, "left_out": {reason: n}, "all": n, "deposit_wan": sum, "loan_wan": sum}}.
+
+        Every customer counts once, so counted + left out = all: the reason is the first
+        that applies of its kind not counted (the kind itself: "enterprise", …), gone
+        ("moved", "closed"), or not consenting ("no_consent"). Balances are every customer's.
+        """
+        figures = {}
+        query = (customers.select(cls.branch, cls.kind, cls.status, cls.consent, cls.tier, fn.COUNT(cls.id),
+                                  fn.SUM(cls.deposit_balance_wan), fn.SUM(cls.loan_balance_wan))
+                 .group_by(cls.branch, cls.kind, cls.status, cls.consent, cls.tier).order_by())
+        for branch, kind, status, consent, tier, n, deposit, loan in query.tuples():
+            f = figures.setdefault(branch, {"tiers": {}, "counted": 0, "left_out": {}, "all": 0,
+                                            "deposit_wan": 0.0, "loan_wan": 0.0})
+            f["all"] += n
+            f["deposit_wan"] += deposit or 0
+            f["loan_wan"] += loan or 0
+            reason = kind if kind not in kinds else status if status != "active" else None if consent else "no_consent"
+            if reason is None:
+                f["tiers"][tier] = f["tiers"].get(tier, 0) + n
+                f["counted"] += n
+            else:
+                f["left_out"][reason] = f["left_out"].get(reason, 0) + n
+        return figures
 
     @classmethod
     def counts_by_territory(cls, territory_ids, customers=None, kinds=None):
@@ -377,6 +406,28 @@ class Customer(BaseModel):
                 fields=[{"field": name, "theirs": now, "mine": mine} for name, now, mine in clashes],
                 version=self.version, theirs=theirs)
         return kept, id_number, products
+
+    def set_maturity(self, user, holding_id, matures_on):
+        """The one write path of a holding's maturity (到期日), or None to clear it: a term
+        deposit or a loan of this customer; refused with the reason (customer_fields.
+        maturity_problem) when it is before the start or beyond 30 years. Returns the holding."""
+        with database.atomic():
+            holding = (Holding.select(Holding, Product).join(Product)
+                       .where(Holding.id == holding_id, Holding.customer == self.id).first())
+            if holding is None:
+                raise Refused.not_found()
+            if holding.product.kind not in ("deposit", "loan"):
+                raise Refused({"matures_on": _l("Only a term deposit or a loan has a maturity date.")})
+            problem = maturity_problem(holding.since, matures_on, clock.today())
+            if problem:
+                raise Refused({"matures_on": problem})
+            if holding.matures_on != matures_on:
+                CustomerChange.create(customer=self.id, user=user.id, field="matures_on",
+                                      old=f"{holding.product.name} {holding.matures_on or '—'}",
+                                      new=f"{holding.product.name} {matures_on or '—'}")
+                holding.matures_on = matures_on
+                holding.save(only=[Holding.matures_on])
+            return holding
 
     def add_member(self, user, relation, name, occupation=None, minor=False, guardian_consent_on=None):
         """A family member, recorded in the customer's history; Refused without a relation or name,
@@ -612,9 +663,11 @@ class Holding(BaseModel):
     since = DateField(null=True)
     amount_wan = DoubleField(null=True)
     reference = TextField(null=True)  # account or contract number, where the bank gave one
+    matures_on = DateField(null=True)  # a term deposit's or a loan's maturity (到期日)
 
     class Meta:
-        indexes = ((("customer", "product"), True),)
+        # (customer, matures_on): Today's 到期提醒 probes it from the manager's customers.
+        indexes = ((("customer", "product"), True), (("customer", "matures_on"), False))
 
 
 class CustomerChange(BaseModel):

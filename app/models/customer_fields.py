@@ -40,6 +40,29 @@ class FieldRule:
 NOT_NEGATIVE = _l("Cannot be negative.")
 PHONE_PATTERN = crypto.PHONE_PATTERN
 PHONE_MESSAGE = _l("A mobile number has 11 digits and starts with 1.")
+
+# A holding's maturity (到期日): not before it started, and not beyond 30 years, the longest
+# term a county bank writes (a typo of the year, 2207 for 2027, is caught).
+MATURITY_YEARS = 30
+
+
+def maturity_problem(since, matures_on, today):
+    """Why matures_on cannot be a holding's maturity (a lazy message), or None; since is
+    the holding's start (today for one without)."""
+    if matures_on is None:
+        return None
+    start = since or today
+    if matures_on < start:
+        return _l("The maturity date %(day)s is before the holding started (%(since)s).",
+                  day=matures_on.isoformat(), since=start.isoformat())
+    try:
+        limit = start.replace(year=start.year + MATURITY_YEARS)
+    except ValueError:  # 29 February
+        limit = start.replace(year=start.year + MATURITY_YEARS, day=28)
+    if matures_on > limit:
+        return _l("The maturity date %(day)s is more than 30 years after the start: check the year.",
+                  day=matures_on.isoformat())
+    return None
 NAME_MESSAGE = _l("Enter a name.")
 # crypto's refusals are English msgids; these make them translatable here.
 ID_MESSAGES = {

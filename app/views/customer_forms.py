@@ -204,11 +204,18 @@ def describe_rule(code):
     conditions = []
     if volume:
         conditions.append(str(_l("business volume ≥ %(n)s (10k yuan)", n=volume)))
-    if rating:
+    if rating == CREDIT_RATINGS[0]:  # the top rating: "AAA 及以上" would promise a grade above it
+        conditions.append(str(_l("credit rating %(r)s", r=rating)))
+    elif rating:
         conditions.append(str(_l("credit rating %(r)s or better", r=rating)))
     if scale:
         conditions.append(str(_l("land ≥ %(n)s mu", n=scale)))
     return _l("%(tier)s rule: %(conditions)s", tier=TIER_LABELS[tier], conditions=" · ".join(conditions))
+
+
+class MaturityForm(FlaskForm):
+    """A holding's maturity date (到期日) on the customer page; empty clears it."""
+    matures_on = LocalDateField(_l("Maturity date"), validators=[Optional()])
 
 
 class MemberForm(FlaskForm):

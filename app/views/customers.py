@@ -8,12 +8,13 @@ from flask_login import current_user
 from wtforms import BooleanField, HiddenField, SelectField
 from wtforms.fields.choices import SelectChoice
 
+from app import clock
 from app.db import tree_order
 from app.views.customer_forms import (CATEGORY_LABELS, CONSENT_LABELS, DATA_KINDS, GROUND_LABELS, KIND_LABELS,
-                                POSITION_LABELS, STATUS_LABELS, TIER_LABELS, CustomerForm, MemberForm,
-                                describe_rule)
+                                POSITION_LABELS, STATUS_LABELS, TIER_LABELS, CustomerForm, MaturityForm,
+                                MemberForm, describe_rule)
 from app.models.consent import grounds
-from app.models import AuditLog, Customer, CustomerChange, FollowUp, Lead, Product, Territory, Visit
+from app.models import AuditLog, Customer, CustomerChange, FollowUp, Holding, Lead, Product, Territory, Visit
 from app.models.lead_funnel import listing as lead_listing
 from app.crypto import mask_phone
 from app.models.customer import PHONE_TAIL, is_phone_search
@@ -98,7 +99,17 @@ def _timeline(customer, limit=30):
     return items[:limit]
 
 
-def _detail(customer, full, member_form=None):
+def _holdings(customer):
+    """The customer's holdings with their products: deposits, loans (each soonest maturity
+    first) and the rest (e-banking, payments)."""
+    found = {"deposit": [], "loan": [], "other": []}
+    for h in (Holding.select(Holding, Product).join(Product).where(Holding.customer == customer.id)
+              .order_by(Holding.matures_on.is_null(), Holding.matures_on, Product.name, Holding.id)):
+        found.get(h.product.kind, found["other"]).append(h)
+    return found
+
+
+def _detail(customer, full, member_form=None, maturity_error=None):
     """The archive page; the full view differs only in showing phone and ID number in clear."""
     form = CustomerForm(meta={"csrf": False})
     labels = {name: form[name].label.text for name in form._fields}
@@ -111,6 +122,8 @@ def _detail(customer, full, member_form=None):
     # number is in the tel: link, the text stays masked. Others read the masked number only.
     may_call = current_user.role == "manager" and bool(customer.phone)
     return render("customers/detail.html", customer=customer, full=full, may_call=may_call,
+                  holdings=_holdings(customer),
+                  today=clock.today(), maturity_error=maturity_error or (None, None),
                   changes=list(CustomerChange.of(customer).limit(50)), FIELD_LABELS=labels,
                   KIND_LABELS=KIND_LABELS, STATUS_LABELS=STATUS_LABELS, CATEGORY_LABELS=CATEGORY_LABELS,
                   CONSENT_LABELS=CONSENT_LABELS, POSITION_LABELS=POSITION_LABELS,
@@ -272,6 +285,24 @@ def merge(customer_id):
         flash(_("Archive #%(gone)d merged into this one.", gone=gone.id))
         return redirect(url_for("customers.detail", customer_id=keep.id))
     return render("customers/merge.html", keep=keep, gone=gone)
+
+
+@bp.route("/<int:customer_id>/holdings/<int:holding_id>/maturity", methods=["POST"])
+@roles_required(*EDITORS)
+def set_maturity(customer_id, holding_id):
+    """Set or clear a term deposit's or loan's maturity date (到期日) on an archive in scope."""
+    customer = get_visible_or_404(Customer, customer_id)
+    form = MaturityForm()
+    if not form.validate_on_submit():
+        message = next(iter(form.matures_on.errors or form.errors.get("csrf_token", [])), "")
+        return _detail(customer, full=False, maturity_error=(holding_id, message)), 400
+    try:
+        customer.set_maturity(current_user, holding_id, form.matures_on.data)
+    except Refused as refused:
+        if refused.code == NOT_FOUND:
+            abort(404)
+        return _detail(customer, full=False, maturity_error=(holding_id, refused.message)), 400
+    return redirect(url_for("customers.detail", customer_id=customer.id) + "#balances")
 
 
 @bp.route("/<int:customer_id>/members", methods=["POST"])

@@ -87,7 +87,9 @@ def today():
 
 # Formats of Today's rows, translated once a page rather than once a row (gettext took
 # ~40 µs a call; a page has dozens of rows).
-WALK_FORMATS = {"last_visit": _l("last visit %(day)s"), "overdue": _l("overdue since %(day)s")}
+WALK_FORMATS = {"last_visit": _l("last visit %(day)s"), "overdue": _l("overdue since %(day)s"),
+                "matures": _l("%(product)s matures %(day)s"), "in_days": _l("in %(n)s days"),
+                "amount": _l("%(n)s (10k yuan)")}
 
 
 def _walk_formats():
