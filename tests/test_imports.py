@@ -255,6 +255,22 @@ def test_a_utf8_csv_with_a_bom_and_garbled_text(app, lead):
     assert response.status_code == 422 and "乱码" in soup(response).select_one("p.error").get_text()
 
 
+@pytest.mark.parametrize("encoding, expected", [("utf-8", "utf-8"), ("gbk", "gb18030")])
+def test_a_large_csv_whose_sample_ends_inside_a_character_is_read(tmp_path, encoding, expected):
+    """The encoding is judged on the file's first 256 KB: a Chinese character cut at that
+    edge is the sample's end, not a sign of garbling."""
+    from app.imports.spreadsheet import SAMPLE_BYTES, detect_encoding
+    line = "杨一,茶园村,一组\n".encode(encoding)
+    body = b"x" * (SAMPLE_BYTES - 1 - len(line) * ((SAMPLE_BYTES - 1) // len(line))) + line * ((SAMPLE_BYTES - 1) // len(line))
+    body += "杨二,茶园村,二组\n".encode(encoding) * 10  # the character at byte SAMPLE_BYTES is cut
+    assert len(body[:SAMPLE_BYTES].decode(encoding, errors="replace").rstrip("\ufffd")) < SAMPLE_BYTES
+    with pytest.raises(UnicodeDecodeError):
+        body[:SAMPLE_BYTES].decode(encoding)
+    path = tmp_path / "客户.csv"
+    path.write_bytes(body)
+    assert detect_encoding(path) == expected
+
+
 @pytest.mark.parametrize("data, words", [
     (b"%PDF-1.4 not a sheet\x00\x01", "不是表格"),
     (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 100, ".xlsx"),

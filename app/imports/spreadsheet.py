@@ -94,7 +94,8 @@ def detect_encoding(path, declared=None):
                 raise Unreadable(_l("This file is not UTF-8: it looks like GBK, the encoding Excel uses for "
                                  "Chinese CSV files. Choose GBK (or automatic) and upload it again.")) from None
             encoding = "gb18030"
-    text = head.decode(encoding, errors="replace")
+    # The sample may end inside a character: decode it as the start of a stream, not a whole.
+    text = codecs.getincrementaldecoder(encoding)(errors="replace").decode(head, final=False)
     garbled(text)
     return encoding
 
