@@ -53,6 +53,7 @@ MATRIX = {
     "customers.index": ("GET", "/customers/", {role: 200 for role in ALL}, None),
     "customers.detail": ("GET", "/customers/{c_v1}", {role: 200 for role in ALL}, None),
     "customers.full": ("POST", "/customers/{c_v1}/full", {role: 200 for role in ALL}, None),
+    "customers.call": ("GET", "/customers/{c_v1}/call", {"manager": 302}, 403),
     "customers.edit": ("GET", "/customers/{c_v1}/edit", {"manager": 200, "team_lead": 200, "admin": 200}, 403),
     "customers.new": ("GET", "/customers/new", {"manager": 200, "team_lead": 200, "admin": 200}, 403),
     "customers.merge": ("GET", "/customers/{c_v1}/merge", {"admin": 200}, 403),
@@ -81,6 +82,7 @@ MATRIX = {
     "leads.reassign": ("POST", "/leads/{l_l_mgr1}/reassign", {"team_lead": 400}, 403),
     # phone and account number in clear: the owner or a team lead, audited
     "leads.full": ("POST", "/leads/{l_l_mgr1}/full", {"manager": 200, "team_lead": 200}, 403),
+    "leads.call": ("GET", "/leads/{l_l_mgr1}/call", {"manager": 302}, 403),
     "leads.funnel": ("GET", "/leads/funnel", {"team_lead": 200, "management": 200}, 403),
     "lost_reasons.index": ("GET", "/admin/lost-reasons/", {"admin": 200}, 403),
     "lost_reasons.toggle": ("POST", "/admin/lost-reasons/999999/active", {"admin": 404}, 403),

@@ -147,6 +147,28 @@ def test_the_page_masks_and_the_full_view_is_audited(app, client, county):
         assert (entry.entity, entry.entity_id, entry.user_id) == ("customer", cid, county.users["mgr1"].id)
 
 
+def test_a_manager_calls_through_an_audited_link_and_others_cannot(app, client, county):
+    """The phone is a link its manager taps to dial; the number is in no page, only in the
+    answer's tel: redirect, and each call is in the audit log. A team lead reads it masked."""
+    seed_archive(app, county)
+    cid = county.customers["c_v1"].id
+    login(client, "mgr1")
+    link = soup(client.get(f"/customers/{cid}")).select_one("dd.phone a.tel")
+    assert link["href"] == f"/customers/{cid}/call" and link.text.strip() == "138****5678"
+    answer = client.get(link["href"])
+    assert answer.status_code == 302 and answer.headers["Location"] == f"tel:{PHONE}"
+    with app.app_context(), database.obj.connection_context():
+        entry = AuditLog.get(AuditLog.action == "call")
+        assert (entry.entity, entry.entity_id, entry.user_id) == ("customer", cid, county.users["mgr1"].id)
+    lead = app.test_client()
+    login(lead, "lead1")
+    assert soup(lead.get(f"/customers/{cid}")).select_one("dd.phone a.tel") is None
+    assert lead.get(f"/customers/{cid}/call").status_code == 403
+    other = app.test_client()
+    login(other, "mgr2")  # another territory's manager: the customer is not theirs
+    assert other.get(f"/customers/{cid}/call").status_code == 404
+
+
 # --- masking everywhere a manager can reach ----------------------------------------------
 
 REFERENCE = "6228 4800 1234 9876"  # an account number a won lead keeps

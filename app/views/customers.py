@@ -83,6 +83,18 @@ def full(customer_id):
     return _detail(customer, full=True)
 
 
+@bp.route("/<int:customer_id>/call")
+@roles_required("manager")
+def call(customer_id):
+    """Dial the customer: the manager whose territory holds them is sent to a tel: link, so
+    the number never sits in a page's source; each call is audited like the full view."""
+    customer = get_visible_or_404(Customer, customer_id)
+    if not customer.phone:
+        abort(404)
+    AuditLog.record(current_user.id, "call", "customer", customer.id, ip=request.remote_addr)
+    return redirect(f"tel:{customer.phone}")
+
+
 def _timeline(customer, limit=30):
     """Visits, follow-ups and leads of a customer the current user may see, newest first."""
     items = []

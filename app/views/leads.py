@@ -172,9 +172,8 @@ def _detail(lead, errors=None, values=None, status=200, full=False, duplicates=N
                   KIND_LABELS={k: KIND_LABELS[k] for k in CUSTOMER_KINDS},
                   managers=list(team_managers(current_user)) if current_user.role == "team_lead" else [],
                   stale=lead.is_stale(_stale_days()), today=clock.today(), full=full,
-                  # the manager working the lead calls its person; the number only in the tel: link
-                  call=(lead.phone or (lead.customer.phone if lead.customer_id else None))
-                  if current_user.role == "manager" and lead.owner_id == current_user.id else None,
+                  # the manager working the lead calls its person (through the audited call route)
+                  call=bool(_number_to_call(lead)),
                   can_reveal=lead.may_reveal(current_user)), status
 
 
@@ -199,6 +198,25 @@ def full(lead_id):
         abort(403)
     AuditLog.record(current_user.id, "view_full", "lead", lead.id, ip=request.remote_addr)
     return _detail(lead, full=True)
+
+
+def _number_to_call(lead):
+    """The number the current user may dial for a lead: only its owner, a manager, may."""
+    if current_user.role == "manager" and lead.owner_id == current_user.id:
+        return lead.phone or (lead.customer.phone if lead.customer_id else None)
+    return None
+
+
+@bp.route("/<int:lead_id>/call")
+@roles_required("manager")
+def call(lead_id):
+    """Dial the lead's person: a redirect to a tel: link, so the number never sits in a
+    page's source; each call is audited like the full view."""
+    number = _number_to_call(get_visible_or_404(Lead, lead_id))
+    if not number:
+        abort(404)
+    AuditLog.record(current_user.id, "call", "lead", lead_id, ip=request.remote_addr)
+    return redirect(f"tel:{number}")
 
 
 def _list_args():
