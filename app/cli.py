@@ -150,7 +150,6 @@ def import_customers_command(file, branch_code, kind, encoding, dry_run, yes, re
 
     with database.obj.connection_context(), force_locale("zh_CN"):
         branch = _branch_from_option(branch_code, "new customers belong to")
-        uploads.clean_old_files()
         token = uuid.uuid4().hex
         path = uploads.upload_dir() / token
         with open(file, "rb") as source, private_open(path, "wb") as copy:

@@ -261,7 +261,7 @@ def last_worker_heartbeat():
         raw = huey.get(HEARTBEAT_KEY, peek=True)
     except Exception:
         return None
-    return clock.parse_moment(raw) if raw else None
+    return dt.datetime.fromisoformat(raw) if raw else None  # written naive UTC
 
 
 # --- the consumer --------------------------------------------------------------------------------

@@ -7,6 +7,7 @@ live (queued or running) job per `key`, so the same work asked twice runs once. 
 itself lives in app/jobs.py, which hands this module its way to enqueue (`use_queue`), so
 the models never import the job layer above them.
 """
+import datetime as dt
 import json
 
 from peewee import DateTimeField, ForeignKeyField, IntegerField, IntegrityError, TextField
@@ -136,7 +137,7 @@ class Job(BaseModel):
         """The row, with the side store's newer progress when a transaction hides the row's."""
         side = _queue["side"].get(self.id) if _queue["side"] is not None and self.state == "running" else None
         if side:
-            at = clock.parse_moment(side["at"]) if side.get("at") else None
+            at = dt.datetime.fromisoformat(side["at"]) if side.get("at") else None  # naive UTC
             if at is not None and (self.heartbeat_at is None or at > self.heartbeat_at):
                 self.done, self.total, self.heartbeat_at = side["done"], side["total"], at
                 self.message = side.get("message") or self.message

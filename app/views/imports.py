@@ -66,7 +66,6 @@ def index():
         if upload is None or not upload.filename:
             error = _("Choose a file first: an Excel .xlsx file or a .csv file.")
         else:
-            uploads.clean_old_files()
             token = uuid.uuid4().hex
             path = uploads.upload_dir() / token
             if not _save_upload(upload, path):
