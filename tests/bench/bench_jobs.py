@@ -46,8 +46,8 @@ def _waits(folder, huey_url, worker_args):
         for _ in range(SAMPLES):
             time.sleep(rng.uniform(0.5, 2.5))
             with app.app_context(), database.obj.connection_context():
-                job = Job.submit("import_check", {"import_job": 0}, None, bank)
-                job = wait_for(lambda: (j := Job.get_by_id(job.id)).started_at and j, timeout=30, every=0.01)
+                job_id = Job.submit("import_check", {"import_job": 0}, None, bank).id
+                job = wait_for(lambda i=job_id: (j := Job.get_by_id(i)).started_at and j, timeout=30, every=0.01)
                 waits.append((job.started_at - job.created_at).total_seconds())
     finally:
         group.stop_all()
