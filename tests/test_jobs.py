@@ -25,7 +25,7 @@ def setting(tmp_path):
     """The test's settings, shared by the test's app and its consumers."""
     return {"DATABASE_URL": f"sqlite:///{tmp_path}/zerentian.db", "HUEY_URL": f"sqlite:///{tmp_path}/huey.db",
             "SECRET_KEY": "test", "ID_NUMBER_KEY": TEST_ID_NUMBER_KEY, "PASSWORD_HASH_METHOD": HASH,
-            "IMPORT_DIR": str(tmp_path / "uploads"), "HUEY_IMMEDIATE": False, "JOB_STALE_SECONDS": 1.5,
+            "IMPORT_DIR": str(tmp_path / "uploads"), "HUEY_IMMEDIATE": False, "JOB_STALE_SECONDS": 1.0,
             "WORKER_PERIODIC_SECONDS": 1, "WORKER_HEARTBEAT_SECONDS": 0.5}
 
 
@@ -117,7 +117,7 @@ def kill_worker_running(job_id, after_rows):
     return job
 
 
-def stale_check(wapp, seconds=1.6):
+def stale_check(wapp, seconds=1.1):
     """The periodic stale-job check, run once the dead worker's heartbeat is old enough."""
     clock_start = clock.now()
     wait_for(lambda: (clock.now() - clock_start).total_seconds() > seconds, what="the heartbeat to go stale")
@@ -127,8 +127,8 @@ def stale_check(wapp, seconds=1.6):
 
 @pytest.fixture
 def slow(setting):
-    """Imports slow enough to kill midway: 5 rows a chunk, 40 ms a row."""
-    setting.update(IMPORT_ROW_DELAY=0.04, IMPORT_CHUNK_ROWS=5)
+    """Imports slow enough to kill midway: 5 rows a chunk, 25 ms a row (a second for 40 rows)."""
+    setting.update(IMPORT_ROW_DELAY=0.025, IMPORT_CHUNK_ROWS=5)
 
 
 def test_a_worker_killed_mid_write_is_requeued_once_and_writes_each_row_once(slow, wapp, consumers):
@@ -195,7 +195,7 @@ def test_two_consumers_run_each_periodic_task_once_in_its_minute(wapp, consumers
             ImportJob.id == stale_preview).execute()
     # Both start together, a few seconds before 03:10 on their clock (the same clock: the second
     # starts that much later), so both are looking when the minute turns.
-    base, t0 = dt.datetime.fromisoformat("2026-11-26T03:09:55+08:00"), time.monotonic()
+    base, t0 = dt.datetime.fromisoformat("2026-11-26T03:09:56+08:00"), time.monotonic()
     first = consumers.start("--workers", "1", at=base)
     second = consumers.start("--workers", "1", at=base + dt.timedelta(seconds=time.monotonic() - t0))
     up(consumers, first)

@@ -61,9 +61,10 @@ class Consumers:
         return process.log_path.read_text(errors="replace")
 
     def stop(self, process):
-        """SIGINT (Huey's graceful stop), then SIGKILL to its own process group if it lingers."""
+        """SIGTERM (Huey's immediate stop: the test is over), then SIGKILL to its own process group
+        if it lingers."""
         if process.poll() is None:
-            os.killpg(process.pid, signal.SIGINT)
+            os.killpg(process.pid, signal.SIGTERM)
             try:
                 process.wait(5)
             except subprocess.TimeoutExpired:
