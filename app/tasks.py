@@ -4,7 +4,7 @@ and the periodic tasks, each at its Asia/Shanghai time (README, *Background work
 | periodic task | when (Asia/Shanghai) | what |
 |---|---|---|
 | `check_stale_jobs` | every minute | running jobs whose heartbeat stopped: queued again once, then failed |
-| `clean_uploads` | every day at 03:10 | uploads and refused-row files older than 2 days; previews never confirmed |
+| `clean_uploads` | daily, 03:10 | uploads older than 2 days, unconfirmed previews, week-old periodic runs |
 | (reports) | Mondays at 06:00 | the weekly reports, added with them |
 """
 import datetime as dt
@@ -16,7 +16,9 @@ from app import clock
 from app.imports import importer, uploads
 from app.jobs import bank_periodic, init_app as init_jobs, job_task, requeue_stale
 from app.models import ImportJob, User
-from app.models.job import JobFailed
+from app.models.job import JobFailed, PeriodicRun
+
+RUNS_KEPT_DAYS = 7
 
 
 def init_app(app):
@@ -65,13 +67,15 @@ def check_stale_jobs():
 
 @bank_periodic(minute="10", hour="3")
 def clean_uploads():
-    """Uploaded customer files (they hold ID numbers in clear) and previews never confirmed."""
+    """Uploaded customer files (they hold ID numbers in clear), previews never confirmed, and the
+    periodic runs' own record after a week (the stale check alone adds 1,440 rows a day)."""
     files = uploads.clean_old_files()
-    limit = clock.now() - dt.timedelta(days=uploads.KEEP_DAYS)
+    now = clock.now()
     stale = ImportJob.delete().where(ImportJob.status.in_(("mapping", "checked")),
-                                     ImportJob.updated_at < limit).execute()
-    current_app.logger.info("clean-up: %s files, %s unconfirmed previews", files, stale)
-    return {"files": files, "previews": stale}
+                                     ImportJob.updated_at < now - dt.timedelta(days=uploads.KEEP_DAYS)).execute()
+    runs = PeriodicRun.delete().where(PeriodicRun.slot < now - dt.timedelta(days=RUNS_KEPT_DAYS)).execute()
+    current_app.logger.info("clean-up: %s files, %s unconfirmed previews, %s periodic runs", files, stale, runs)
+    return {"files": files, "previews": stale, "periodic_runs": runs}
 
 
 # Monday's reports: the reports work adds its task here, e.g.

@@ -212,7 +212,7 @@ def test_two_consumers_run_each_periodic_task_once_in_its_minute(wapp, consumers
         runs = list(PeriodicRun.select().order_by(PeriodicRun.slot, PeriodicRun.name))
         assert ImportJob.get_or_none(ImportJob.id == stale_preview) is None
         assert ImportJob.get_or_none(ImportJob.id == kept_preview) is not None
-    assert json_of(run.outcome) == {"files": 1, "previews": 1}
+    assert json_of(run.outcome) == {"files": 1, "previews": 1, "periodic_runs": 0}
     assert not os.path.exists(old) and os.path.exists(fresh)
     local = [(r.name, clock.to_local(r.slot).strftime("%H:%M")) for r in runs]
     assert local == [("check_stale_jobs", "03:08"), ("check_stale_jobs", "03:09"),
