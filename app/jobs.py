@@ -182,10 +182,18 @@ def _end(job, state, result=None, error=None):
 # --- the stale-job check -------------------------------------------------------------------------
 def requeue_stale(now=None):
     """Running jobs whose heartbeat stopped: queued again once; a second death ends them failed.
+    Also a job left queued with an empty queue (its message was lost) is sent again.
     Returns (requeued ids, failed ids)."""
     now = now or clock.now()
     limit = dt.timedelta(seconds=float(current_app.config.get("JOB_STALE_SECONDS") or 120))
     requeued, failed = [], []
+    if _queue_empty():
+        # Nothing waits in Huey's storage, yet these rows say queued: their message is gone (a
+        # storage wiped, a queueing that failed). A second message is harmless: a job is claimed once.
+        for job in Job.select().where(Job.state == "queued", Job.created_at < now - limit).order_by(Job.id):
+            log.warning("job %s (%s): queued since %s with an empty queue, sent again", job.id, job.kind,
+                        job.created_at)
+            Job.enqueue(job)
     for job in Job.select().where(Job.state == "running").order_by(Job.id):
         job.live_view()
         beat = job.heartbeat_at or job.started_at or job.created_at
@@ -204,6 +212,13 @@ def requeue_stale(now=None):
                 log.error("job %s (%s): stopped twice, marked failed", job.id, job.kind)
                 failed.append(job.id)
     return requeued, failed
+
+
+def _queue_empty():
+    try:
+        return huey.storage.queue_size() == 0
+    except Exception:
+        return False
 
 
 # --- periodic tasks ------------------------------------------------------------------------------

@@ -67,3 +67,19 @@ def test_a_job_of_another_branch_is_a_404(app, county, client):
     assert fragment.select_one("html") is None
     assert fragment.select_one("[hx-trigger]")["hx-trigger"] == "every 1s"
     assert fragment.select_one("progress")["value"] == "3"
+
+
+def test_a_queued_job_whose_message_was_lost_is_sent_again(app, ctx, a1):
+    """The stale check finds a job queued long ago while Huey's queue is empty, and queues it
+    again (here it runs at once: HUEY_IMMEDIATE; its import is gone, so it fails with why)."""
+    import datetime as dt
+
+    from app import jobs
+
+    old = Job.create(kind="import_check", branch=a1.id, params='{"import_job": 999999}', state="queued",
+                     created_at=clock.now() - dt.timedelta(minutes=10))
+    fresh = Job.create(kind="import_check", branch=a1.id, params='{"import_job": 999999}', state="queued",
+                       created_at=clock.now())
+    assert jobs.requeue_stale() == ([], [])
+    assert Job.get_by_id(old.id).state == "failed"
+    assert Job.get_by_id(fresh.id).state == "queued"  # maybe just waiting for a worker
