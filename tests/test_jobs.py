@@ -354,3 +354,23 @@ def test_imports_from_the_page_and_the_command_run_on_redis(redis_url, wapp, con
         assert {j.state for j in Job.select()} == {"done"}
     with wapp.app_context():
         assert jobs.storage_ok() and jobs.last_worker_heartbeat() is not None
+
+
+@pytest.fixture
+def on_postgres(setting, postgres_url):
+    setting["DATABASE_URL"] = postgres_url
+
+
+def test_an_import_runs_on_the_worker_with_postgresql(on_postgres, wapp, consumers):
+    """The same page import with the database on PostgreSQL (the worker processes' connections
+    are their own: the consumer closes the pool before forking)."""
+    started(consumers, "--workers", "2", "--no-periodic")
+    lead = signed_in(wapp)
+    import_id = job_of(upload(lead, xlsx(rows(12))))
+    check(lead, import_id)
+    assert finished(import_id, "import_check").state == "done"
+    confirm(lead, import_id)
+    write = finished(import_id, "import_write")
+    assert (write.state, write.done, write.total) == ("done", 12, 12), write.error
+    with database.obj.connection_context():
+        assert Customer.select().where(Customer.name.startswith("客户")).count() == 12
