@@ -76,6 +76,10 @@ def configure(app):
     huey.storage_class, huey.storage_kwargs = storage_class, kwargs
     huey._immediate = bool(app.config.get("HUEY_IMMEDIATE"))
     huey.storage = huey.create_storage()
+    # The SQLite storage keeps one connection, opened now to create its tables: closed again so
+    # a server that forks its workers after making the app (gunicorn --preload) shares none.
+    with contextlib.suppress(Exception):
+        huey.storage.close()
     _state["app"] = app
 
 
