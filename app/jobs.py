@@ -198,6 +198,14 @@ def requeue_stale(now=None):
             log.warning("job %s (%s): queued since %s with an empty queue, sent again", job.id, job.kind,
                         job.created_at)
             Job.enqueue(job)
+        # Periodic runs claimed but never ended (the consumer or worker died first): a periodic
+        # task is short (long work is submitted as a job), so one silent this long is run again.
+        lost = PeriodicRun.select().where(PeriodicRun.finished_at.is_null(), PeriodicRun.claimed_at < now - limit,
+                                          PeriodicRun.slot > now - dt.timedelta(days=1))
+        for run in lost.order_by(PeriodicRun.id):
+            if run.name in PERIODIC:
+                log.warning("periodic task %s of %s: claimed, never ended; sent again", run.name, run.slot)
+                PERIODIC[run.name][1](run.slot.replace(tzinfo=dt.UTC).isoformat())
     for job in Job.select().where(Job.state == "running").order_by(Job.id):
         job.live_view()
         beat = job.heartbeat_at or job.started_at or job.created_at
@@ -236,14 +244,17 @@ def bank_periodic(minute="*", hour="*", day="*", month="*", day_of_week="*", nam
         @huey.task(name=f"periodic.{task_name}")
         def task(slot):
             with _context():
+                this = (PeriodicRun.name == task_name) & (PeriodicRun.slot == clock.parse_moment(slot))
+                if not PeriodicRun.update(claimed_at=clock.now()).where(
+                        this, PeriodicRun.finished_at.is_null()).execute():
+                    return  # this minute's run already ended (a message sent twice)
                 try:
                     outcome = fn()
                 except Exception:
                     current_app.logger.exception("periodic task %s failed", task_name)
                     outcome = "error"
                 PeriodicRun.update(finished_at=clock.now(), outcome=json.dumps(outcome, ensure_ascii=False)[:2000]
-                                   ).where(PeriodicRun.name == task_name,
-                                           PeriodicRun.slot == clock.parse_moment(slot)).execute()
+                                   ).where(this).execute()
         PERIODIC[task_name] = (check, task)
         fn.task = task
         return fn

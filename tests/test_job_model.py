@@ -83,3 +83,22 @@ def test_a_queued_job_whose_message_was_lost_is_sent_again(app, ctx, a1):
     assert jobs.requeue_stale() == ([], [])
     assert Job.get_by_id(old.id).state == "failed"
     assert Job.get_by_id(fresh.id).state == "queued"  # maybe just waiting for a worker
+
+
+def test_a_periodic_run_claimed_but_never_ended_runs_again(app, ctx):
+    """A consumer claimed the minute and died before its task ended: the stale check sends the
+    task again (HUEY_IMMEDIATE: it runs at once); a run that ended is left alone."""
+    import datetime as dt
+
+    from app import jobs
+    from app.models import PeriodicRun
+
+    long_ago = clock.now() - dt.timedelta(minutes=10)
+    slot = long_ago.replace(second=0, microsecond=0)
+    lost = PeriodicRun.create(name="check_stale_jobs", slot=slot, claimed_by="gone:1", claimed_at=long_ago)
+    ended = PeriodicRun.create(name="check_stale_jobs", slot=slot - dt.timedelta(minutes=1), claimed_by="gone:1",
+                               claimed_at=long_ago, finished_at=long_ago, outcome='"kept"')
+    jobs.requeue_stale()
+    lost = PeriodicRun.get_by_id(lost.id)
+    assert lost.finished_at is not None and lost.outcome == '{"requeued": [], "failed": []}'
+    assert PeriodicRun.get_by_id(ended.id).outcome == '"kept"'
