@@ -78,6 +78,8 @@ def clean_uploads():
     return {"files": files, "previews": stale, "periodic_runs": runs}
 
 
-# Monday's reports: the reports work adds its task here, e.g.
+# Monday's reports: the reports work adds its task here. A periodic task stays short (a run
+# silent for JOB_STALE_SECONDS is taken for dead and sent again): it submits the long work as
+# jobs (Job.submit with a key per territory and week, so a second run queues nothing new), e.g.
 #   @bank_periodic(minute="0", hour="6", day_of_week="1")
 #   def weekly_reports(): ...
