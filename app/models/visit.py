@@ -30,6 +30,7 @@ from app.models.vocabulary import CUSTOMER_KINDS
 
 OUTCOMES = ("met", "not_home", "refused", "interested", "signed", "moved")
 PITCH_RESULTS = ("pitched", "interested", "declined", "signed")
+REVIEWS = ("confirmed", "rejected")
 
 MERGE_WINDOW = dt.timedelta(minutes=10)    # a second check-in this close is the same visit
 FIX_WINDOW = dt.timedelta(minutes=10)      # a fix this far from made-at is not this check-in's
@@ -90,6 +91,11 @@ class Visit(BaseModel):
     note = TextField(default="", constraints=[default("''")])
     next_follow_up_on = DateField(null=True)
     photo_path = TextField(null=True)
+    # A team lead's decision (review.decide): a confirmed visit counts as verified, a rejected one never.
+    review = TextField(null=True, constraints=[one_of("review", REVIEWS)])
+    reviewed_by = ForeignKeyField(User, null=True, backref="reviewed_visits", on_delete="SET NULL")
+    reviewed_at = DateTimeField(null=True)
+    review_note = TextField(default="", constraints=[default("''")])
 
     class Meta:
         indexes = (
@@ -271,16 +277,24 @@ class Visit(BaseModel):
             since = clock.local_day_start_utc(clock.week_bounds(day)[0])
         query = cls.select(cls.customer).where(cls.made_at >= since)
         if verified_only:
-            query = query.where(cls.verified)
+            query = query.where(cls.counts())
         return query
 
     # --- coverage (走访覆盖率): one definition ----------------------------------------------
 
     @classmethod
     def visited_customer_ids(cls, since, until, verified_only=True):
-        """Ids of customers with a (verified) visit made in the UTC moments [since, until)."""
+        """Ids of customers with a visit made in the UTC moments [since, until) that counts: one
+        not rejected by a team lead, and (verified_only) verified by its fix or confirmed."""
         query = cls.select(cls.customer).where((cls.made_at >= since) & (cls.made_at < until))
-        return query.where(cls.verified) if verified_only else query
+        return query.where(cls.counts(verified_only))
+
+    @classmethod
+    def counts(cls, verified_only=True):
+        """The condition "this visit counts": verified (or confirmed), never rejected."""
+        if verified_only:
+            return (cls.verified & cls.review.is_null()) | (cls.review == "confirmed")
+        return cls.review.is_null() | (cls.review != "rejected")
 
     @classmethod
     def coverage(cls, viewer, start=None, end=None, by=None, among=None, verified_only=True, as_of=None):
@@ -377,13 +391,13 @@ class Visit(BaseModel):
         raise ValueError(f"coverage by {by!r}: by nothing, territory, manager or branch")
 
     @classmethod
-    def map_dots(cls, viewer):
+    def map_dots(cls, viewer, start=None, end=None):
         """(id, lng, lat, tier, visited) of each present customer the viewer may see that has a
-        position, in id order: visited when a verified visit was made this week, as coverage
-        counts it. The map's dots."""
-        monday = clock.week_bounds()[0]
-        this_week = cls.visited_customer_ids(clock.local_day_start_utc(monday),
-                                             clock.local_day_start_utc(monday + dt.timedelta(days=7)))
+        position, in id order: visited when a verified visit was made in the business dates
+        [start, end) (this week by default), as coverage counts it. The map's dots."""
+        start = start or clock.week_bounds()[0]
+        end = end or start + dt.timedelta(days=7)
+        this_week = cls.visited_customer_ids(clock.local_day_start_utc(start), clock.local_day_start_utc(end))
         return (Customer.visible_to(viewer)
                 .select(Customer.id, Customer.lng, Customer.lat, Customer.tier,
                         Case(None, [(Customer.id.in_(this_week), 1)], 0))
@@ -437,6 +451,8 @@ class FollowUp(BaseModel):
     source_visit = ForeignKeyField(Visit, null=True, backref="follow_ups", on_delete="SET NULL")
     done_at = DateTimeField(null=True)
     created_at = created_at_field()
+    handed_by = ForeignKeyField(User, null=True, backref="handed_follow_ups", on_delete="SET NULL")
+    handed_at = DateTimeField(null=True)  # when a team lead gave it to this user (team.reassign_follow_up)
 
     class Meta:
         indexes = (
