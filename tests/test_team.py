@@ -360,7 +360,7 @@ def test_the_coverage_page_and_its_excel_show_the_same_numbers(steer, client):
     page = soup(client.get("/team?period=this_week"))
     row = page.select_one(f"#by-territory tr[data-key='{steer.territories['V1'].id}']")
     cells = [td.get_text(" ", strip=True) for td in row.select("td")]
-    assert cells == ["茶园村 · 城关片区", "4", "1", "2", "25%", "+0.0", "1", "1"]
+    assert cells == ["茶园村 · 城关片区", "25%", "+0.0", "4", "1", "2", "1", "1"]
     link = row.select_one("td.coverage a")["href"]
     listed = soup(client.get(link))
     assert sorted(a.select_one(".row-main").get_text(" ", strip=True).split()[0]
