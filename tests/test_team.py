@@ -424,3 +424,73 @@ def test_the_manager_reads_the_decision_on_the_visit(steer, client):
     decision = page.select_one(".review-decision")
     assert "团队负责人已驳回" in decision.get_text() and "离客户800米，请补走访" in decision.get_text()
     assert "王组长" in decision.get_text()
+
+
+# --- the bank's judging period, the map and the Excel files -----------------------------------
+
+def test_the_map_colours_the_banks_judging_period_and_says_which(app, steer_rows, client):
+    from app.models import Setting
+
+    login(client, "lead1")
+    data = client.get("/map/data").get_json()
+    assert data["period"] == ["2026-11-01", "2026-11-30"]  # a month by default
+    v1 = next(t for t in data["t"] if t["n"] == "茶园村")
+    assert v1["v"] == [2, 4]  # 周大福 and 吴小梅 this month, as the coverage page counts
+    week = client.get("/map/data?period=last_week").get_json()
+    assert week["period"] == ["2026-11-16", "2026-11-22"]
+    assert next(t for t in week["t"] if t["n"] == "茶园村")["v"] == [1, 4]
+    with app.app_context(), database.obj.connection_context():
+        Setting.put(steer_rows.branches["A"], "coverage_period", "quarter")
+    data = client.get("/map/data").get_json()
+    assert data["period"] == ["2026-10-01", "2026-12-31"]
+    assert next(t for t in data["t"] if t["n"] == "茶园村")["v"] == [3, 4]  # 钱二's October visit too
+    tag = soup(client.get("/map")).select_one("#map-period").get_text(strip=True)
+    assert tag == "本季度（2026-10-01 至 2026-12-31）"
+    assert soup(client.get("/team")).select_one("#period option[selected]")["value"] == "this_quarter"
+
+
+def test_a_bad_judging_period_is_refused_on_the_settings_page(app, county, client):
+    from app.models import Setting
+
+    login(client, "admin")
+    page = soup(client.get("/admin/settings"))
+    assert page.select_one("select[name=coverage_period] option[selected]")["value"] == "month"
+    response = client.post("/admin/settings", data={"csrf_token": csrf_token(client, "/admin/settings"),
+                                                     "coverage_period": "year", "gold_rhythm_days": "0"})
+    assert response.status_code == 422
+    errors = soup(response).get_text()
+    assert "请选择周、月或季度。" in errors and "请输入 1 到 365 之间的数。" in errors
+    with app.app_context(), database.obj.connection_context():
+        assert Setting.get(county.branches["A"], "coverage_period") == "month"
+
+
+def test_the_drill_down_excel_masks_phones_and_writes_formulas_as_text(app, steer_rows, client):
+    with app.app_context(), database.obj.connection_context():
+        Customer.update(name="=HYPERLINK(\"http://x\")").where(Customer.id == steer_rows.customers["c_zhao"].id).execute()
+    login(client, "lead1")
+    v1 = steer_rows.territories["V1"].id
+    response = client.get(f"/team/customers.xlsx?period=this_week&show=unvisited&territory={v1}")
+    assert response.status_code == 200
+    assert response.headers["Content-Type"].startswith("application/vnd.openxmlformats")
+    sheet = load_workbook(io.BytesIO(response.data)).worksheets[0]
+    rows = [[c for c in r] for r in sheet.iter_rows()]
+    header = [r[0].value for r in rows[:4]]
+    assert header[0] == "茶园村 · 尚未走访"
+    assert header[1] == "统计期：本周（2026-11-23 至 2026-11-29）"
+    assert header[2] == "范围：城关支行"
+    body = {r[0].value: r for r in rows[6:]}
+    assert set(body) == {"吴小梅", "=HYPERLINK(\"http://x\")", "钱二"}
+    risky = body["=HYPERLINK(\"http://x\")"][0]
+    assert risky.data_type == "s" and risky.quotePrefix
+    assert body["钱二"][5].value == "139****4444"
+    assert b"13933334444" not in response.data
+    # the ledger's and the review queue's files name their scope too
+    for path in ("/team/ledger.xlsx", "/team/review.xlsx?period=this_week"):
+        book = load_workbook(io.BytesIO(client.get(path).data))
+        assert book.worksheets[0]["A3"].value == "范围：城关支行", path
+    ledger = load_workbook(io.BytesIO(client.get("/team/ledger.xlsx").data)).worksheets[0]
+    names = [r[3].value for r in ledger.iter_rows(min_row=7)]
+    assert sorted(names) == sorted(["=HYPERLINK(\"http://x\")", "吴小梅"])
+    review_book = load_workbook(io.BytesIO(client.get("/team/review.xlsx?period=this_week").data))
+    waiting = [[c.value for c in r] for r in review_book.worksheets[0].iter_rows(min_row=7)]
+    assert [(r[1], r[2], r[3]) for r in waiting] == [("张经理", "=HYPERLINK(\"http://x\")", 800)]
