@@ -202,7 +202,7 @@ CREATE UNIQUE INDEX "visit_client_uuid" ON "visit" ("client_uuid");
 CREATE INDEX "visit_customer_id" ON "visit" ("customer_id");
 CREATE INDEX "visit_user_id" ON "visit" ("user_id");
 CREATE INDEX "visit_reviewed_by_id" ON "visit" ("reviewed_by_id");
-CREATE INDEX "visit_customer_id_made_at" ON "visit" ("customer_id", "made_at");
+CREATE INDEX "visit_customer_id_made_at_verified_review" ON "visit" ("customer_id", "made_at", "verified", "review");
 CREATE INDEX "visit_user_id_made_at" ON "visit" ("user_id", "made_at");
 
 CREATE TABLE "visit_product" (
@@ -460,8 +460,8 @@ CREATE TABLE "visit_fix" (
 );
 CREATE INDEX "visit_fix_visit_id" ON "visit_fix" ("visit_id");
 CREATE UNIQUE INDEX "visit_fix_client_uuid" ON "visit_fix" ("client_uuid");
-CREATE INDEX "visit_made_at" ON "visit" ("made_at");
-CREATE INDEX "customer_territory_id_status_consent_kind_tier_village_g_48cb0bf" ON "customer" ("territory_id", "status", "consent", "kind", "tier", "village", "group_name", "lat", "lng", "name");
+CREATE INDEX "visit_made_at_customer_id_verified_review" ON "visit" ("made_at", "customer_id", "verified", "review");
+CREATE INDEX "customer_territory_id_status_consent_kind_tier_village_g_78e7d46" ON "customer" ("territory_id", "status", "consent", "kind", "tier", "village", "group_name", "lat", "lng", "name", "branch_id");
 
 -- A team lead's "tomorrow's list": customers handed to a manager for a day (issue 18).
 CREATE TABLE "handed_customer" (

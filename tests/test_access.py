@@ -337,3 +337,18 @@ def test_management_sees_the_same_page_for_each_branch_of_its_scope(client, coun
         == ["河坝村 · 河坝片区"]
     assert page.select_one("form.hand-form") is None
     assert client.get(f"/team?branch={county.branches['B'].id}").status_code == 404
+
+
+def test_managements_branch_rows_open_that_branchs_customers(client, county):
+    from bs4 import BeautifulSoup
+
+    login(client, "mgmt")
+    page = BeautifulSoup(client.get("/team?period=this_week").get_data(as_text=True), "html.parser")
+    a2 = county.branches["A2"].id
+    link = page.select_one(f"#by-branch tr[data-key='{a2}'] td.counted a")["href"]
+    listed = BeautifulSoup(client.get(link).get_data(as_text=True), "html.parser")
+    assert [a.select_one(".row-main").get_text(" ", strip=True).split()[0]
+            for a in listed.select("ul.figure-customers a.row")] == ["孙大山"]
+    page = BeautifulSoup(client.get(f"/team?period=this_week&branch={a2}").get_data(as_text=True), "html.parser")
+    link = page.select_one("#by-territory td.counted a")["href"]
+    assert f"branch={a2}" in link and client.get(link).status_code == 200

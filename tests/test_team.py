@@ -494,3 +494,34 @@ def test_the_drill_down_excel_masks_phones_and_writes_formulas_as_text(app, stee
     review_book = load_workbook(io.BytesIO(client.get("/team/review.xlsx?period=this_week").data))
     waiting = [[c.value for c in r] for r in review_book.worksheets[0].iter_rows(min_row=7)]
     assert [(r[1], r[2], r[3]) for r in waiting] == [("张经理", "=HYPERLINK(\"http://x\")", 800)]
+
+
+@pytest.mark.parametrize("kind", ["this_week", "last_week", "this_month", "last_month", "this_quarter"])
+def test_the_pages_one_pass_agrees_with_visit_coverage(steer, kind):
+    """page_figures sums one pass over the customers; Visit.coverage is the definition."""
+    lead, period = lead1(steer), team.period_of(kind)
+    review.decide(lead, steer.visits["v_zhao"].id, "confirmed")
+    review.decide(lead, steer.visits["v_g1"].id, "rejected", "x")
+    Assignment.create(territory=steer.territories["G1"], user=steer.users["mgr1"], business_line="micro",
+                      starts_on=dt.date(2026, 1, 1))  # a village and its own group: counted once
+    territories = [t.id for t in steer.territories.values()]
+    managers = [steer.users["mgr1"].id, steer.users["mgr2"].id]
+    branches = [steer.branches["A1"].id, steer.branches["A2"].id]
+    found = team.page_figures(lead, period, territories, managers, branches, total_of=branches)
+    for by, keys in (("territory", territories), ("manager", managers), ("branch", branches)):
+        if by == "manager" and kind in ("last_week", "last_month"):
+            # Until 11-24 mgr2 also kept 河坝村 (河坝支行): Visit.coverage by manager counts a
+            # manager's whole 责任田 whoever looks; this page never counts what its viewer may not
+            # see, so 孙大山 is left out of lead1's figures.
+            assert found[by][steer.users["mgr2"].id]["counted"] == 1
+            continue
+        for verified_only, field in ((True, "visited"), (False, "visited_all")):
+            expected = Visit.coverage(lead, period.start, period.end, by=by, among=keys, as_of=period.as_of,
+                                      verified_only=verified_only)
+            assert {k: (found[by][k][field], found[by][k]["counted"]) for k in keys} == {
+                k: expected[k][:2] for k in keys}, (by, field)
+        before = period.previous()
+        earlier = Visit.coverage(lead, before.start, before.end, by=by, among=keys, as_of=before.as_of)
+        assert {k: found[by][k]["previous"] for k in keys} == {k: earlier[k][2] for k in keys}, by
+    everything = Visit.coverage(lead, period.start, period.end, as_of=period.as_of)
+    assert (found["total"]["visited"], found["total"]["counted"]) == everything[:2]

@@ -10,7 +10,7 @@ import datetime as dt
 from dataclasses import dataclass
 
 from flask_babel import lazy_gettext as _l
-from peewee import JOIN, DateField, ForeignKeyField, TextField, fn
+from peewee import JOIN, SQL, Case, DateField, ForeignKeyField, TextField, fn
 
 from app import clock, crypto
 from app.db import chinese_order, database
@@ -229,70 +229,160 @@ def _managers_customers(manager_ids, day, base, kinds):
     return query.join(Assignment, on=(Assignment.territory == territory_id)).where(*current), Assignment.user
 
 
-def figures(viewer, period, by, among):
-    """{key: row dict} for by "territory" (among: ids), "manager" (among: Users or ids) or
-    "branch" (among: ids): counted, visited (verified or confirmed), visited_all (any visit
-    not rejected), coverage (ratio or None), previous (the ratio of the period of the same
-    length before), change (percentage points or None), gold (gold customers counted there
-    with no visit in the gold rhythm's days up to the period's last day, or today), overdue
-    (customers with an open follow-up due before today: of the territory or branch; a manager's own).
-    """
-    keys = [getattr(k, "id", k) for k in among]
-    if not keys:
-        return {}
-    as_of = period.as_of
+# Bits of a customer's visits in the page's window (_leaf_rows): one index seek a customer.
+CUR, CUR_ALL, PREV, CONTACTED = 1, 2, 4, 8
+FIGURES = ("counted", "visited", "visited_all", "previous_visited", "gold")
+
+
+def _flag(condition, bit):
+    return fn.MAX(Case(None, [(condition, bit)], 0))
+
+
+def _leaf_rows(viewer, period, kinds):
+    """{(territory id, branch id): {counted, visited, visited_all, previous_visited, gold}} of the
+    viewer's counted customers, one pass: each customer's visits in the window (the period before,
+    the period, the gold rhythm's days) read once through visit(customer, made_at, verified,
+    review), the rules being Visit.counts', then grouped by the customer's own territory and
+    branch. Every figure of the page is a sum of these rows, as each customer sits in one
+    territory: a territory's subtree, a manager's assignments (a customer under two of them
+    once), a branch, the total."""
     before = period.previous()
-    verified = Visit.coverage(viewer, period.start, period.end, by=by, among=keys, as_of=as_of)
-    every = Visit.coverage(viewer, period.start, period.end, by=by, among=keys, verified_only=False, as_of=as_of)
-    earlier = Visit.coverage(viewer, before.start, before.end, by=by, among=keys, as_of=before.as_of)
+    since, until = _moments(period)
+    before_since, _ = _moments(before)
+    gold_since, gold_until, _ = gold_window(viewer, period.as_of)
+    window_start = min(before_since, gold_since)
+    window_end = max(until, gold_until)
+    when = Visit.made_at
+    flags = (Visit.select(
+        _flag((when >= since) & (when < until) & Visit.counts(True), CUR)
+        + _flag((when >= since) & (when < until) & Visit.counts(False), CUR_ALL)
+        + _flag((when < since) & Visit.counts(True), PREV)
+        + _flag((when >= gold_since) & (when < gold_until) & Visit.counts(False), CONTACTED))
+        .where((Visit.customer == Customer.id) & (when >= window_start) & (when < window_end)))
+    each = (Customer.visible_to(viewer, period.as_of).where(Customer.counted(kinds))
+            .select(Customer.territory.alias("territory_id"), Customer.branch.alias("branch_id"),
+                    Customer.tier.alias("tier"), fn.COALESCE(flags, 0).alias("flags"))
+            .cte("each", materialized=True))
+
+    def has(bit):
+        return fn.COALESCE(fn.SUM(Case(None, [((each.c.flags.bin_and(bit)) > 0, 1)], 0)), 0)
+
+    stale = fn.COALESCE(fn.SUM(Case(None, [((each.c.tier == "gold") & (each.c.flags.bin_and(CONTACTED) == 0), 1)],
+                                    0)), 0)
+    query = (each.select_from(each.c.territory_id, each.c.branch_id, fn.COUNT(SQL("*")), has(CUR), has(CUR_ALL),
+                              has(PREV), stale)
+             .group_by(each.c.territory_id, each.c.branch_id))
+    return {(t, b): dict(zip(FIGURES, (int(n) for n in numbers)))
+            for t, b, *numbers in query.tuples()}
+
+
+def _overdue_rows(viewer):
+    """{(territory id, branch id): customers with an open follow-up due before today} of the
+    viewer's present customers, and {user id: such customers of the user's own follow-ups}."""
+    late = (FollowUp.done_at.is_null(), FollowUp.due_on < clock.today())
+    by_place = (Customer.visible_to(viewer).join(FollowUp, on=(FollowUp.customer == Customer.id))
+                .where(Customer.present(), *late)
+                .select(Customer.territory, Customer.branch, fn.COUNT(fn.DISTINCT(Customer.id)))
+                .group_by(Customer.territory, Customer.branch).order_by())
+    by_user = (FollowUp.visible_to(viewer).where(*late)
+               .select(FollowUp.user, fn.COUNT(fn.DISTINCT(FollowUp.customer))).group_by(FollowUp.user).order_by())
+    return ({(t, b): int(n) for t, b, n in by_place.tuples()}, {u: int(n) for u, n in by_user.tuples()})
+
+
+def _paths(territory_ids):
+    ids = [t for t in territory_ids if t is not None]
+    return dict(Territory.select(Territory.id, Territory.path).where(Territory.id.in_(ids)).tuples()) if ids else {}
+
+
+def _assigned_leaves(manager_ids, day, leaves):
+    """{manager id: set of the territory ids (among leaves: id → path) under their assignments on day}."""
+    if not manager_ids:
+        return {}
+    held = {m: set() for m in manager_ids}
+    rows = (Assignment.select(Assignment.user, Territory.path).join(Territory)
+            .where(Assignment.user.in_(list(manager_ids)), Assignment.starts_on <= day,
+                   Assignment.ends_on.is_null() | (Assignment.ends_on >= day)).tuples())
+    for user_id, path in rows:
+        held[user_id].update(t for t, p in leaves.items() if p.startswith(path))
+    return held
+
+
+def _row(key, figures, previous_counted, overdue):
+    counted, visited, previous_visited = figures["counted"], figures["visited"], figures["previous_visited"]
+    ratio = visited / counted if counted else None
+    previous = previous_visited / previous_counted if previous_counted else None
+    return {"key": key, "counted": counted, "visited": visited, "visited_all": figures["visited_all"],
+            "coverage": ratio, "previous": previous, "previous_visited": previous_visited,
+            "previous_counted": previous_counted, "gold": figures["gold"], "overdue": overdue,
+            "change": None if ratio is None or previous is None else round((ratio - previous) * 100, 1)}
+
+
+def _sum(rows):
+    return {k: sum(r[k] for r in rows) for k in FIGURES}
+
+
+def page_figures(viewer, period, territories=(), managers=(), branches=(), total_of=None):
+    """The coverage page's figures in a fixed number of queries whatever its size:
+    {"territory": {id: row}, "manager": {id: row}, "branch": {id: row}, "total": row or None}.
+
+    Each row: counted, visited (verified or confirmed, Visit.counts), visited_all (any visit not
+    rejected), coverage (ratio or None: "—"), previous (the ratio of the period of the same length
+    before), change (percentage points or None), gold (gold customers counted there with no visit
+    in the gold rhythm's days up to the period's last day, or today), overdue (customers with an
+    open follow-up due before today: of the territory or branch; a manager's own follow-ups).
+    A territory counts the customers of its subtree, a manager those of the territories assigned
+    to them on the period's last day (the period before: on its own last day), a branch its own
+    customers, the total those of the branches total_of (ids). Only what the viewer may see is
+    counted: a manager who kept a territory of another branch counts without it here, where
+    Visit.coverage by manager counts a manager's whole 责任田. Otherwise the same figures as
+    Visit.coverage by territory, manager and branch (tests/test_team.py checks they agree).
+    """
     kinds = counted_kinds(viewer.branch_id)
-    base = Customer.visible_to(viewer, as_of)
-    gold_of = (Customer.tier == "gold") & Customer.id.not_in(_contacted(viewer, as_of))
-    if by == "territory":
-        query, key = Customer.of_territories(keys, base, kinds)
-        gold = query.where(gold_of).select(key, fn.COUNT(Customer.id)).group_by(key)
-        query, key = Customer.of_territories(keys, base)
-        overdue = (query.join(FollowUp, on=(FollowUp.customer == Customer.id))
-                   .where(FollowUp.done_at.is_null(), FollowUp.due_on < clock.today())
-                   .select(key, fn.COUNT(fn.DISTINCT(Customer.id))).group_by(key))
-    elif by == "manager":
-        query, key = _managers_customers(keys, as_of, Customer.select(), kinds)
-        gold = query.where(gold_of).select(key, fn.COUNT(fn.DISTINCT(Customer.id))).group_by(key)
-        overdue = (FollowUp.visible_to(viewer).select(FollowUp.user, fn.COUNT(fn.DISTINCT(FollowUp.customer)))
-                   .where(FollowUp.user.in_(keys), FollowUp.done_at.is_null(), FollowUp.due_on < clock.today())
-                   .group_by(FollowUp.user))
-    elif by == "branch":
-        gold = (base.where(Customer.counted(kinds), gold_of, Customer.branch.in_(keys))
-                .select(Customer.branch, fn.COUNT(Customer.id)).group_by(Customer.branch))
-        overdue = (base.join(FollowUp, on=(FollowUp.customer == Customer.id))
-                   .where(Customer.present(), Customer.branch.in_(keys), FollowUp.done_at.is_null(),
-                          FollowUp.due_on < clock.today())
-                   .select(Customer.branch, fn.COUNT(fn.DISTINCT(Customer.id))).group_by(Customer.branch))
-    else:
-        raise ValueError(by)
-    gold, overdue = dict(gold.order_by().tuples()), dict(overdue.order_by().tuples())
-    rows = {}
-    for k in keys:
-        visited, counted, ratio = verified.get(k, (0, 0, None))
-        previous_visited, previous_counted, previous = earlier.get(k, (0, 0, None))
-        rows[k] = {"key": k, "counted": counted, "visited": visited, "visited_all": every.get(k, (0, 0, None))[0],
-                   "coverage": ratio, "previous": previous, "previous_visited": previous_visited,
-                   "previous_counted": previous_counted,
-                   "change": None if ratio is None or previous is None else round((ratio - previous) * 100, 1),
-                   "gold": int(gold.get(k, 0)), "overdue": int(overdue.get(k, 0))}
-    return rows
+    leaf = _leaf_rows(viewer, period, kinds)
+    overdue_at, overdue_of = _overdue_rows(viewer)
+    result = {"territory": {}, "manager": {}, "branch": {}, "total": None}
+    territory_ids = [getattr(t, "id", t) for t in territories]
+    if territory_ids:
+        paths = _paths(territory_ids)
+        leaves = _paths({t for t, _ in leaf} | {t for t, _ in overdue_at})
+        for tid in territory_ids:
+            prefix = paths.get(tid)
+            inside = {t for t, p in leaves.items() if prefix and p.startswith(prefix)}
+            sums = _sum([v for (t, _), v in leaf.items() if t in inside])
+            late = sum(n for (t, _), n in overdue_at.items() if t in inside)
+            result["territory"][tid] = _row(tid, sums, sums["counted"], late)
+    manager_ids = [getattr(m, "id", m) for m in managers]
+    if manager_ids:
+        leaves = _paths({t for t, _ in leaf})
+        now = _assigned_leaves(manager_ids, period.as_of, leaves)
+        then = _assigned_leaves(manager_ids, period.previous().as_of, leaves)
+        for mid in manager_ids:
+            sums = _sum([v for (t, _), v in leaf.items() if t in now[mid]])
+            earlier = _sum([v for (t, _), v in leaf.items() if t in then[mid]])
+            result["manager"][mid] = _row(mid, dict(sums, previous_visited=earlier["previous_visited"]),
+                                          earlier["counted"], overdue_of.get(mid, 0))
+    for bid in [getattr(b, "id", b) for b in branches]:
+        sums = _sum([v for (_, b), v in leaf.items() if b == bid])
+        result["branch"][bid] = _row(bid, sums, sums["counted"],
+                                     sum(n for (_, b), n in overdue_at.items() if b == bid))
+    if total_of is not None:
+        wanted = set(total_of)
+        sums = _sum([v for (_, b), v in leaf.items() if b in wanted])
+        result["total"] = _row(None, sums, sums["counted"],
+                               sum(n for (_, b), n in overdue_at.items() if b in wanted))
+    return result
+
+
+def figures(viewer, period, by, among):
+    """{key: row} of page_figures for one grouping: by "territory" (among: ids), "manager"
+    (Users or ids) or "branch" (ids)."""
+    keyword = {"territory": "territories", "manager": "managers", "branch": "branches"}[by]
+    return page_figures(viewer, period, **{keyword: among})[by]
 
 
 def total(viewer, period, branch_ids):
-    """The same figures for all the viewer's customers in the branches (ids) at once: the sums of
-    `figures` by branch, each ratio from the summed counts."""
-    rows = figures(viewer, period, "branch", branch_ids).values()
-    sums = {key: sum(r[key] for r in rows) for key in ("counted", "visited", "visited_all", "gold", "overdue",
-                                                         "previous_visited", "previous_counted")}
-    ratio = sums["visited"] / sums["counted"] if sums["counted"] else None
-    previous = sums["previous_visited"] / sums["previous_counted"] if sums["previous_counted"] else None
-    return dict(sums, coverage=ratio, previous=previous,
-                change=None if ratio is None or previous is None else round((ratio - previous) * 100, 1))
+    """The page's figures for all the viewer's customers in the branches (ids) at once."""
+    return page_figures(viewer, period, total_of=branch_ids)["total"]
 
 
 def sort_rows(rows, key, descending):

@@ -99,9 +99,11 @@ class Visit(BaseModel):
 
     class Meta:
         indexes = (
-            (("customer", "made_at"), False),
+            # Covering: a customer's visits in a window, with what decides whether each counts
+            # (the coverage page reads every customer's this way, issue 18)
+            (("customer", "made_at", "verified", "review"), False),
             (("user", "made_at"), False),
-            (("made_at",), False),  # this week's visits, for coverage and the walk list
+            (("made_at", "customer", "verified", "review"), False),  # a period's visits, for coverage and Today
         )
 
     @classmethod

@@ -69,19 +69,17 @@ def _coverage_tables(period, branch):
     """The page's tables: (total, branches, territories, managers), each row a dict with its name."""
     territories = team_model.field_territories(current_user, branch)
     managers = team_model.team_members(current_user, branch)
-    by_territory = team_model.figures(current_user, period, "territory", [t.id for t in territories])
-    by_manager = team_model.figures(current_user, period, "manager", managers)
-    t_rows = [dict(by_territory[t.id], name=t.name, zone=t.zone, territory=t) for t in territories]
-    names = _territory_names(managers)
-    m_rows = [dict(by_manager[m.id], name=m.name, manager=m, zone="、".join(names.get(m.id, [])) or None)
-              for m in managers]
-    b_rows = []
     branches = [b for b in team_model.branches_for(current_user) if b.path.startswith(branch.path)]
-    if len(branches) > 1:
-        by_branch = team_model.figures(current_user, period, "branch", [b.id for b in branches])
-        b_rows = [dict(by_branch[b.id], name=b.name, branch=b) for b in branches if by_branch[b.id]["counted"]]
-    total = team_model.total(current_user, period, [b.id for b in branches])
-    return total, b_rows, t_rows, m_rows
+    found = team_model.page_figures(current_user, period, territories=[t.id for t in territories],
+                                    managers=managers, branches=[b.id for b in branches] if len(branches) > 1 else (),
+                                    total_of=[b.id for b in branches])
+    t_rows = [dict(found["territory"][t.id], name=t.name, zone=t.zone, territory=t) for t in territories]
+    names = _territory_names(managers)
+    m_rows = [dict(found["manager"][m.id], name=m.name, manager=m, zone="、".join(names.get(m.id, [])) or None)
+              for m in managers]
+    b_rows = [dict(found["branch"][b.id], name=b.name, branch=b) for b in branches
+              if b.id in found["branch"] and found["branch"][b.id]["counted"]]
+    return found["total"], b_rows, t_rows, m_rows
 
 
 @bp.route("/team")
