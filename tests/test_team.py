@@ -366,6 +366,8 @@ def test_the_coverage_page_and_its_excel_show_the_same_numbers(steer, client):
     assert sorted(a.select_one(".row-main").get_text(" ", strip=True).split()[0]
                   for a in listed.select("ul.figure-customers a.row")) == sorted(["吴小梅", "赵一", "钱二"])
     assert listed.select_one("form.hand-form") is not None
+    # the manager who keeps 茶园村 comes first in the list to hand to
+    assert [o.get_text() for o in listed.select("#manager option")] == ["张经理", "李经理"]
     response = client.get("/team.xlsx?period=this_week")
     assert response.status_code == 200
     book = load_workbook(io.BytesIO(response.data))

@@ -232,6 +232,14 @@ def customers():
     branch = _branch()
     show, subject, rows, count = _figure_list(period, branch)
     managers = team_model.team_members(current_user, branch) if current_user.role == "team_lead" else []
+    if subject.get("territory") is not None and managers:
+        # Those who keep the territory (or a territory holding it) first: the likely receiver.
+        keeps = {u for (u,) in Assignment.current().join(Territory, on=(Assignment.territory == Territory.id))
+                 .select(Assignment.user).where(Territory.id.in_(
+                     [int(p) for p in subject["territory"].path.strip("/").split("/") if p])).tuples()}
+        managers.sort(key=lambda m: m.id not in keeps)
+    elif subject.get("manager") is not None:
+        managers.sort(key=lambda m: m.id != subject["manager"].id)
     args = _args(period, branch, show=show)
     args[subject["key"]] = subject["id"]
     return render("coverage/customers.html", period=period, branch=branch, show=show, subject=subject,
