@@ -42,8 +42,16 @@ def today(client):
 
 
 def team(client):
-    page = soup(client.get("/team"))
-    return [" ".join(li.get_text(" ", strip=True).split()) for li in page.select("li.row")]
+    """Each manager's row of 我的团队 this week: name, coverage, territories, visited of counted."""
+    page = soup(client.get("/team?period=this_week"))
+    rows = []
+    for tr in page.select("#by-manager tbody tr[data-key]"):
+        name = tr.select_one("td.name a").get_text(strip=True)
+        territories = tr.select_one("td.name .zone").get_text(strip=True).lstrip("·").strip()
+        rows.append(f"{name} {tr.select_one('td.coverage').get_text(strip=True)} {territories} · 已走访 "
+                    f"{tr.select_one('td.visited').get_text(strip=True)} / "
+                    f"{tr.select_one('td.counted').get_text(strip=True)} 户")
+    return rows
 
 
 def overview(client):
@@ -80,7 +88,7 @@ def test_every_coverage_figure_follows_the_banks_counted_kinds(app, county):
     # and its tea factory, an enterprise, is not counted.
     before = figures(app)
     assert before["today"] == ("50%", "1/2")
-    assert before["team"] == ["张经理 50% 茶园村 · 已走访 1 / 2 户", "李经理 100% 石板村 · 已走访 1 / 1 户"]
+    assert before["team"] == ["李经理 100% 石板村 · 已走访 1 / 1 户", "张经理 50% 茶园村 · 已走访 1 / 2 户"]
     assert before["overview"] == ["4", "50%"]
     assert before["map"]["茶园村"] == ([1, 2], "m")
     assert before["map"]["城关片区"] == ([2, 3], "m")
@@ -89,7 +97,7 @@ def test_every_coverage_figure_follows_the_banks_counted_kinds(app, county):
     change_kinds_on_the_settings_page(app, ["household", "merchant", "enterprise"])
     after = figures(app)
     assert after["today"] == ("33%", "1/3")
-    assert after["team"] == ["张经理 33% 茶园村 · 已走访 1 / 3 户", "李经理 100% 石板村 · 已走访 1 / 1 户"]
+    assert after["team"] == ["李经理 100% 石板村 · 已走访 1 / 1 户", "张经理 33% 茶园村 · 已走访 1 / 3 户"]
     assert after["overview"] == ["5", "40%"]
     assert after["map"]["茶园村"] == ([1, 3], "l")
     assert after["map"]["城关片区"] == ([2, 4], "m")
@@ -100,7 +108,7 @@ def test_every_coverage_figure_follows_the_banks_counted_kinds(app, county):
         Setting.put(county.branches["A"], "coverage_kinds", ["merchant"])
     merchants = figures(app)
     assert merchants["today"] == ("—", "0/0")
-    assert merchants["team"] == ["张经理 — 茶园村 · 已走访 0 / 0 户", "李经理 100% 石板村 · 已走访 1 / 1 户"]
+    assert merchants["team"] == ["李经理 100% 石板村 · 已走访 1 / 1 户", "张经理 — 茶园村 · 已走访 0 / 0 户"]
     assert merchants["overview"] == ["1", "100%"]
     assert merchants["map"]["茶园村"] == ([0, 0], None)
     assert merchants["map"]["石板村"] == ([1, 1], "h")
