@@ -287,12 +287,14 @@ def test_a_handed_list_comes_first_on_the_managers_today_until_visited(steer, cl
     assert team.hand_customers(lead, ids, mgr1.id, dt.date(2026, 11, 25), "先去这两户") == 2
     assert team.hand_customers(lead, ids, mgr1.id, dt.date(2026, 11, 25)) == 0  # never twice
     rows = team.handed_for_today(user(steer, "mgr1"))
-    assert [(r.name, r.sent_by, r.note) for r in rows] == [("赵一", "王组长", "先去这两户"), ("钱二", "王组长", "先去这两户")]
+    assert [(r.name, r.sent_by, r.note) for r in rows] == [("赵一", "王组长", "先去这两户"),
+                                                           ("钱二", "王组长", "先去这两户")]
     login(client, "mgr1")
     page = soup(client.get("/today"))
     handed = page.select_one("#handed")
     assert handed is not None
-    assert [a.select_one(".row-main").get_text(" ", strip=True).split()[0] for a in handed.select("a.row")] == ["赵一", "钱二"]
+    names = [a.select_one(".row-main").get_text(" ", strip=True).split()[0] for a in handed.select("a.row")]
+    assert names == ["赵一", "钱二"]
     assert "来自 王组长" in handed.get_text()
     # the group comes before the walk list (DESIGN.md "Today's order")
     sections = [s.get("id") or s.select_one("h2").get_text() for s in page.select("#walk > section")]
@@ -468,7 +470,8 @@ def test_a_bad_judging_period_is_refused_on_the_settings_page(app, county, clien
 
 def test_the_drill_down_excel_masks_phones_and_writes_formulas_as_text(app, steer_rows, client):
     with app.app_context(), database.obj.connection_context():
-        Customer.update(name="=HYPERLINK(\"http://x\")").where(Customer.id == steer_rows.customers["c_zhao"].id).execute()
+        Customer.update(name="=HYPERLINK(\"http://x\")").where(
+            Customer.id == steer_rows.customers["c_zhao"].id).execute()
     login(client, "lead1")
     v1 = steer_rows.territories["V1"].id
     response = client.get(f"/team/customers.xlsx?period=this_week&show=unvisited&territory={v1}")

@@ -304,9 +304,9 @@ class Visit(BaseModel):
 
         The customers counted are the viewer's customers of the counted kinds of the
         viewer's bank (the `coverage_kinds` setting), present and consenting; the covered
-        ones had at least one visit made in the period that counts (Visit.counts: verified or
-        confirmed, unless verified_only is False; never one a team lead rejected). A figure is (visited, counted, ratio), the ratio None
-        ("—", never 0 %) when nothing is counted.
+        ones had a visit made in the period that counts (Visit.counts: verified or confirmed
+        unless verified_only is False, never rejected). A figure is (visited, counted, ratio),
+        the ratio None ("—", never 0 %) when nothing is counted.
 
         start, end  Asia/Shanghai business dates, end excluded: start is this Monday by
                     default, end the Monday after start's ISO week
