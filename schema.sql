@@ -199,13 +199,19 @@ CREATE TABLE "visit" (
     "note" TEXT NOT NULL DEFAULT '',
     "next_follow_up_on" DATE,
     "photo_path" TEXT,
+    "review" TEXT CHECK (review IN ('confirmed', 'rejected')),
+    "reviewed_by_id" INTEGER,
+    "reviewed_at" TIMESTAMP,
+    "review_note" TEXT NOT NULL DEFAULT '',
     FOREIGN KEY ("customer_id") REFERENCES "customer" ("id") ON DELETE RESTRICT,
-    FOREIGN KEY ("user_id") REFERENCES "user" ("id") ON DELETE RESTRICT
+    FOREIGN KEY ("user_id") REFERENCES "user" ("id") ON DELETE RESTRICT,
+    FOREIGN KEY ("reviewed_by_id") REFERENCES "user" ("id") ON DELETE SET NULL
 );
 CREATE UNIQUE INDEX "visit_client_uuid" ON "visit" ("client_uuid");
 CREATE INDEX "visit_customer_id" ON "visit" ("customer_id");
 CREATE INDEX "visit_user_id" ON "visit" ("user_id");
-CREATE INDEX "visit_customer_id_made_at" ON "visit" ("customer_id", "made_at");
+CREATE INDEX "visit_reviewed_by_id" ON "visit" ("reviewed_by_id");
+CREATE INDEX "visit_customer_id_made_at_verified_review" ON "visit" ("customer_id", "made_at", "verified", "review");
 CREATE INDEX "visit_user_id_made_at" ON "visit" ("user_id", "made_at");
 
 CREATE TABLE "visit_product" (
@@ -229,13 +235,17 @@ CREATE TABLE "follow_up" (
     "source_visit_id" INTEGER,
     "done_at" TIMESTAMP,
     "created_at" TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP,
+    "handed_by_id" INTEGER,
+    "handed_at" TIMESTAMP,
     FOREIGN KEY ("customer_id") REFERENCES "customer" ("id") ON DELETE CASCADE,
     FOREIGN KEY ("user_id") REFERENCES "user" ("id") ON DELETE RESTRICT,
-    FOREIGN KEY ("source_visit_id") REFERENCES "visit" ("id") ON DELETE SET NULL
+    FOREIGN KEY ("source_visit_id") REFERENCES "visit" ("id") ON DELETE SET NULL,
+    FOREIGN KEY ("handed_by_id") REFERENCES "user" ("id") ON DELETE SET NULL
 );
 CREATE INDEX "follow_up_customer_id" ON "follow_up" ("customer_id");
 CREATE INDEX "follow_up_user_id" ON "follow_up" ("user_id");
 CREATE INDEX "follow_up_source_visit_id" ON "follow_up" ("source_visit_id");
+CREATE INDEX "follow_up_handed_by_id" ON "follow_up" ("handed_by_id");
 CREATE INDEX "follow_up_user_id_done_at_due_on" ON "follow_up" ("user_id", "done_at", "due_on");
 CREATE INDEX "follow_up_customer_id_due_on" ON "follow_up" ("customer_id", "due_on");
 
@@ -501,5 +511,23 @@ CREATE TABLE "visit_fix" (
 );
 CREATE INDEX "visit_fix_visit_id" ON "visit_fix" ("visit_id");
 CREATE UNIQUE INDEX "visit_fix_client_uuid" ON "visit_fix" ("client_uuid");
-CREATE INDEX "visit_made_at" ON "visit" ("made_at");
-CREATE INDEX "customer_territory_id_status_consent_kind_tier_village_g_48cb0bf" ON "customer" ("territory_id", "status", "consent", "kind", "tier", "village", "group_name", "lat", "lng", "name");
+CREATE INDEX "visit_made_at_customer_id_verified_review" ON "visit" ("made_at", "customer_id", "verified", "review");
+CREATE INDEX "customer_territory_id_status_consent_kind_tier_village_g_78e7d46" ON "customer" ("territory_id", "status", "consent", "kind", "tier", "village", "group_name", "lat", "lng", "name", "branch_id");
+
+-- A team lead's "tomorrow's list": customers handed to a manager for a day (issue 18).
+CREATE TABLE "handed_customer" (
+    "id" SERIAL NOT NULL PRIMARY KEY,
+    "customer_id" INTEGER NOT NULL,
+    "user_id" INTEGER NOT NULL,
+    "sent_by_id" INTEGER NOT NULL,
+    "for_day" DATE NOT NULL,
+    "note" TEXT NOT NULL DEFAULT '',
+    "created_at" TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP,
+    FOREIGN KEY ("customer_id") REFERENCES "customer" ("id") ON DELETE CASCADE,
+    FOREIGN KEY ("user_id") REFERENCES "user" ("id") ON DELETE RESTRICT,
+    FOREIGN KEY ("sent_by_id") REFERENCES "user" ("id") ON DELETE RESTRICT
+);
+CREATE INDEX "handed_customer_customer_id" ON "handed_customer" ("customer_id");
+CREATE INDEX "handed_customer_user_id" ON "handed_customer" ("user_id");
+CREATE INDEX "handed_customer_sent_by_id" ON "handed_customer" ("sent_by_id");
+CREATE UNIQUE INDEX "handed_customer_user_id_for_day_customer_id" ON "handed_customer" ("user_id", "for_day", "customer_id");

@@ -37,3 +37,32 @@ def row(sheet, values):
             target.value = value
             target.data_type = "s"
             target.quotePrefix = True
+
+
+def workbook(sheets):
+    """An .xlsx file as bytes: sheets is [(title, header lines, column names, rows)].
+
+    Each sheet starts with its header lines (what the figures are: the period, the scope, when
+    it was made), a blank row, then the column names and the rows, every row through row()."""
+    import io
+
+    from openpyxl import Workbook
+
+    book = Workbook(write_only=True)
+    for title, lines, columns, rows in sheets:
+        sheet = book.create_sheet(title=_sheet_title(title))
+        for line in lines:
+            row(sheet, [line])
+        row(sheet, [])
+        row(sheet, columns)
+        for values in rows:
+            row(sheet, values)
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()
+
+
+def _sheet_title(text):
+    """A sheet name Excel accepts: at most 31 characters, none of []:*?/\\."""
+    cleaned = "".join("_" if c in "[]:*?/\\" else c for c in str(text)).strip("'") or "Sheet"
+    return cleaned[:31]

@@ -16,6 +16,7 @@ from flask import current_app
 from app import geo
 from app.models import Customer, Territory, Visit
 from app.models.setting import for_branch
+from app.models.team import default_period
 
 # Ready-made providers; MAP_TILE_URL and friends override any field.
 PROVIDERS = {
@@ -189,25 +190,28 @@ def coverage_band(visited, counted, green, amber):
     return "h" if percent >= green * counted else "m" if percent >= amber * counted else "l"
 
 
-def map_data(user, datum="wgs84"):
+def map_data(user, datum="wgs84", period=None):
     """The map's data for a user, compact: what the scope lets them see, and no more.
 
+    period is a team.Period: the coverage the colours show (the bank's judging period,
+    setting coverage_period, by default), named in the payload's "period" [start, last day].
     Territories: {i id, p parent id, k kind, n name, c customers in the subtree,
-    v [visited, counted] this week, b its coverage colour band (h green, m amber, l red, by
+    v [visited, counted] in the period, b its coverage colour band (h green, m amber, l red, by
     the bank's thresholds; null when nothing is counted), g polygons (see encode_geometry)}. Customers,
     column by column in id order: i ids, x/y longitude/latitude in 1e-5 degrees, each
     of the three as differences from the previous one (gzip halves them then); t tier
-    letters (g/m/p), v 1 when visited this week (a verified visit, as coverage counts
+    letters (g/m/p), v 1 when visited in the period (a verified visit, as coverage counts
     it). No phone, no ID number, no name: a tap fetches the customer's card, scoped again.
     """
     territories = list(Territory.visible_to(user)
                        .select(Territory.id, Territory.parent, Territory.kind, Territory.name, Territory.geometry)
                        .where(Territory.live()).order_by(Territory.path).tuples())
     shown = [row[0] for row in territories]
+    period = period or default_period(user)
     counts = Customer.counts_by_territory(shown, Customer.visible_to(user))
-    coverage = Visit.coverage(user, by="territory", among=shown)
+    coverage = Visit.coverage(user, period.start, period.end, by="territory", among=shown, as_of=period.as_of)
     ids, xs, ys, tiers, seen = [], [], [], [], []
-    for cid, lng, lat, tier, is_visited in Visit.map_dots(user):
+    for cid, lng, lat, tier, is_visited in Visit.map_dots(user, period.start, period.end):
         ids.append(cid)
         xs.append(lng)
         ys.append(lat)
@@ -225,8 +229,9 @@ def map_data(user, datum="wgs84"):
                      "g": encode_geometry(json.loads(geometry), datum) if geometry else None})
     return {
         "datum": datum,
-        # Coverage colours only once a visit this week exists; until then colour by kind.
+        # Coverage colours only once a visit in the period exists; until then colour by kind.
         "by": "coverage" if any(figure[0] for figure in coverage.values()) else "kind",
+        "period": [period.start.isoformat(), period.last_day.isoformat()],
         "t": rows,
         "c": {"i": _deltas(ids), "x": _deltas(_ints(lngs)), "y": _deltas(_ints(lats)),
               "t": "".join(tiers), "v": "".join(seen)},

@@ -21,7 +21,24 @@ MATRIX = {
     "auth.password": ("GET", "/me/password", {role: 200 for role in ALL}, None),
     "auth.locale": ("POST", "/me/locale", {role: 302 for role in ALL}, None),
     "visits.today": ("GET", "/today", {"manager": 200}, 403),
-    "coverage.team": ("GET", "/team", {"team_lead": 200}, 403),
+    "coverage.team": ("GET", "/team", {"team_lead": 200, "management": 200}, 403),
+    "coverage.team_xlsx": ("GET", "/team.xlsx", {"team_lead": 200, "management": 200}, 403),
+    "coverage.customers": ("GET", "/team/customers?territory={t_V1}&show=unvisited",
+                           {"team_lead": 200, "management": 200}, 403),
+    "coverage.customers_xlsx": ("GET", "/team/customers.xlsx?manager={u_mgr1}&show=counted",
+                                {"team_lead": 200, "management": 200}, 403),
+    # an empty list is refused with the reason (flashed) and nothing handed; management never hands work
+    "coverage.hand": ("POST", "/team/hand", {"team_lead": 303}, 403),
+    "coverage.manager": ("GET", "/team/managers/{u_mgr1}", {"team_lead": 200, "management": 200}, 403),
+    "coverage.ledger": ("GET", "/team/ledger", {"team_lead": 200, "management": 200}, 403),
+    "coverage.ledger_xlsx": ("GET", "/team/ledger.xlsx", {"team_lead": 200, "management": 200}, 403),
+    "coverage.reassign_follow_up": ("POST", "/follow-ups/999999/reassign", {"team_lead": 404}, 403),
+    "coverage.review": ("GET", "/team/review", {"team_lead": 200, "management": 200}, 403),
+    "coverage.review_xlsx": ("GET", "/team/review.xlsx", {"team_lead": 200, "management": 200}, 403),
+    # no decision chosen: refused with the reason, the visit unchanged
+    "coverage.review_visit": ("POST", "/visits/{v_mgr1}/review", {"team_lead": 303}, 403),
+    # the county's positions are all confirmed: nothing waits to be rejected
+    "coverage.reject_position": ("POST", "/customers/{c_v1}/position/reject", {"team_lead": 404, "admin": 404}, 403),
     "reports.overview": ("GET", "/overview", {"management": 200}, 403),
     "admin.index": ("GET", "/admin/", {"admin": 200}, 403),
     "admin.settings": ("GET", "/admin/settings", {"admin": 200}, 403),
@@ -93,7 +110,8 @@ MATRIX = {
     # the county's visit has no photo: 404 to everyone who may see the visit
     "visits.photo": ("GET", "/visits/{v_mgr1}/photo", {role: 404 for role in ALL}, None),
     "visits.met": ("GET", "/visits/met", {"manager": 200}, 403),
-    "visits.positions": ("GET", "/positions", {"team_lead": 200, "admin": 200}, 403),
+    # a team lead's positions are in the review queue (/team/review#positions)
+    "visits.positions": ("GET", "/positions", {"team_lead": 302, "admin": 200}, 403),
     "visits.confirm_position": ("POST", "/customers/{c_v1}/position/confirm",
                                 {"team_lead": 302, "admin": 302}, 403),
     "visits.ledger": ("GET", "/ledger", {"manager": 200, "team_lead": 200}, 403),
@@ -241,3 +259,103 @@ def test_a_sub_branch_admin_reads_the_bank_pages_the_home_links_to_but_changes_n
     with app.app_context(), database.obj.connection_context():
         assert Setting.get(county.branches["A"], "check_in_radius_m") == radius_before
         assert TierRule.select().count() == rules_before
+
+
+# --- issue 18: a team lead of one branch sees nothing of another -----------------------------
+
+def _xlsx_text(response):
+    import io
+
+    from openpyxl import load_workbook
+
+    book = load_workbook(io.BytesIO(response.data))
+    return " ".join(str(c.value) for sheet in book.worksheets for r in sheet.iter_rows() for c in r
+                    if c.value is not None)
+
+
+def test_a_team_lead_of_one_branch_sees_nothing_of_another(app, client, county):
+    """lead2 (河坝支行) against 城关支行's territories, managers, customers and visits: the
+    pages, every link on them, the map data and each Excel file."""
+    from bs4 import BeautifulSoup
+
+    from app.db import database
+    from app.models import FollowUp
+
+    with app.app_context(), database.obj.connection_context():
+        follow = FollowUp.create(customer=county.customers["c_v1"], user=county.users["mgr1"],
+                                 due_on=county.visits["v_mgr1"].made_at.date())
+    other = ["茶园村", "石板村", "茶园村一组", "张经理", "李经理", "周大福", "吴小梅", "郑家杂货店", "城关支行"]
+    login(client, "lead2")
+    pages = ["/team", "/team?period=this_quarter", "/team/ledger", "/team/review?period=this_month",
+             "/team/customers?show=counted"]
+    seen = set()
+    for path in pages:
+        response = client.get(path)
+        assert response.status_code == 200, path
+        html = response.get_data(as_text=True)
+        assert not [n for n in other if n in html], path
+        for a in BeautifulSoup(html, "html.parser").select("main a[href^='/team'], main a[href^='/map']"):
+            seen.add(a["href"])
+    assert seen  # the page links its figures
+    for href in sorted(seen):
+        response = client.get(href)
+        assert response.status_code == 200, href
+        text = _xlsx_text(response) if href.split("?")[0].endswith(".xlsx") else response.get_data(as_text=True)
+        assert not [n for n in other if n in text], href
+    data = client.get("/map/data?period=this_month").get_data(as_text=True)
+    assert not [n for n in other if n in data]
+    for path in ("/team.xlsx?period=this_month", "/team/ledger.xlsx", "/team/review.xlsx",
+                 "/team/customers.xlsx?show=counted"):
+        response = client.get(path)
+        assert response.status_code == 200, path
+        assert not [n for n in other if n in _xlsx_text(response)], path
+    # another branch's ids in the links: 404, never its data
+    v1, mgr1, a1 = county.territories["V1"].id, county.users["mgr1"].id, county.branches["A1"].id
+    for path in (f"/team/customers?territory={v1}&show=counted", f"/team/customers?manager={mgr1}&show=counted",
+                 f"/team/customers.xlsx?territory={v1}&show=counted", f"/team?branch={a1}",
+                 f"/team/customers?branch={a1}&show=counted", f"/team/managers/{mgr1}", f"/team/ledger?branch={a1}",
+                 f"/team/review?branch={a1}", f"/team.xlsx?branch={a1}"):
+        response = client.get(path)
+        assert response.status_code == 404, path
+        assert not [n for n in other if n in response.get_data(as_text=True)], path
+    token = csrf_token(client, "/me")
+    for path, data in ((f"/visits/{county.visits['v_mgr1'].id}/review", {"decision": "rejected", "note": "x"}),
+                       (f"/follow-ups/{follow.id}/reassign", {"manager": str(mgr1)}),
+                       ("/team/hand", {"customer": str(county.customers["c_v1"].id), "manager": str(mgr1)}),
+                       (f"/customers/{county.customers['c_v1'].id}/position/reject", {"note": "x"})):
+        assert client.post(path, data={"csrf_token": token, **data}).status_code == 404, path
+    with app.app_context(), database.obj.connection_context():
+        from app.models import HandedCustomer, Visit
+        assert Visit.get_by_id(county.visits["v_mgr1"].id).review is None
+        assert FollowUp.get_by_id(follow.id).user_id == mgr1
+        assert HandedCustomer.select().count() == 0
+
+
+def test_management_sees_the_same_page_for_each_branch_of_its_scope(client, county):
+    from bs4 import BeautifulSoup
+
+    login(client, "mgmt")
+    page = BeautifulSoup(client.get("/team?period=this_week").get_data(as_text=True), "html.parser")
+    branches = [tr.select_one("td").get_text(strip=True) for tr in page.select("#by-branch tbody tr[data-key]")]
+    assert branches == ["城关支行", "河坝支行"]
+    a2 = county.branches["A2"].id
+    page = BeautifulSoup(client.get(f"/team?branch={a2}").get_data(as_text=True), "html.parser")
+    assert [tr.select_one("td").get_text(" ", strip=True) for tr in page.select("#by-territory tbody tr[data-key]")] \
+        == ["河坝村 · 河坝片区"]
+    assert page.select_one("form.hand-form") is None
+    assert client.get(f"/team?branch={county.branches['B'].id}").status_code == 404
+
+
+def test_managements_branch_rows_open_that_branchs_customers(client, county):
+    from bs4 import BeautifulSoup
+
+    login(client, "mgmt")
+    page = BeautifulSoup(client.get("/team?period=this_week").get_data(as_text=True), "html.parser")
+    a2 = county.branches["A2"].id
+    link = page.select_one(f"#by-branch tr[data-key='{a2}'] td.counted a")["href"]
+    listed = BeautifulSoup(client.get(link).get_data(as_text=True), "html.parser")
+    assert [a.select_one(".row-main").get_text(" ", strip=True).split()[0]
+            for a in listed.select("ul.figure-customers a.row")] == ["孙大山"]
+    page = BeautifulSoup(client.get(f"/team?period=this_week&branch={a2}").get_data(as_text=True), "html.parser")
+    link = page.select_one("#by-territory td.counted a")["href"]
+    assert f"branch={a2}" in link and client.get(link).status_code == 200

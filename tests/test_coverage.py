@@ -1,4 +1,4 @@
-"""The team lead's home: each manager's coverage this week, in a fixed number of queries."""
+"""The team lead's home: each manager's coverage over the period, in a fixed number of queries."""
 import datetime as dt
 
 from app import clock
@@ -8,19 +8,21 @@ from tests.conftest import soup
 from tests.county import _user
 
 
-def team_rows(client):
-    page = soup(client.get("/team"))
-    return [(" ".join(li.select_one(".row-main").get_text().split()),
-             " ".join(li.select_one(".row-sub").get_text().split())) for li in page.select("li.row")]
+def team_rows(client, period="this_week"):
+    """(manager and territories, coverage, visited, counted) of each row of the table by manager."""
+    page = soup(client.get(f"/team?period={period}"))
+    return [(" ".join(tr.select_one("td.name").get_text().split()), tr.select_one("td.coverage").get_text(strip=True),
+             tr.select_one("td.visited").get_text(strip=True), tr.select_one("td.counted").get_text(strip=True))
+            for tr in page.select("#by-manager tbody tr[data-key]")]
 
 
 def test_the_team_page_shows_each_managers_figures_on_the_county(app, county, login_as):
     client = login_as("lead1")
     # mgr1 keeps 茶园村 (c_v1 visited, c_g1 in its group not yet); mgr2 keeps 石板村 (c_v2 visited);
     # 河坝村 ended for mgr2 yesterday, so 孙大山 is no longer counted.
-    assert team_rows(client) == [  # managers in pinyin order: li before zhang
-        ("李经理 100%", "石板村 · 已走访 1 / 1 户"),
-        ("张经理 50%", "茶园村 · 已走访 1 / 2 户"),
+    assert team_rows(client) == [  # in pinyin order (issue 21): Li before Zhang
+        ("李经理 · 石板村", "100%", "1", "1"),
+        ("张经理 · 茶园村", "50%", "1", "2"),
     ]
 
 

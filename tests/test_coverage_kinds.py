@@ -42,8 +42,16 @@ def today(client):
 
 
 def team(client):
-    page = soup(client.get("/team"))
-    return [" ".join(li.get_text(" ", strip=True).split()) for li in page.select("li.row")]
+    """Each manager's row of 我的团队 this week: name, coverage, territories, visited of counted."""
+    page = soup(client.get("/team?period=this_week"))
+    rows = []
+    for tr in page.select("#by-manager tbody tr[data-key]"):
+        name = tr.select_one("td.name a").get_text(strip=True)
+        territories = tr.select_one("td.name .zone").get_text(strip=True).lstrip("·").strip()
+        rows.append(f"{name} {tr.select_one('td.coverage').get_text(strip=True)} {territories} · 已走访 "
+                    f"{tr.select_one('td.visited').get_text(strip=True)} / "
+                    f"{tr.select_one('td.counted').get_text(strip=True)} 户")
+    return rows
 
 
 def overview(client):

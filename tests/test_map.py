@@ -85,7 +85,8 @@ def test_the_banks_coverage_thresholds_colour_the_territories_and_the_legend(app
 
     # Defaults 80 % / 50 %: 城关片区 2 of 3, 茶园村 1 of 2 (exactly 50 %), 茶园村一组 0 of 1, 石板村 1 of 1.
     assert bands() == {"城关片区": "m", "茶园村": "m", "茶园村一组": "l", "石板村": "h"}
-    assert legend()[:3] == ["本周覆盖 80% 及以上", "50% 至 80%", "低于 50%"]
+    assert legend()[:4] == ["覆盖率统计期：本月（2026-11-01 至 2026-11-30）", "覆盖率 80% 及以上", "50% 至 80%",
+                            "低于 50%"]
     admin = app.test_client()
     login(admin, "admin")
     form = {"check_in_radius_m": "100", "check_in_radius_cap_m": "300", "coverage_kinds": ["household", "merchant"],
@@ -93,7 +94,7 @@ def test_the_banks_coverage_thresholds_colour_the_territories_and_the_legend(app
             "coverage_amber_pct": "10", "csrf_token": csrf_token(admin, "/admin/settings")}
     assert admin.post("/admin/settings", data=form).status_code == 302
     assert bands() == {"城关片区": "h", "茶园村": "h", "茶园村一组": "l", "石板村": "h"}
-    assert legend()[:3] == ["本周覆盖 50% 及以上", "10% 至 50%", "低于 10%"]
+    assert legend()[1:4] == ["覆盖率 50% 及以上", "10% 至 50%", "低于 10%"]
 
 
 def test_next_week_the_map_is_coloured_by_kind(login_as, county):

@@ -51,7 +51,7 @@ def test_schema_has_the_constraints_the_design_needs(tmp_path):
     assert schema["lead"]["indexes"]["lead_one_open_per_customer_product"] == {
         "columns": ("customer_id", "product_id"), "unique": True,
         "where": "status in 'new', 'contacted', 'qualified'"}
-    assert ("customer_id", "made_at") in {i["columns"] for i in schema["visit"]["indexes"].values()}
+    assert ("customer_id", "made_at") in {i["columns"][:2] for i in schema["visit"]["indexes"].values()}
     assert ("territory_id", "tier") in {i["columns"] for i in schema["customer"]["indexes"].values()}
     assert any("tier in ('gold', 'mass', 'potential')" in c for c in schema["customer"]["checks"])
     assert ("customer_id", "customer", "id", "RESTRICT") in schema["visit"]["foreign_keys"]

@@ -281,15 +281,17 @@ def test_a_customer_met_on_the_street_then_checked_in_and_confirmed(app, client,
     # the team lead sees the position to confirm, without the full phone, and confirms it
     client.post("/logout", data={"csrf_token": token})
     login(client, "lead1")
-    for path in ("/positions", "/ledger", f"/customers/{customer.id}"):
+    for path in ("/team/review", "/ledger", f"/customers/{customer.id}"):
         html = client.get(path).get_data(as_text=True)
         assert PHONE not in html, path
-    assert "路边新客" in client.get("/positions").get_data(as_text=True)
+    # a team lead's positions to confirm are part of the review queue (issue 18)
+    assert client.get("/positions").location == "/team/review#positions"
+    assert "路边新客" in soup(client.get("/team/review")).select_one("#positions").text
     done = client.post(f"/customers/{customer.id}/position/confirm", data={"csrf_token": csrf_token(client, "/me")})
     assert done.status_code == 302
     with app.app_context(), database.obj.connection_context():
         assert Customer.get_by_id(customer.id).position_confirmed
-    assert "路边新客" not in soup(client.get("/positions")).select_one(".rows").text
+    assert "路边新客" not in soup(client.get("/team/review")).select_one("#positions").text
 
 
 def test_today_carries_a_page_of_the_walk_and_more_brings_the_rest_in_order(app, county, client, monkeypatch):

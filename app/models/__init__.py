@@ -9,6 +9,7 @@ from app.models.lead import Lead, LeadEvent, LostReason
 from app.models.org import Branch, User
 from app.models.product import Product
 from app.models.setting import Setting
+from app.models.team import HandedCustomer
 from app.models.tier import TierRule
 from app.models.territory import Assignment, Territory
 from app.models.visit import FollowUp, Visit, VisitFix, VisitProduct
@@ -16,7 +17,7 @@ from app.models.visit import FollowUp, Visit, VisitFix, VisitProduct
 ALL_MODELS = [
     Branch, User, Territory, Assignment, Product, Customer, CustomerMember, Holding,
     Visit, VisitProduct, FollowUp, Lead, Campaign, CampaignTerritory, AuditLog, Setting,
-    CustomerChange, TierRule, ImportMapping, ImportJob, VisitFix, LeadEvent, LostReason,
+    CustomerChange, TierRule, ImportMapping, ImportJob, VisitFix, LeadEvent, LostReason, HandedCustomer,
     Job, PeriodicRun,
 ]
 

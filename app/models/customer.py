@@ -95,7 +95,7 @@ class Customer(BaseModel):
             # customers are scattered over the table, and reading them from the index alone
             # spares thousands of random page reads on every Today view.
             (("territory", "status", "consent", "kind", "tier", "village", "group_name", "lat", "lng",
-              "name"), False),
+              "name", "branch"), False),  # branch: a team lead's scope, read from the index too
         )
 
     @classmethod

@@ -39,6 +39,16 @@ def _kinds_text(value):
     return ",".join(value)
 
 
+COVERAGE_PERIODS = ("week", "month", "quarter")
+
+
+def _period(text):
+    value = str(text).strip()
+    if value not in COVERAGE_PERIODS:
+        raise ValueError(_l("Choose a week, a month or a quarter."))
+    return value
+
+
 # key → (default, parse text to value (raises ValueError with a message), value to text, meaning)
 DEFINITIONS = {
     "check_in_radius_m": (
@@ -58,9 +68,15 @@ DEFINITIONS = {
                              _l("A signed-in user who does nothing for this many minutes is signed out.")),
     # The map's coverage colours; the settings form also checks green is above amber.
     "coverage_green_pct": (80, _int_between(0, 100), str,
-                           _l("On the map, a territory covered this week at this percentage or more is green.")),
+                           _l("On the map, a territory covered in the period at this percentage or more is green.")),
     "coverage_amber_pct": (50, _int_between(0, 100), str,
                            _l("From this percentage up to the green one it is amber; below it, red.")),
+    # Weekly coverage tops out near 11 % at ~36 visits a manager a week: the colours judge a
+    # period a team can cover (issue 21), which the map and the coverage page name.
+    "coverage_period": ("month", _period, str,
+                        _l("The period the coverage colours judge, on the map and the team's coverage page.")),
+    "gold_rhythm_days": (30, _int_between(1, 365), str,
+                         _l("A gold customer not contacted for this many days is past the gold rhythm.")),
 }
 
 

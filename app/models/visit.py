@@ -4,9 +4,7 @@
 call it, and it refuses with one `Refused` (models/refused.py) listing every problem.
 """
 import datetime as dt
-import io
 import math
-import os
 from dataclasses import dataclass
 
 from flask_babel import lazy_gettext as _l
@@ -16,7 +14,6 @@ from peewee import (JOIN, Case, fn, BooleanField, DateField, DateTimeField, Doub
 
 from app import clock, geo
 from app.db import chinese_order, database
-from app.files import private_folder, private_open
 from app.models.base import BaseModel, created_at_field, default, one_of
 from app.models.prepared import Prepared, PreparedInsert
 from app.models.customer import Customer, holds_customer
@@ -27,6 +24,9 @@ from app.models.scope import manager_with_id, records
 from app.models.setting import counted_kinds, for_branch
 from app.models.territory import Assignment, Territory
 from app.models.vocabulary import CUSTOMER_KINDS
+from app.models.visit_photo import PHOTO_MAX_BYTES, photo_root  # noqa: F401 (the views read them here)
+from app.models.visit_photo import check_photo as _check_photo, remove_quietly as _remove_quietly
+from app.models.visit_photo import store_photo as _store_photo
 
 OUTCOMES = ("met", "not_home", "refused", "interested", "applied", "signed", "moved")
 PITCH_RESULTS = ("pitched", "interested", "declined", "applied", "documents", "signed")
@@ -34,6 +34,7 @@ PITCH_RESULTS = ("pitched", "interested", "declined", "applied", "documents", "s
 # application (已受理) or papers (已收资料); other products may be signed (已办理) on the spot.
 LOAN_RESULTS = ("pitched", "interested", "declined", "applied", "documents")
 SPOT_RESULTS = ("pitched", "interested", "declined", "signed")
+REVIEWS = ("confirmed", "rejected")
 
 
 def results_for(kind):
@@ -46,11 +47,6 @@ FUTURE_SLACK = dt.timedelta(minutes=2)     # phones' clocks drift; more than thi
 LATE_AFTER = dt.timedelta(minutes=10)      # received this long after made-at: made offline
 FOLLOW_UP_AHEAD = dt.timedelta(days=366)   # a follow-up is planned from today to a year ahead
 MAX_ACCURACY_M = 2000                      # worse than this is no fix at all (cell towers)
-PHOTO_MAX_BYTES = 300 * 1024               # the phone sends ≤ 200 KB; room for a PNG fallback
-PHOTO_FORMATS = {"JPEG": "jpg", "PNG": "png", "WEBP": "webp"}
-# A phone's camera gives at most ~50 million pixels; a small file declaring more is a
-# decompression bomb (48 KB of PNG can declare 20000 × 20000), refused before it is decoded.
-PHOTO_MAX_PIXELS = 64_000_000
 
 
 @dataclass(frozen=True)
@@ -99,12 +95,19 @@ class Visit(BaseModel):
     note = TextField(default="", constraints=[default("''")])
     next_follow_up_on = DateField(null=True)
     photo_path = TextField(null=True)
+    # A team lead's decision (review.decide): a confirmed visit counts as verified, a rejected one never.
+    review = TextField(null=True, constraints=[one_of("review", REVIEWS)])
+    reviewed_by = ForeignKeyField(User, null=True, backref="reviewed_visits", on_delete="SET NULL")
+    reviewed_at = DateTimeField(null=True)
+    review_note = TextField(default="", constraints=[default("''")])
 
     class Meta:
         indexes = (
-            (("customer", "made_at"), False),
+            # Covering: a customer's visits in a window, with what decides whether each counts
+            # (the coverage page reads every customer's this way, issue 18)
+            (("customer", "made_at", "verified", "review"), False),
             (("user", "made_at"), False),
-            (("made_at",), False),  # this week's visits, for coverage and the walk list
+            (("made_at", "customer", "verified", "review"), False),  # a period's visits, for coverage and Today
         )
 
     @classmethod
@@ -289,16 +292,24 @@ class Visit(BaseModel):
             since = clock.local_day_start_utc(clock.week_bounds(day)[0])
         query = cls.select(cls.customer).where(cls.made_at >= since)
         if verified_only:
-            query = query.where(cls.verified)
+            query = query.where(cls.counts())
         return query
 
     # --- coverage (走访覆盖率): one definition ----------------------------------------------
 
     @classmethod
     def visited_customer_ids(cls, since, until, verified_only=True):
-        """Ids of customers with a (verified) visit made in the UTC moments [since, until)."""
+        """Ids of customers with a visit made in the UTC moments [since, until) that counts: one
+        not rejected by a team lead, and (verified_only) verified by its fix or confirmed."""
         query = cls.select(cls.customer).where((cls.made_at >= since) & (cls.made_at < until))
-        return query.where(cls.verified) if verified_only else query
+        return query.where(cls.counts(verified_only))
+
+    @classmethod
+    def counts(cls, verified_only=True):
+        """The condition "this visit counts": verified (or confirmed), never rejected."""
+        if verified_only:
+            return (cls.verified & cls.review.is_null()) | (cls.review == "confirmed")
+        return cls.review.is_null() | (cls.review != "rejected")
 
     @classmethod
     def coverage(cls, viewer, start=None, end=None, by=None, among=None, verified_only=True, as_of=None):
@@ -306,9 +317,9 @@ class Visit(BaseModel):
 
         The customers counted are the viewer's customers of the counted kinds of the
         viewer's bank (the `coverage_kinds` setting), present and consenting; the covered
-        ones had at least one visit made in the period (a verified one unless
-        verified_only is False). A figure is (visited, counted, ratio), the ratio None
-        ("—", never 0 %) when nothing is counted.
+        ones had a visit made in the period that counts (Visit.counts: verified or confirmed
+        unless verified_only is False, never rejected). A figure is (visited, counted, ratio),
+        the ratio None ("—", never 0 %) when nothing is counted.
 
         start, end  Asia/Shanghai business dates, end excluded: start is this Monday by
                     default, end the Monday after start's ISO week
@@ -395,13 +406,13 @@ class Visit(BaseModel):
         raise ValueError(f"coverage by {by!r}: by nothing, territory, manager or branch")
 
     @classmethod
-    def map_dots(cls, viewer):
+    def map_dots(cls, viewer, start=None, end=None):
         """(id, lng, lat, tier, visited) of each present customer the viewer may see that has a
-        position, in id order: visited when a verified visit was made this week, as coverage
-        counts it. The map's dots."""
-        monday = clock.week_bounds()[0]
-        this_week = cls.visited_customer_ids(clock.local_day_start_utc(monday),
-                                             clock.local_day_start_utc(monday + dt.timedelta(days=7)))
+        position, in id order: visited when a verified visit was made in the business dates
+        [start, end) (this week by default), as coverage counts it. The map's dots."""
+        start = start or clock.week_bounds()[0]
+        end = end or start + dt.timedelta(days=7)
+        this_week = cls.visited_customer_ids(clock.local_day_start_utc(start), clock.local_day_start_utc(end))
         return (Customer.visible_to(viewer)
                 .select(Customer.id, Customer.lng, Customer.lat, Customer.tier,
                         Case(None, [(Customer.id.in_(this_week), 1)], 0))
@@ -455,6 +466,8 @@ class FollowUp(BaseModel):
     source_visit = ForeignKeyField(Visit, null=True, backref="follow_ups", on_delete="SET NULL")
     done_at = DateTimeField(null=True)
     created_at = created_at_field()
+    handed_by = ForeignKeyField(User, null=True, backref="handed_follow_ups", on_delete="SET NULL")
+    handed_at = DateTimeField(null=True)  # when a team lead gave it to this user (team.reassign_follow_up)
 
     class Meta:
         indexes = (
@@ -655,61 +668,6 @@ def _record_pitches(visit, pitched, new=False):
                    .where((VisitProduct.visit == visit.id) & (VisitProduct.product == product.id)).execute())
         if not updated:
             VisitProduct.create(visit=visit.id, product=product.id, result=result)
-
-
-def _check_photo(data, problems):
-    """The file extension of an acceptable photo, or None with the problem added (too big,
-    or not an image)."""
-    if len(data) > PHOTO_MAX_BYTES:
-        problems.add("photo", _l("The photo is too large (at most %(kb)s KB).", kb=PHOTO_MAX_BYTES // 1024))
-        return None
-    import warnings
-
-    from PIL import Image, UnidentifiedImageError
-
-    try:
-        with warnings.catch_warnings():
-            # Pillow warns (and past twice its own limit raises) on huge images: both are refused here.
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(io.BytesIO(data)) as image:
-                width, height = image.size
-                if width * height > PHOTO_MAX_PIXELS:
-                    raise Image.DecompressionBombError(f"{width}x{height}")
-                image.verify()
-                kind = image.format
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        problems.add("photo", _l("The photo declares more pixels than a phone's camera takes: take it again."))
-        return None
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError):
-        kind = None
-    if kind not in PHOTO_FORMATS:
-        problems.add("photo", _l("The photo is not a JPEG, PNG or WebP image."))
-        return None
-    return PHOTO_FORMATS[kind]
-
-
-def photo_root():
-    from flask import current_app
-
-    return current_app.config.get("PHOTO_DIR") or os.path.join(current_app.instance_path, "photos")
-
-
-def _store_photo(visit, client_uuid, data, ext):
-    """Write the photo under instance/photos/; (path relative to that folder, absolute path)."""
-    relative = f"{visit.made_at:%Y%m}/{visit.id}-{client_uuid[:8]}.{ext}"
-    absolute = os.path.join(photo_root(), relative)
-    private_folder(photo_root())
-    private_folder(os.path.dirname(absolute))
-    with private_open(absolute, "wb") as out:
-        out.write(data)
-    return relative, absolute
-
-
-def _remove_quietly(path):
-    try:
-        os.remove(path)
-    except OSError:
-        pass
 
 
 # --- what the check-in and Today run on every request: SQL built once ----------------

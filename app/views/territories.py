@@ -19,6 +19,7 @@ from app.models.scope import branch_scope, user_scope
 from app.imports.geojson import MAX_IMPORT_BYTES, import_territories
 from app.models.handover import reassign
 from app.models.placement import move_territory, retire_territory, save_drawn
+from app.models.team import default_period, parse_period
 from app.models.territory import EDITORS, KIND_NAMES, TERRITORY_KIND_LABELS, TERRITORY_KINDS
 from app.web import get_visible_or_404, render, roles_required
 
@@ -40,15 +41,25 @@ def map():
     if datum == "gcj02":
         centre = geo.wgs84_to_gcj02(*centre)
     green, amber = maps.coverage_thresholds(current_user)
+    period = _map_period()
     return render("territories/map.html", provider=provider, can_draw=can_draw, parents=parents,
                   kinds=[(k, KIND_NAMES[k]) for k in TERRITORY_KINDS], datum=datum, centre=list(centre),
-                  green=green, amber=amber)
+                  green=green, amber=amber, period=period)
+
+
+def _map_period():
+    """The period the map colours (?period=… as on the coverage page), else the bank's judging period."""
+    try:
+        return parse_period(current_user, request.args.get("period"), request.args.get("start"),
+                            request.args.get("end"))
+    except Refused:
+        return default_period(current_user)
 
 
 @bp.route("/map/data")
 def map_data():
     """The map's territories and customers as compact JSON, scoped to the user, display datum."""
-    response = jsonify(maps.map_data(current_user, maps.display_datum()))
+    response = jsonify(maps.map_data(current_user, maps.display_datum(), _map_period()))
     response.headers["Cache-Control"] = "private, no-store"
     return response
 

@@ -16,6 +16,7 @@ from app import clock, geo
 from app.models import Customer, FollowUp, Holding, Lead, Product, Territory, Visit
 from app.models.product import likely_first
 from app.models.refused import CONFLICT, NOT_FOUND, Problems, Refused
+from app.models.team import handed_for_today
 from app.models.visit import PHOTO_MAX_BYTES, Fix, photo_root, results_for
 from app.walk import walk_list
 from app.web import get_visible_or_404, render, roles_required, wants_fragment
@@ -78,11 +79,12 @@ def today():
                       formats=_walk_formats())
     counts = Visit.day_counters(current_user)
     walk = walk_list(current_user, here, offset=offset)
+    handed = handed_for_today(current_user)  # Today's 2nd group: what a team lead handed over
     counts["follow_ups_due"] = len(walk.follow_ups)
     # The leads panel is part of the whole page only, not of the walk list's fragment.
     leads = None if wants_fragment() else Lead.for_today(current_user)
     return render("visits/today.html", "visits/_walk.html", counts=counts, walk=walk, here=here,
-                  formats=_walk_formats(), leads=leads)
+                  formats=_walk_formats(), leads=leads, handed=handed)
 
 
 # Formats of Today's rows, translated once a page rather than once a row (gettext took
@@ -306,7 +308,10 @@ def _village_of(territory):
 @bp.route("/positions")
 @roles_required("team_lead", "admin")
 def positions():
-    """Positions taken from a manager's first check-in, for a team lead to confirm."""
+    """Positions taken from a manager's first check-in, for a team lead to confirm: a team lead's
+    are part of the review queue."""
+    if current_user.role == "team_lead":
+        return redirect(url_for("coverage.review") + "#positions")
     customers = (Customer.visible_to(current_user)
                  .where(~Customer.position_confirmed, Customer.lat.is_null(False))
                  .order_by(Customer.updated_at.desc()).limit(200))

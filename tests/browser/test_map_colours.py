@@ -34,7 +34,9 @@ def test_the_admin_moves_the_coverage_thresholds_and_the_map_follows(browser, li
     page = open_map(browser, live_server, signed_in)
     assert colours(page)["茶园村"] == AMBER  # 50 %: amber under the default 80 % / 50 %
     legend = page.locator(".legend-coverage li")
-    assert legend.nth(0).inner_text() == "本周覆盖 80% 及以上"
+    # the legend names the period it colours: the bank's judging period, a month by default (issue 21)
+    assert legend.nth(0).inner_text() == "覆盖率统计期：本月（2026-11-01 至 2026-11-30）"
+    assert legend.nth(1).inner_text() == "覆盖率 80% 及以上"
     in_view(page, "#legend", "map-legend-default-390x844")
     page.context.close()
 
@@ -58,7 +60,7 @@ def test_the_admin_moves_the_coverage_thresholds_and_the_map_follows(browser, li
     page = open_map(browser, live_server, signed_in)
     assert colours(page)["茶园村"] == GREEN
     legend = page.locator(".legend-coverage li")
-    assert [legend.nth(i).inner_text() for i in range(3)] == ["本周覆盖 50% 及以上", "20% 至 50%", "低于 20%"]
+    assert [legend.nth(i).inner_text() for i in range(1, 4)] == ["覆盖率 50% 及以上", "20% 至 50%", "低于 20%"]
     in_view(page, "#legend", "map-legend-changed-390x844")
     # The list view of the map lights the 地图 tab.
     page.get_by_role("link", name="列表").click()

@@ -2,7 +2,7 @@
 from flask import flash, redirect, request, url_for
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
-from wtforms import SelectMultipleField, StringField
+from wtforms import SelectField, SelectMultipleField, StringField
 from wtforms.fields.choices import SelectChoice
 from wtforms.widgets import CheckboxInput, ListWidget
 
@@ -31,6 +31,11 @@ class SettingsForm(FlaskForm):
     session_idle_minutes = StringField(_l("Idle minutes before sign-out"))
     coverage_green_pct = StringField(_l("Green from coverage (%)"))
     coverage_amber_pct = StringField(_l("Amber from coverage (%)"))
+    coverage_period = SelectField(_l("Coverage judged over"), choices=[
+        SelectChoice("week", _l("A week")), SelectChoice("month", _l("A month")),
+        SelectChoice("quarter", _l("A quarter"))],
+        validate_choice=False)  # checked by the setting's own rule below
+    gold_rhythm_days = StringField(_l("Gold rhythm (days)"))
 
     def validate(self, extra_validators=None):
         """Parse every value with the setting's own rule; keep the typed values."""
