@@ -13,7 +13,7 @@ from flask_babel import lazy_gettext as _l
 from peewee import JOIN, SQL, Case, DateField, ForeignKeyField, TextField, fn
 
 from app import clock, crypto
-from app.db import chinese_order, database
+from app.db import chinese_order, database, tree_order
 from app.models.base import BaseModel, created_at_field, default
 from app.models.customer import Customer
 from app.models.lead import Lead
@@ -183,7 +183,7 @@ def field_territories(viewer, branch):
     """The live villages, streets and markets of branch that the viewer may see, with their
     zone's name (the parent), by path."""
     parent = Territory.alias("parent")
-    return list(Territory.visible_to(viewer)
+    return tree_order(Territory.visible_to(viewer)
                 .select(Territory.id, Territory.name, Territory.kind, Territory.path, parent.name.alias("zone"))
                 .join(parent, JOIN.LEFT_OUTER, on=(Territory.parent == parent.id))
                 .where(Territory.live(), Territory.kind.in_(FIELD_KINDS), Territory.branch.in_(under(branch)))
