@@ -6,6 +6,7 @@ whose inputs hash (models/report.py) matches the file already kept, else runs th
 fonts (app/pdf.py), writes the PDF atomically under REPORTS_DIR/<week>/, and only then
 records it. A worker killed half-way leaves at most a temporary file that nothing lists.
 """
+import datetime as dt
 import hashlib
 from pathlib import Path
 
@@ -15,7 +16,7 @@ from app import ROOT, clock, notebook, pdf
 from app.db import database
 from app.models import Branch, Territory
 from app.models.report import ReportFile, file_name, inputs_hash
-from app.models.weekly import parse_week, reported_territories
+from app.models.weekly import close_week, parse_week, reported_territories
 
 NOTEBOOKS = {"territory": ROOT / "reports" / "weekly_territory.py", "bank": ROOT / "reports" / "weekly_bank.py"}
 PRINT_CSS = ROOT / "reports" / "print.css"
@@ -87,6 +88,8 @@ def make(kind, subject_id, week, force=False, progress=None):
         raise LookupError(f"no {kind} {subject_id}")
     step = progress or (lambda done, total, message: None)
     step(0, 3, "inputs")
+    for week_start in (monday - dt.timedelta(days=7), monday):
+        close_week(week_start)  # a closed week without its snapshot gets it now, before the hash
     digest = inputs_hash(kind, subject, monday, code_hash(kind))
     territory = subject if kind == "territory" else None
     kept = ReportFile.of(kind, bank, territory, monday)

@@ -62,8 +62,9 @@ def is_closed(monday):
 
 
 def close_week(monday):
-    """Snapshot the closed week starting monday (customers as they are now, the week's visits),
-    once; False when it was taken before or the week is still open."""
+    """Snapshot the closed week starting monday, once: the customers that existed by its end as
+    they are now (the Monday task takes it hours after the week ends) and the week's visits.
+    False when it was taken before or the week is still open."""
     if not is_closed(monday) or WeekClose.select().where(WeekClose.week == monday).exists():
         return False
     since, until = clock.local_day_start_utc(monday), clock.local_day_start_utc(monday + dt.timedelta(days=7))
@@ -73,7 +74,7 @@ def close_week(monday):
         WeekClose.create(week=monday)
         customers = (Customer.select(Customer.id, Customer.branch, Customer.territory, Customer.kind, Customer.tier,
                                      Customer.status, Customer.consent, Customer.created_at, Customer.lat,
-                                     Customer.lng).tuples())
+                                     Customer.lng).where(Customer.created_at < until).tuples())
         bulk_insert(CustomerWeek, [
             {"week": monday, "customer_id": c, "branch_id": b, "territory_id": t, "kind": k, "tier": tier,
              "status": s, "consent": bool(consent), "created_on": clock.to_local(created).date(), "lat": lat, "lng": lng}
@@ -146,9 +147,10 @@ class WeekFrame:
     def counted(self, c):
         return c.status == "active" and c.kind in self.kinds and c.consent
 
-    def figures(self, territory_ids, coverage):
-        """The key figures for the customers of territory_ids; coverage is (visited, counted, ratio)."""
-        ids = self.customer_ids(territory_ids)
+    def figures(self, territory_ids, coverage, ids=None):
+        """The key figures for the customers of territory_ids (or these customer ids); coverage is
+        (visited, counted, ratio) from Visit.coverage."""
+        ids = self.customer_ids(territory_ids) if ids is None else ids
         visits = [v for v in self.visits if v[1] in ids]
         verified = sum(1 for v in visits if v[4])
         leads = self.leads(ids)
@@ -199,6 +201,12 @@ class WeekFrame:
             else:
                 result[lead.id] = (moves[-1], max([0] + [STAGE.get(s, 0) for s in moves]))
         return result
+
+
+def branch_customer_ids(frame, branch):
+    """The frame's customers of a branch and the branches below it."""
+    below = {b for (b,) in Branch.select(Branch.id).where(Branch.path.startswith(branch.path)).tuples()}
+    return {c.id for c in frame.customers.values() if c.branch_id in below}, below
 
 
 def subtree_ids(territory):
