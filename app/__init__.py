@@ -78,6 +78,8 @@ def create_app(test_config=None):
     app.config.from_mapping(config_defaults())  # MAP_TILES and friends, from the environment
     if test_config is None:
         app.config.from_pyfile("config.py", silent=True)
+        # A second file named by ZRT_CONFIG (a worker started by a test or a service manager).
+        app.config.from_envvar("ZRT_CONFIG", silent=True)
     else:
         app.config.from_mapping(test_config)
     if not app.config.get("SECRET_KEY"):
@@ -96,7 +98,8 @@ def create_app(test_config=None):
     for blueprint in BLUEPRINTS:
         app.register_blueprint(blueprint)
 
-    from app import cli
+    from app import cli, tasks
 
+    tasks.init_app(app)  # the Huey queue (HUEY_URL) and `flask worker`
     cli.init_app(app)
     return app

@@ -5,6 +5,7 @@ from app.models.history import CustomerWeek, VisitWeek, WeekClose
 from app.models.customer import (Customer, CustomerChange, CustomerMember, Holding, compute_tier,
                                  mask_phone)
 from app.models.importing import ImportJob, ImportMapping
+from app.models.job import Job, PeriodicRun
 from app.models.lead import Lead, LeadEvent, LostReason
 from app.models.org import Branch, User
 from app.models.product import Product
@@ -18,6 +19,7 @@ ALL_MODELS = [
     Branch, User, Territory, Assignment, Product, Customer, CustomerMember, Holding,
     Visit, VisitProduct, FollowUp, Lead, Campaign, CampaignTerritory, AuditLog, Setting,
     CustomerChange, TierRule, ImportMapping, ImportJob, VisitFix, LeadEvent, LostReason,
+    Job, PeriodicRun,
     WeekClose, CustomerWeek, VisitWeek, ReportFile,
 ]
 
