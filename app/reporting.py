@@ -11,10 +11,12 @@ import hashlib
 from pathlib import Path
 
 from flask import current_app, has_app_context
+from flask_babel import lazy_gettext as _l
 
 from app import ROOT, clock, notebook, pdf
 from app.db import database
 from app.models import Branch, Territory
+from app.models.refused import Refused
 from app.models.report import ReportFile, file_name, inputs_hash
 from app.models.weekly import close_week, parse_week, reported_territories
 
@@ -85,7 +87,7 @@ def make(kind, subject_id, week, force=False, progress=None):
     monday = parse_week(week)
     subject, bank = subject_of(kind, subject_id)
     if subject is None:
-        raise LookupError(f"no {kind} {subject_id}")
+        raise Refused(message=_l("This territory or bank no longer exists."))
     step = progress or (lambda done, total, message: None)
     step(0, 3, "inputs")
     for week_start in (monday - dt.timedelta(days=7), monday):
@@ -118,3 +120,28 @@ def week_plan(bank, week, territory_id=None):
     if territory_id is not None:
         return [("territory", territory_id)]
     return [("territory", t.id) for t in reported_territories(bank)] + [("bank", bank.id)]
+
+
+# --- queuing a week's reports on the job workers ----------------------------------------------------
+JOB_KIND = "weekly_report"
+
+
+def job_key(kind, subject_id, week):
+    """One live job per report: asked twice (the Monday task and a button), it runs once."""
+    return f"report:{kind}:{subject_id}:{week}"
+
+
+def queue(kind, subject_id, week, bank, user=None, force=False):
+    """Queue one report as a job (app/tasks.py runs make()); the live job when one is already queued."""
+    from app.models.job import Job
+
+    return Job.submit(JOB_KIND, {"kind": kind, "subject_id": subject_id, "week": week, "force": force},
+                      user, bank, key=job_key(kind, subject_id, week))
+
+
+def queue_week(bank, week, territory_id=None, user=None):
+    """Queue a week's reports of a bank (every reported territory and the summary, or one territory);
+    the week's snapshot is taken first when it is closed. The jobs, in plan order."""
+    monday = parse_week(week)
+    close_week(monday)
+    return [queue(kind, subject_id, week, bank, user) for kind, subject_id in week_plan(bank, week, territory_id)]
