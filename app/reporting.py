@@ -8,6 +8,7 @@ records it. A worker killed half-way leaves at most a temporary file that nothin
 """
 import datetime as dt
 import hashlib
+import time
 from pathlib import Path
 
 from flask import current_app, has_app_context
@@ -100,8 +101,12 @@ def make(kind, subject_id, week, force=False, progress=None):
         step(3, 3, "unchanged")
         return {"status": "skipped", "path": target, "pages": kept.pages, "file": kept}
     step(1, 3, "notebook")
+    _pause()
     document_html, _ = render_html(kind, subject.id, week)
     step(2, 3, "pdf")
+    _pause()
+    for leftover in target.parent.glob(f".{target.name}.*.part"):
+        leftover.unlink(missing_ok=True)  # a killed run's temporary file (never listed, never served)
     pages = pdf.write_pdf(document_html, target, base_url=str(ROOT))
     values = {"path": file_name(kind, subject.id, monday), "inputs_hash": digest, "pages": pages,
               "size_bytes": target.stat().st_size, "made_at": clock.now()}
@@ -113,6 +118,13 @@ def make(kind, subject_id, week, force=False, progress=None):
             kept = ReportFile.create(week=monday, kind=kind, bank=bank, territory=territory, **values)
     step(3, 3, "done")
     return {"status": "made", "path": target, "pages": pages, "file": kept}
+
+
+def _pause():
+    """REPORT_STEP_DELAY (tests only): a pause between steps, to kill a worker mid-report."""
+    delay = float(current_app.config.get("REPORT_STEP_DELAY") or 0)
+    if delay:
+        time.sleep(delay)
 
 
 def week_plan(bank, week, territory_id=None):
