@@ -143,7 +143,7 @@ weakest = sorted((t for t in places if place_cov[t.id][1] > 0), key=lambda t: (p
 Table(["区域", "类型", "所属片区", "支行", "覆盖率", "负责客户经理"],
       [(t.name, KINDS[t.kind], parents.get(t.parent_id, "—"), t.branch.name, _cov(place_cov[t.id]),
         "、".join(sorted({m[0] for m in weekly.responsible(t, monday)})) or "暂无") for t in weakest],
-      empty="没有计入覆盖率的客户。")
+      numeric={4}, empty="没有计入覆盖率的客户。")
 
 # %% [markdown]
 # ## 进行中的营销活动

@@ -62,9 +62,10 @@ def is_closed(monday):
 
 
 def close_week(monday):
-    """Snapshot the closed week starting monday, once: the customers that existed by its end as
-    they are now (the Monday task takes it hours after the week ends) and the week's visits.
-    False when it was taken before or the week is still open."""
+    """Snapshot the closed week starting monday, once: the customers that existed by its end (archived
+    before it ended, or visited before it ended: an archive imported or rebuilt later keeps its
+    history) as they are now (the Monday task takes it hours after the week ends), and the week's
+    visits. False when it was taken before or the week is still open."""
     if not is_closed(monday) or WeekClose.select().where(WeekClose.week == monday).exists():
         return False
     since, until = clock.local_day_start_utc(monday), clock.local_day_start_utc(monday + dt.timedelta(days=7))
@@ -74,7 +75,10 @@ def close_week(monday):
         WeekClose.create(week=monday)
         customers = (Customer.select(Customer.id, Customer.branch, Customer.territory, Customer.kind, Customer.tier,
                                      Customer.status, Customer.consent, Customer.created_at, Customer.lat,
-                                     Customer.lng).where(Customer.created_at < until).tuples())
+                                     Customer.lng)
+                     .where((Customer.created_at < until)
+                            | Customer.id.in_(Visit.select(Visit.customer).where(Visit.made_at < until)))
+                     .tuples())
         bulk_insert(CustomerWeek, [
             {"week": monday, "customer_id": c, "branch_id": b, "territory_id": t, "kind": k, "tier": tier,
              "status": s, "consent": bool(consent), "created_on": clock.to_local(created).date(), "lat": lat, "lng": lng}
