@@ -7,6 +7,8 @@ import html
 import json
 import math
 
+# SVG text takes the report's fonts (app/pdf.py), not fontconfig's first sans-serif.
+FONT = "font-family=\"ZrtSansSC, 'Noto Sans CJK SC', 'WenQuanYi Micro Hei', sans-serif\""
 GREEN, AMBER, GREY, INK, RULE = "#1f7a4d", "#c98a00", "#9aa0a6", "#222", "#d0d4d9"
 TIER_COLOURS = {"gold": "#c98a00", "mass": "#2f6fb0", "potential": "#7a8793"}
 
@@ -115,11 +117,12 @@ def bars(labels, series, width=640, height=200, colours=(GREEN, GREY), legend=()
     slot = plot_w / max(len(labels), 1)
     bar = slot * 0.7 / max(len(series), 1)
     parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
-             f'viewBox="0 0 {width} {height}" font-size="10">']
+             f'viewBox="0 0 {width} {height}" font-size="10" {FONT}>']
     for k in range(5):
         value = top * k / 4
         y = pad_t + plot_h - plot_h * k / 4
-        parts.append(f'<line x1="{pad_l}" y1="{y:.1f}" x2="{width - 8}" y2="{y:.1f}" stroke="{RULE}" stroke-width="0.5"/>'
+        parts.append(f'<line x1="{pad_l}" y1="{y:.1f}" x2="{width - 8}" y2="{y:.1f}" stroke="{RULE}" '
+                     'stroke-width="0.5"/>'
                      f'<text x="{pad_l - 4}" y="{y + 3:.1f}" text-anchor="end" fill="{INK}">{value:.0f}</text>')
     for i, label in enumerate(labels):
         x0 = pad_l + i * slot + slot * 0.15
@@ -194,7 +197,7 @@ def territory_map(outline, groups=(), points=(), width=640, height=420):
         return "M" + " L".join(f"{x:.1f},{y:.1f}" for x, y in (xy(*p[:2]) for p in ring)) + " Z"
 
     parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
-             f'viewBox="0 0 {width} {height}" font-size="10">',
+             f'viewBox="0 0 {width} {height}" font-size="10" {FONT}>',
              f'<rect x="0" y="0" width="{width}" height="{height}" fill="#fbfbf8" stroke="{RULE}"/>']
     for ring in rings:
         parts.append(f'<path d="{path(ring)}" fill="#eef5ee" stroke="{GREEN}" stroke-width="1.5"/>')

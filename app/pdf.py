@@ -10,6 +10,8 @@ WenQuanYi Micro Hei, then to HanaMin A/B (fonts-hanazono: all of CJK Extension A
 
 A pure helper: it knows no model.
 """
+import functools
+import hashlib
 import os
 import tempfile
 import threading
@@ -19,10 +21,11 @@ NOTO = "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc"
 NOTO_BOLD = "/usr/share/fonts/opentype/noto/NotoSansCJK-Bold.ttc"
 SUBSET_NAME = "ZrtSansSC"
 FALLBACK_FAMILIES = ("Noto Sans CJK SC", "WenQuanYi Micro Hei", "HanaMinA", "HanaMinB", "sans-serif")
-PUNCTUATION = "，。、：；？！“”‘’（）《》【】—…·％～￥·×÷±≤≥→←↑↓△▲▼●○■□★☆〇–-"
+PUNCTUATION = "，。、：；？！“”‘’（）《》【】—…·％～￥·×÷±≤≥→←↑↓△▲▼●○■□★☆〇–-−‹›«»°•"
 _lock = threading.Lock()
 
 
+@functools.cache
 def _subset_text():
     """GB 2312's characters (the 6,763 common hanzi and its symbols), ASCII and our punctuation."""
     chars = {chr(i) for i in range(0x20, 0x7F)} | set(PUNCTUATION)
@@ -64,7 +67,9 @@ def prepared_fonts(folder):
         for weight, source in (("normal", NOTO), ("bold", NOTO_BOLD)):
             if not os.path.exists(source):
                 continue
-            target = folder / f"{SUBSET_NAME}-{weight}.otf"
+            # The file's name carries its character set: a longer list makes a new file.
+            version = hashlib.sha256(_subset_text().encode()).hexdigest()[:8]
+            target = folder / f"{SUBSET_NAME}-{weight}-{version}.otf"
             if not target.exists():
                 folder.mkdir(parents=True, exist_ok=True)
                 _subset(source, target)

@@ -18,6 +18,7 @@ week = "2026-W48"
 
 # %%
 # Set-up: in the app this reuses the running app; in Jupyter it opens the app's database.
+# ruff: noqa: E402
 import sys
 from pathlib import Path
 

@@ -18,6 +18,7 @@ week = "2026-W48"
 
 # %%
 # Set-up: in the app this reuses the running app; in Jupyter it opens the app's database.
+# ruff: noqa: E402
 import sys
 from pathlib import Path
 
@@ -101,7 +102,8 @@ Table(["指标", "本周", "上周", "变化"], [
 ], numeric={1, 2, 3}, classes="key-figures")
 
 # %% [markdown]
-# 覆盖率：本行计入的客户类型中在册、同意联系的客户，本周至少有一次已核实走访的比例。逾期未跟进：截至周末（本周未结束时截至今日）到期而未完成的跟进。
+# 覆盖率：本行计入的客户类型中在册、同意联系的客户，本周至少有一次已核实走访的比例。
+# 逾期未跟进：截至周末（本周未结束时截至今日）到期而未完成的跟进。
 
 # %% [markdown] tags=["keep"]
 # ## 地图
@@ -109,22 +111,25 @@ Table(["指标", "本周", "上周", "变化"], [
 # %%
 seen_before = weekly.visited_before(frame, ids)
 this_week = {v[1] for v in frame.visits if v[1] in ids}
+placed = [frame.customers[i] for i in ids]
 points = [(c.lng, c.lat, "week" if c.id in this_week else "earlier" if c.id in seen_before else "never")
-          for c in (frame.customers[i] for i in ids) if c.lat is not None and c.lng is not None and c.status == "active"]
+          for c in placed if c.lat is not None and c.lng is not None and c.status == "active"]
 groups = [(g.name, g.geometry) for g in Territory.select().where(
     Territory.path.startswith(territory.path), Territory.id != territory.id, Territory.live(),
     Territory.geometry.is_null(False)).order_by(Territory.path)]
+counts = {key: sum(p[2] == key for p in points) for key in ("week", "earlier", "never")}
 SVG(territory_map(territory.geometry, groups, points),
-    caption=f"{len(points)} 户有位置的客户：本周走访 {sum(p[2] == 'week' for p in points)} 户，"
-            f"此前走访过 {sum(p[2] == 'earlier' for p in points)} 户，从未走访 {sum(p[2] == 'never' for p in points)} 户。")
+    caption=f"{len(points)} 户有位置的客户：本周走访 {counts['week']} 户，"
+            f"此前走访过 {counts['earlier']} 户，从未走访 {counts['never']} 户。")
 
 # %% [markdown] tags=["keep"]
 # ## 每日走访
 
 # %%
 days = weekly.per_day(frame, ids)
-SVG(bars([f"周{WEEKDAYS[d.weekday()]} {d:%m/%d}" for d, _, _ in days], [[v for _, v, _ in days], [o for _, _, o in days]],
-         legend=("已核实", "未核实")), caption=f"本周共 {now['visits']} 次走访，其中已核实 {now['verified']} 次。")
+SVG(bars([f"周{WEEKDAYS[d.weekday()]} {d:%m/%d}" for d, _, _ in days],
+         [[v for _, v, _ in days], [o for _, _, o in days]], legend=("已核实", "未核实")),
+    caption=f"本周共 {now['visits']} 次走访，其中已核实 {now['verified']} 次。")
 
 # %% [markdown] tags=["keep"]
 # ## 下辖区域

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from fontTools.ttLib import TTFont
 
-from app import clock, reporting
+from app import clock, pdf, reporting
 from app.db import database
 from app.models import Customer, Territory, User, Visit
 from app.models.merge import merge_customers
@@ -152,8 +152,8 @@ def embedded_fonts(path):
     for name in names:
         base = re.sub(r"-(Bold|Oblique|Italic|Regular|BoldOblique)$", "", name)
         if base.startswith("ZrtSansSC"):
-            font_dir = Path(reporting.ROOT) / "instance" / "fonts"
-            files.append((font_dir / ("ZrtSansSC-bold.otf" if "Bold" in name else "ZrtSansSC-normal.otf"), 0))
+            prepared = pdf.prepared_fonts(Path(reporting.ROOT) / "instance" / "fonts")
+            files.append((prepared["bold" if "Bold" in name else "normal"], 0))
             continue
         for entry in catalogue:
             family, postscript, file, index = entry.split("|")

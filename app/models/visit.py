@@ -316,7 +316,8 @@ class Visit(BaseModel):
             end = clock.week_bounds(start)[0] + dt.timedelta(days=7)
         if as_of is None:
             as_of = min(end - dt.timedelta(days=1), clock.today())
-        since, until, kinds = clock.local_day_start_utc(start), clock.local_day_start_utc(end), counted_kinds(viewer.branch_id)
+        since, until = clock.local_day_start_utc(start), clock.local_day_start_utc(end)
+        kinds = counted_kinds(viewer.branch_id)
         monday = snapshot_week(start, end)
         if monday is not None:
             query = snapshot_coverage(monday, since, until, kinds, viewer, by, among, verified_only, as_of)

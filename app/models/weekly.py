@@ -81,7 +81,8 @@ def close_week(monday):
                      .tuples())
         bulk_insert(CustomerWeek, [
             {"week": monday, "customer_id": c, "branch_id": b, "territory_id": t, "kind": k, "tier": tier,
-             "status": s, "consent": bool(consent), "created_on": clock.to_local(created).date(), "lat": lat, "lng": lng}
+             "status": s, "consent": bool(consent), "created_on": clock.to_local(created).date(),
+             "lat": lat, "lng": lng}
             for c, b, t, k, tier, s, consent, created, lat, lng in customers])
         visits = (Visit.select(Visit.id, Visit.customer, Visit.user, Visit.made_at, Visit.verified, Visit.outcome)
                   .where(Visit.made_at >= since, Visit.made_at < until).tuples())

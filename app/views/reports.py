@@ -71,7 +71,8 @@ def weekly():
     if current_user.role in BANK_READERS:
         banks = [{"bank": f.bank, "file": f} for f in ReportFile.visible_to(current_user).where(
             ReportFile.week == monday, ReportFile.kind == "bank").join(Branch, on=(ReportFile.bank == Branch.id))]
-    return render("reports/weekly.html", kind_labels=TERRITORY_KIND_LABELS, rows=_rows(current_user, monday), banks=banks, week=week_label(monday),
+    return render("reports/weekly.html", kind_labels=TERRITORY_KIND_LABELS, rows=_rows(current_user, monday),
+                  banks=banks, week=week_label(monday),
                   monday=monday, sunday=monday + dt.timedelta(days=6), problem=problem,
                   previous=week_label(monday - dt.timedelta(days=7)),
                   following=week_label(monday + dt.timedelta(days=7)) if monday < last_closed_week() else None)
