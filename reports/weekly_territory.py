@@ -44,9 +44,9 @@ monday = weekly.parse_week(week)
 last_monday = monday - dt.timedelta(days=7)
 territory = Territory.get_by_id(territory_id)
 bank = territory.branch.bank or territory.branch
-frame = weekly.WeekFrame(bank, monday)
-before = weekly.WeekFrame(bank, last_monday)
 places = weekly.subtree_ids(territory)
+frame = weekly.WeekFrame(bank, monday, places)
+before = weekly.WeekFrame(bank, last_monday, places)
 ids = frame.customer_ids(places)
 coverage = weekly.coverage(bank, monday, [territory.id])[territory.id]
 coverage_before = weekly.coverage(bank, last_monday, [territory.id])[territory.id]

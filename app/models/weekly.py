@@ -114,7 +114,8 @@ class Row:
 class WeekFrame:
     """One week of a bank: its customers and visits, from the snapshot when the week is closed."""
 
-    def __init__(self, bank, monday):
+    def __init__(self, bank, monday, places=None):
+        """places: only the customers of these territories (a territory's report), else the bank's."""
         self.bank, self.monday = bank, monday
         self.end = monday + dt.timedelta(days=7)
         self.since, self.until = clock.local_day_start_utc(monday), clock.local_day_start_utc(self.end)
@@ -128,7 +129,8 @@ class WeekFrame:
                                         CustomerWeek.kind, CustomerWeek.tier, CustomerWeek.status,
                                         CustomerWeek.consent, CustomerWeek.created_on, CustomerWeek.lat,
                                         CustomerWeek.lng)
-                    .where(CustomerWeek.week == monday, CustomerWeek.branch_id.in_(branches)).tuples())
+                    .where(CustomerWeek.week == monday, CustomerWeek.branch_id.in_(branches),
+                           *([CustomerWeek.territory_id.in_(places)] if places is not None else [])).tuples())
             self.customers = {r[0]: Row(*r) for r in rows}
             visits = (VisitWeek.select(VisitWeek.visit_id, VisitWeek.customer_id, VisitWeek.user_id,
                                        VisitWeek.made_at, VisitWeek.verified, VisitWeek.outcome)
@@ -136,7 +138,8 @@ class WeekFrame:
         else:
             rows = (Customer.select(Customer.id, Customer.territory, Customer.branch, Customer.kind, Customer.tier,
                                     Customer.status, Customer.consent, Customer.created_at, Customer.lat, Customer.lng)
-                    .where(Customer.branch.in_(branches)).tuples())
+                    .where(Customer.branch.in_(branches),
+                           *([Customer.territory.in_(places)] if places is not None else [])).tuples())
             self.customers = {r[0]: Row(*r[:7], clock.to_local(r[7]).date(), *r[8:]) for r in rows}
             visits = (Visit.select(Visit.id, Visit.customer, Visit.user, Visit.made_at, Visit.verified, Visit.outcome)
                       .where(Visit.made_at >= self.since, Visit.made_at < self.until).tuples())
