@@ -155,5 +155,6 @@ def queue_week(bank, week, territory_id=None, user=None):
     """Queue a week's reports of a bank (every reported territory and the summary, or one territory);
     the week's snapshot is taken first when it is closed. The jobs, in plan order."""
     monday = parse_week(week)
-    close_week(monday)
+    for week_start in (monday - dt.timedelta(days=7), monday):
+        close_week(week_start)  # here, once, rather than racing in the workers
     return [queue(kind, subject_id, week, bank, user) for kind, subject_id in week_plan(bank, week, territory_id)]

@@ -176,3 +176,15 @@ def test_the_notebook_runs_in_a_jupyter_kernel_on_the_same_database(rapp, tmp_pa
     assert "<td>走访次数</td><td class=\"num\">1</td>" in figures
     assert "<td>新增线索</td><td class=\"num\">1</td>" in figures
     assert any("<svg" in h for h in outputs)  # the map and the chart display in Jupyter too
+
+
+def test_the_monday_task_is_due_at_six_in_shanghai():
+    """Registered with the job layer: Mondays 06:00 Asia/Shanghai (the crontab is in business time)."""
+    import datetime as dt
+
+    from app import tasks  # noqa: F401  (registers the periodic tasks)
+
+    due, _ = jobs.PERIODIC["weekly_reports"]
+    assert due(dt.datetime(2026, 11, 30, 6, 0))        # a Monday
+    assert not due(dt.datetime(2026, 11, 30, 5, 59))
+    assert not due(dt.datetime(2026, 12, 1, 6, 0))     # a Tuesday

@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass
 
 from flask_babel import lazy_gettext as _l
-from peewee import fn
+from peewee import IntegrityError, fn
 
 from app import clock
 from app.db import database
@@ -69,10 +69,16 @@ def close_week(monday):
     if not is_closed(monday) or WeekClose.select().where(WeekClose.week == monday).exists():
         return False
     since, until = clock.local_day_start_utc(monday), clock.local_day_start_utc(monday + dt.timedelta(days=7))
+    try:
+        with database.atomic():
+            return _snapshot(monday, since, until)
+    except IntegrityError:
+        return False  # another worker closed it at the same moment: its snapshot stands
+
+
+def _snapshot(monday, since, until):
     with database.atomic():
-        if WeekClose.select().where(WeekClose.week == monday).exists():
-            return False
-        WeekClose.create(week=monday)
+        WeekClose.create(week=monday)  # first: a second worker racing here fails on its unique index
         customers = (Customer.select(Customer.id, Customer.branch, Customer.territory, Customer.kind, Customer.tier,
                                      Customer.status, Customer.consent, Customer.created_at, Customer.lat,
                                      Customer.lng)
