@@ -28,8 +28,11 @@ demo-db: setup
 	$(BIN)/flask init-db
 	$(BIN)/flask demo --if-empty
 
+# One background worker (imports, reports, periodic clean-ups) beside the server, stopped with it.
 run: demo-db
-	@echo "Zerentian on http://$(HOST):$(PORT)"
+	@echo "Zerentian on http://$(HOST):$(PORT), with one background worker"
+	@$(BIN)/flask worker --workers 1 & worker=$$!; \
+	trap 'kill -TERM $$worker 2>/dev/null; wait $$worker 2>/dev/null' EXIT INT TERM; \
 	$(BIN)/flask run --host $(HOST) --port $(PORT)
 
 # The whole suite on SQLite and on a throwaway PostgreSQL cluster started here.

@@ -76,6 +76,10 @@ def configure(app):
     huey.storage_class, huey.storage_kwargs = storage_class, kwargs
     huey._immediate = bool(app.config.get("HUEY_IMMEDIATE"))
     huey.storage = huey.create_storage()
+    # The SQLite storage keeps one connection, opened now to create its tables: closed again so
+    # a server that forks its workers after making the app (gunicorn --preload) shares none.
+    with contextlib.suppress(Exception):
+        huey.storage.close()
     _state["app"] = app
 
 
@@ -173,18 +177,35 @@ def _end(job, state, result=None, error=None):
     now = clock.now()
     Job.update(state=state, finished_at=now, heartbeat_at=now, error=error,
                result=json.dumps(result, ensure_ascii=False) if result is not None else None,
-               done=Job.done if state == "failed" else job.done
-               ).where(Job.id == job.id, Job.state == "running", Job.attempts == job.attempts).execute()
+               done=job.done, total=job.total, message=job.message,  # the last progress (a transaction
+               ).where(Job.id == job.id, Job.state == "running",  # may have kept it in the side store)
+                       Job.attempts == job.attempts).execute()
     _Side().drop(job.id)
 
 
 # --- the stale-job check -------------------------------------------------------------------------
 def requeue_stale(now=None):
     """Running jobs whose heartbeat stopped: queued again once; a second death ends them failed.
+    Also a job left queued with an empty queue (its message was lost) is sent again.
     Returns (requeued ids, failed ids)."""
     now = now or clock.now()
     limit = dt.timedelta(seconds=float(current_app.config.get("JOB_STALE_SECONDS") or 120))
     requeued, failed = [], []
+    if _queue_empty():
+        # Nothing waits in Huey's storage, yet these rows say queued: their message is gone (a
+        # storage wiped, a queueing that failed). A second message is harmless: a job is claimed once.
+        for job in Job.select().where(Job.state == "queued", Job.created_at < now - limit).order_by(Job.id):
+            log.warning("job %s (%s): queued since %s with an empty queue, sent again", job.id, job.kind,
+                        job.created_at)
+            Job.enqueue(job)
+        # Periodic runs claimed but never ended (the consumer or worker died first): a periodic
+        # task is short (long work is submitted as a job), so one silent this long is run again.
+        lost = PeriodicRun.select().where(PeriodicRun.finished_at.is_null(), PeriodicRun.claimed_at < now - limit,
+                                          PeriodicRun.slot > now - dt.timedelta(days=1))
+        for run in lost.order_by(PeriodicRun.id):
+            if run.name in PERIODIC:
+                log.warning("periodic task %s of %s: claimed, never ended; sent again", run.name, run.slot)
+                PERIODIC[run.name][1](run.slot.replace(tzinfo=dt.UTC).isoformat())
     for job in Job.select().where(Job.state == "running").order_by(Job.id):
         job.live_view()
         beat = job.heartbeat_at or job.started_at or job.created_at
@@ -205,6 +226,13 @@ def requeue_stale(now=None):
     return requeued, failed
 
 
+def _queue_empty():
+    try:
+        return huey.storage.queue_size() == 0
+    except Exception:
+        return False
+
+
 # --- periodic tasks ------------------------------------------------------------------------------
 def bank_periodic(minute="*", hour="*", day="*", month="*", day_of_week="*", name=None):
     """Declare a periodic task due at these crontab fields in Asia/Shanghai time."""
@@ -216,14 +244,17 @@ def bank_periodic(minute="*", hour="*", day="*", month="*", day_of_week="*", nam
         @huey.task(name=f"periodic.{task_name}")
         def task(slot):
             with _context():
+                this = (PeriodicRun.name == task_name) & (PeriodicRun.slot == clock.parse_moment(slot))
+                if not PeriodicRun.update(claimed_at=clock.now()).where(
+                        this, PeriodicRun.finished_at.is_null()).execute():
+                    return  # this minute's run already ended (a message sent twice)
                 try:
                     outcome = fn()
                 except Exception:
                     current_app.logger.exception("periodic task %s failed", task_name)
                     outcome = "error"
                 PeriodicRun.update(finished_at=clock.now(), outcome=json.dumps(outcome, ensure_ascii=False)[:2000]
-                                   ).where(PeriodicRun.name == task_name,
-                                           PeriodicRun.slot == clock.parse_moment(slot)).execute()
+                                   ).where(this).execute()
         PERIODIC[task_name] = (check, task)
         fn.task = task
         return fn

@@ -151,10 +151,11 @@ def queue(kind, subject_id, week, bank, user=None, force=False):
                       user, bank, key=job_key(kind, subject_id, week))
 
 
-def queue_week(bank, week, territory_id=None, user=None):
+def queue_week(bank, week, territory_id=None, user=None, close=True):
     """Queue a week's reports of a bank (every reported territory and the summary, or one territory);
-    the week's snapshot is taken first when it is closed. The jobs, in plan order."""
+    with close, the week's snapshot is taken first when it is closed (else the first job takes it).
+    The jobs, in plan order."""
     monday = parse_week(week)
-    for week_start in (monday - dt.timedelta(days=7), monday):
-        close_week(week_start)  # here, once, rather than racing in the workers
+    for week_start in (monday - dt.timedelta(days=7), monday) if close else ():
+        close_week(week_start)  # here, once, rather than in two workers at the same moment
     return [queue(kind, subject_id, week, bank, user) for kind, subject_id in week_plan(bank, week, territory_id)]

@@ -4,8 +4,8 @@ and the periodic tasks, each at its Asia/Shanghai time (README, *Background work
 | periodic task | when (Asia/Shanghai) | what |
 |---|---|---|
 | `check_stale_jobs` | every minute | running jobs whose heartbeat stopped: queued again once, then failed |
-| `clean_uploads` | every day at 03:10 | uploads and refused-row files older than 2 days; previews never confirmed |
-| `weekly_reports` | Mondays at 06:00 | last week closed (snapshot) and its reports queued for every bank |
+| `clean_uploads` | daily, 03:10 | uploads older than 2 days, unconfirmed previews, week-old periodic runs |
+| `weekly_reports` | Mondays at 06:00 | submits last week's reports as jobs for every bank (short: the jobs do the work) |
 """
 import datetime as dt
 
@@ -16,8 +16,10 @@ from app import clock, reporting
 from app.imports import importer, uploads
 from app.jobs import bank_periodic, init_app as init_jobs, job_task, requeue_stale
 from app.models import Branch, ImportJob, User
-from app.models.job import JobFailed
+from app.models.job import JobFailed, PeriodicRun
 from app.models.weekly import last_closed_week, week_label
+
+RUNS_KEPT_DAYS = 7
 
 
 def init_app(app):
@@ -66,13 +68,15 @@ def check_stale_jobs():
 
 @bank_periodic(minute="10", hour="3")
 def clean_uploads():
-    """Uploaded customer files (they hold ID numbers in clear) and previews never confirmed."""
+    """Uploaded customer files (they hold ID numbers in clear), previews never confirmed, and the
+    periodic runs' own record after a week (the stale check alone adds 1,440 rows a day)."""
     files = uploads.clean_old_files()
-    limit = clock.now() - dt.timedelta(days=uploads.KEEP_DAYS)
+    now = clock.now()
     stale = ImportJob.delete().where(ImportJob.status.in_(("mapping", "checked")),
-                                     ImportJob.updated_at < limit).execute()
-    current_app.logger.info("clean-up: %s files, %s unconfirmed previews", files, stale)
-    return {"files": files, "previews": stale}
+                                     ImportJob.updated_at < now - dt.timedelta(days=uploads.KEEP_DAYS)).execute()
+    runs = PeriodicRun.delete().where(PeriodicRun.slot < now - dt.timedelta(days=RUNS_KEPT_DAYS)).execute()
+    current_app.logger.info("clean-up: %s files, %s unconfirmed previews, %s periodic runs", files, stale, runs)
+    return {"files": files, "previews": stale, "periodic_runs": runs}
 
 
 # --- the weekly reports (issue 19) -----------------------------------------------------------------
@@ -86,9 +90,11 @@ def weekly_report(job, kind, subject_id, week, force=False):
 
 @bank_periodic(minute="0", hour="6", day_of_week="1")
 def weekly_reports():
-    """Monday 06:00: last week is closed (its snapshot taken) and its reports queued, bank by bank."""
+    """Monday 06:00: last week's reports submitted as jobs, bank by bank (one key per report and week,
+    so a second run queues nothing new). It stays short: the first report job of the week takes its
+    snapshot (models/history.py), not this task."""
     week = week_label(last_closed_week())
     queued = {}
     for bank in Branch.select().where(Branch.kind == "bank", Branch.closed_on.is_null()):
-        queued[bank.id] = len(reporting.queue_week(bank, week))
+        queued[bank.id] = len(reporting.queue_week(bank, week, close=False))
     return {"week": week, "queued": queued}
