@@ -5,7 +5,7 @@ and the periodic tasks, each at its Asia/Shanghai time (README, *Background work
 |---|---|---|
 | `check_stale_jobs` | every minute | running jobs whose heartbeat stopped: queued again once, then failed |
 | `clean_uploads` | daily, 03:10 | uploads older than 2 days, unconfirmed previews, week-old periodic runs |
-| `weekly_reports` | Mondays at 06:00 | submits last week's reports as jobs for every bank (short: the jobs do the work) |
+| `weekly_reports` | Mondays at 06:00 | submits last week's reports as jobs for every bank (the jobs do the work) |
 """
 import datetime as dt
 

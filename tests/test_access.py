@@ -28,6 +28,7 @@ MATRIX = {
     # without a week the form is refused (400) and nothing is queued
     "reports.generate": ("POST", "/reports/weekly/{t_V1}/generate",
                          {"management": 400, "team_lead": 400, "admin": 400}, 403),
+    "reports.generate_bank": ("POST", "/reports/weekly/bank/{b_A}/generate", {"management": 400, "admin": 400}, 403),
     "reports.status": ("GET", "/reports/weekly/{t_V1}/status", {"management": 200, "team_lead": 200, "admin": 200},
                        403),
     "reports.download": ("GET", "/reports/files/999999", {"management": 404, "team_lead": 404, "admin": 404}, 403),

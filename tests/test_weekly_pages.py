@@ -188,3 +188,34 @@ def test_the_monday_task_is_due_at_six_in_shanghai():
     assert due(dt.datetime(2026, 11, 30, 6, 0))        # a Monday
     assert not due(dt.datetime(2026, 11, 30, 5, 59))
     assert not due(dt.datetime(2026, 12, 1, 6, 0))     # a Tuesday
+
+
+def test_the_command_queues_a_weeks_reports(rapp):
+    """`flask weekly-reports`: jobs run where they are queued here (HUEY_IMMEDIATE), so the file is made."""
+    runner = rapp.test_cli_runner()
+    v1 = rapp.county.territories["V1"]
+    result = runner.invoke(args=["weekly-reports", "--week", "2026-W48", "--territory", str(v1.id)])
+    assert result.exit_code == 0, result.output
+    assert "1 reports queued for 2026-W48." in result.output
+    assert (Path(rapp.config["REPORTS_DIR"]) / "2026-W48" / f"territory-{v1.id}.pdf").is_file()
+    bad = runner.invoke(args=["weekly-reports", "--week", "2026-48"])
+    assert bad.exit_code != 0 and "ISO 周" in bad.output
+    with rapp.app_context(), database.obj.connection_context():
+        plan = [(j.data("params")["kind"]) for j in Job.select().where(Job.kind == "weekly_report")]
+    assert plan == ["territory"]
+
+
+def test_management_makes_the_bank_summary_now(rapp):
+    mgmt = signed_in(rapp, "mgmt")
+    bank = rapp.county.branches["A"]
+    response = mgmt.post(f"/reports/weekly/bank/{bank.id}/generate",
+                         data={"week": "2026-W48", "csrf_token": csrf_token(mgmt, "/reports/weekly")})
+    assert response.status_code == 302 and "/jobs/" in response.headers["Location"]
+    page = soup(mgmt.get("/reports/weekly?week=2026-W48"))
+    link = page.select_one(".card a")
+    assert link.get_text(strip=True).startswith("甲县农商行")
+    assert fetch(mgmt, link["href"]).data.startswith(b"%PDF")
+    other = rapp.county.branches["B"]  # another bank: not in mgmt's scope
+    assert mgmt.post(f"/reports/weekly/bank/{other.id}/generate",
+                     data={"week": "2026-W48", "csrf_token": csrf_token(mgmt, "/reports/weekly")}).status_code == 404
+    assert fetch(signed_in(rapp, "lead1"), link["href"]).status_code == 404  # team leads: their territories only

@@ -69,8 +69,10 @@ def weekly():
     monday, problem = _week_arg()
     banks = []
     if current_user.role in BANK_READERS:
-        banks = [{"bank": f.bank, "file": f} for f in ReportFile.visible_to(current_user).where(
-            ReportFile.week == monday, ReportFile.kind == "bank").join(Branch, on=(ReportFile.bank == Branch.id))]
+        files = {f.bank_id: f for f in ReportFile.visible_to(current_user).where(
+            ReportFile.week == monday, ReportFile.kind == "bank")}
+        in_scope = Branch.select().where(branch_scope(current_user), Branch.kind == "bank").order_by(Branch.path)
+        banks = [{"bank": b, "file": files.get(b.id)} for b in in_scope]
     return render("reports/weekly.html", kind_labels=TERRITORY_KIND_LABELS, rows=_rows(current_user, monday),
                   banks=banks, week=week_label(monday),
                   monday=monday, sunday=monday + dt.timedelta(days=6), problem=problem,
@@ -95,6 +97,21 @@ def generate(territory_id):
         return redirect(url_for("reports.weekly", week=week))
     return render("partials/_report_row.html", row=_row_for(territory, monday, job), week=week,
                   kind_labels=TERRITORY_KIND_LABELS)
+
+
+@bp.route("/reports/weekly/bank/<int:bank_id>/generate", methods=["POST"])
+@roles_required(*BANK_READERS)
+def generate_bank(bank_id):
+    """Queue a bank's summary now; its progress on the job's page (htmx polling there)."""
+    bank = Branch.select().where(branch_scope(current_user), Branch.kind == "bank", Branch.id == bank_id).first()
+    if bank is None:
+        abort(404)
+    try:
+        monday = parse_week(request.form.get("week", ""))
+    except Refused as refused:
+        return render("reports/weekly_error.html", message=refused.errors.get("week")), 400
+    job = reporting.queue("bank", bank.id, week_label(monday), bank, current_user)
+    return redirect(url_for("jobs.job", job_id=job.id))
 
 
 @bp.route("/reports/weekly/<int:territory_id>/status")
