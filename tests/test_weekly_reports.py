@@ -227,3 +227,15 @@ def test_coverage_of_a_closed_week_stays_true(week47, backend):
     merge_customers(admin, Customer.get_by_id(county.customers["c_v1"].id),
                     Customer.get_by_id(county.customers["c_g1"].id))
     assert covered() == first
+
+
+def test_pages_carry_the_header_footer_and_page_numbers(made):
+    pages = pdf_text(made["pdfs"]["w47"]["path"]).split("\f")
+    pages = [p for p in pages if p.strip()]
+    total = len(pages)
+    assert total >= 3
+    for number, page in enumerate(pages, 1):
+        assert re.search(rf"第\s*{number}\s*页\s*/\s*共\s*{total}\s*页", page)
+        if number > 1:  # the cover has no running header
+            assert "甲县农商行" in page and re.search(r"茶园村\s*·\s*2026-W47\s*周报", page)
+    assert "关键指标" in pages[1] and "关键指标" not in pages[0]  # the figures start a new page
