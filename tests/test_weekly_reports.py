@@ -239,3 +239,23 @@ def test_pages_carry_the_header_footer_and_page_numbers(made):
         if number > 1:  # the cover has no running header
             assert "甲县农商行" in page and re.search(r"茶园村\s*·\s*2026-W47\s*周报", page)
     assert "关键指标" in pages[1] and "关键指标" not in pages[0]  # the figures start a new page
+
+
+def test_the_weeks_figures_on_both_engines(week47, backend):
+    """The figures the notebook prints, counted by the model queries (no PDF), on SQLite and PostgreSQL."""
+    from app.models import weekly
+
+    county = week47
+    bank, v1 = county.branches["A"], county.territories["V1"]
+    places = weekly.subtree_ids(v1)
+    frame = weekly.WeekFrame(bank, WEEK47, places)
+    figures = frame.figures(places, weekly.coverage(bank, WEEK47, [v1.id])[v1.id])
+    assert {k: figures[k] for k in ("visits", "verified", "customers_visited", "coverage", "new_archives",
+                                    "leads", "won", "won_amount", "overdue", "customers")} == {
+        "visits": 3, "verified": 2, "customers_visited": 3, "coverage": (2, 3, 2 / 3), "new_archives": 1,
+        "leads": 1, "won": 1, "won_amount": 5.0, "overdue": 1, "customers": 3}
+    ids = frame.customer_ids(places)
+    assert weekly.funnel(frame, ids) == {"new": 1, "contacted": 1, "qualified": 1, "won": 1, "lost": 0}
+    late, total = weekly.overdue(frame, ids)
+    assert total == 1 and late[0]["customer_name"] == "周大福" and late[0]["tier"] == "gold" and late[0]["days"] == 3
+    assert [r["name"] for r in weekly.highlights(frame, ids)] == [RARE, "周大福"]  # "interested" before "met"
