@@ -13,12 +13,14 @@ from peewee import DateField, DateTimeField, ForeignKeyField, IntegerField, Text
 
 from app import clock
 from app.models.base import BaseModel, created_at_field, one_of
+from app.models.campaign import Campaign
 from app.models.customer import Customer
 from app.models.history import WeekClose
 from app.models.lead import Lead, LeadEvent
 from app.models.org import Branch
 from app.models.scope import branch_ids, usable
-from app.models.territory import Territory
+from app.models.setting import Setting
+from app.models.territory import Assignment, Territory
 from app.models.visit import FollowUp, Visit
 
 REPORT_KINDS = ("territory", "bank")
@@ -96,6 +98,12 @@ def inputs_hash(kind, subject, monday, code_hash):
                         fn.MAX(FollowUp.due_on)).where(FollowUp.customer.in_(customers)),
         Territory.select(fn.COUNT(Territory.id), fn.MAX(Territory.id), fn.MAX(Territory.name))
         .where(Territory.path.startswith(subject.path) if kind == "territory" else Territory.id > 0),
+        # who is responsible (the cover, the managers' table), the campaigns, the bank's settings
+        Assignment.select(Assignment.id, Assignment.user, Assignment.starts_on, Assignment.ends_on)
+        .order_by(Assignment.id),
+        Campaign.select(Campaign.id, Campaign.name, Campaign.starts_on, Campaign.ends_on, Campaign.coverage_goal_pct)
+        .order_by(Campaign.id),
+        Setting.select(Setting.bank, Setting.key, Setting.value).order_by(Setting.id),
     ):
         parts.append(repr(query.tuples()[:]))
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()
