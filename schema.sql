@@ -531,3 +531,60 @@ CREATE INDEX "handed_customer_customer_id" ON "handed_customer" ("customer_id");
 CREATE INDEX "handed_customer_user_id" ON "handed_customer" ("user_id");
 CREATE INDEX "handed_customer_sent_by_id" ON "handed_customer" ("sent_by_id");
 CREATE UNIQUE INDEX "handed_customer_user_id_for_day_customer_id" ON "handed_customer" ("user_id", "for_day", "customer_id");
+
+-- Weekly reports (issue 19): a closed week's snapshot keeps past weeks true (models/history.py);
+-- plain ids, no foreign keys, so the rows outlive a merged archive.
+CREATE TABLE "week_close" (
+    "id" SERIAL NOT NULL PRIMARY KEY,
+    "week" DATE NOT NULL,
+    "closed_at" TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP
+);
+CREATE UNIQUE INDEX "week_close_week" ON "week_close" ("week");
+
+CREATE TABLE "customer_week" (
+    "id" SERIAL NOT NULL PRIMARY KEY,
+    "week" DATE NOT NULL,
+    "customer_id" INTEGER NOT NULL,
+    "branch_id" INTEGER NOT NULL,
+    "territory_id" INTEGER,
+    "kind" TEXT NOT NULL,
+    "tier" TEXT NOT NULL,
+    "status" TEXT NOT NULL,
+    "consent" BOOLEAN NOT NULL,
+    "created_on" DATE NOT NULL,
+    "lat" DOUBLE PRECISION,
+    "lng" DOUBLE PRECISION
+);
+CREATE UNIQUE INDEX "customer_week_week_customer_id" ON "customer_week" ("week", "customer_id");
+CREATE INDEX "customer_week_week_territory_id" ON "customer_week" ("week", "territory_id");
+
+CREATE TABLE "visit_week" (
+    "id" SERIAL NOT NULL PRIMARY KEY,
+    "week" DATE NOT NULL,
+    "visit_id" INTEGER NOT NULL,
+    "customer_id" INTEGER NOT NULL,
+    "user_id" INTEGER NOT NULL,
+    "made_at" TIMESTAMP NOT NULL,
+    "verified" BOOLEAN NOT NULL,
+    "outcome" TEXT NOT NULL
+);
+CREATE UNIQUE INDEX "visit_week_week_visit_id" ON "visit_week" ("week", "visit_id");
+
+CREATE TABLE "report_file" (
+    "id" SERIAL NOT NULL PRIMARY KEY,
+    "week" DATE NOT NULL,
+    "kind" TEXT NOT NULL CHECK (kind IN ('territory', 'bank')),
+    "bank_id" INTEGER NOT NULL,
+    "territory_id" INTEGER,
+    "path" TEXT NOT NULL,
+    "inputs_hash" TEXT NOT NULL,
+    "pages" INTEGER NOT NULL,
+    "size_bytes" INTEGER NOT NULL,
+    "made_at" TIMESTAMP NOT NULL,
+    "created_at" TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP,
+    FOREIGN KEY ("bank_id") REFERENCES "branch" ("id") ON DELETE CASCADE,
+    FOREIGN KEY ("territory_id") REFERENCES "territory" ("id") ON DELETE CASCADE
+);
+CREATE INDEX "report_file_bank_id" ON "report_file" ("bank_id");
+CREATE INDEX "report_file_territory_id" ON "report_file" ("territory_id");
+CREATE UNIQUE INDEX "report_file_week_kind_bank_id_territory_id" ON "report_file" ("week", "kind", "bank_id", "territory_id");

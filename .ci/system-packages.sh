@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # The Debian packages Zerentian needs on a machine: headless Chromium for browser
 # tests, poppler for reading PDFs back, a CJK font so Chinese shows in screenshots
-# and PDFs, PostgreSQL's server for the second half of the database tests, faketime to
+# and PDFs (HanaMin, fonts-hanazono, for rare characters beyond Noto: CJK Extension A and B),
+# PostgreSQL's server for the second half of the database tests, faketime to
 # run the suite as if on another day (DEVELOPERS.md, "The business clock"), and Redis
 # for the background-job test on RedisHuey (and production with several machines).
 # Installs only what is missing, so a set-up machine pays nothing.
 set -euo pipefail
-wanted=(chromium poppler-utils fonts-wqy-microhei fonts-noto-cjk postgresql faketime redis-server)
+wanted=(chromium poppler-utils fonts-wqy-microhei fonts-noto-cjk fonts-hanazono postgresql faketime redis-server)
 missing=()
 for pkg in "${wanted[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")

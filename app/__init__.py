@@ -69,6 +69,9 @@ def create_app(test_config=None):
         IMPORT_DIR=None,  # where uploads wait for confirmation; None: instance/imports/customers
         # How many proxies in front of the app set X-Forwarded-For/-Proto; 0: believe none.
         TRUSTED_PROXIES=int(os.environ.get("TRUSTED_PROXIES") or 0),
+        REPORTS_DIR=None,  # the weekly PDFs, one folder a week; None: instance/reports
+        REPORT_FONT_DIR=None,  # the prepared CJK font subset; None: instance/fonts
+        REPORT_FONTS=True,  # False: no prepared font, fontconfig's fonts only (the glyph test's control)
     )
     from app.maps import config_defaults
 

@@ -4,6 +4,8 @@ import time
 import click
 from flask.cli import with_appcontext
 
+from app import clock
+
 from app.db import apply_schema, database, is_initialised
 from app.files import private_open
 from app.demo import PASSWORD, build_demo
@@ -237,7 +239,87 @@ def _save_refused(job, out):
     click.echo(f"Refused rows saved to {out}")
 
 
+@click.command("weekly-reports")
+@click.option("--week", required=True, help="ISO week, e.g. 2026-W48.")
+@click.option("--territory", "territory_id", type=int, default=None, help="Only this territory's report.")
+@click.option("--bank", "bank_code", default=None, help="Only this bank (its code); every bank by default.")
+@click.option("--wait", is_flag=True, help="Show progress until all are made; start two workers if none runs.")
+@with_appcontext
+def weekly_reports_command(week, territory_id, bank_code, wait):
+    """Queue a week's reports (each village, street, market and zone, and the bank summary) as jobs."""
+    from app.jobs import last_worker_heartbeat
+    from app.models import Territory
+    from app.models.refused import Refused
+    from app.reporting import queue_week
+
+    with database.obj.connection_context():
+        if territory_id is not None:
+            territory = Territory.get_or_none(Territory.id == territory_id)
+            if territory is None:
+                raise click.ClickException(f"No territory {territory_id}.")
+            banks = [territory.branch.bank or territory.branch]
+        else:
+            banks = list(Branch.select().where(Branch.kind == "bank", Branch.closed_on.is_null(),
+                                               *([Branch.code == bank_code] if bank_code else [])))
+        try:
+            jobs = [job for bank in banks for job in queue_week(bank, week, territory_id)]
+        except Refused as refused:
+            raise click.ClickException("；".join(str(m) for m in refused.messages)) from None
+        click.echo(f"{len(jobs)} reports queued for {week}.")
+        if not wait or not jobs:
+            return
+        beat = last_worker_heartbeat()
+        workers = None
+        if beat is None or (clock.now() - beat).total_seconds() > 15:
+            click.echo("No worker is running: starting two for this run.")
+            workers = _start_workers()
+        try:
+            _wait_for(jobs)
+        finally:
+            if workers is not None:
+                workers.terminate()
+                workers.wait(timeout=30)
+
+
+def _start_workers():
+    """A local consumer with two worker processes, for this run only (stopped when it ends)."""
+    import os
+    import subprocess
+    import sys
+
+    from flask import current_app
+
+    env = dict(os.environ, FLASK_APP="app", DATABASE_URL=current_app.config["DATABASE_URL"],
+               HUEY_URL=current_app.config["HUEY_URL"] or f"sqlite:///{current_app.instance_path}/huey.db")
+    return subprocess.Popen([sys.executable, "-m", "flask", "worker", "--workers", "2", "--no-periodic"],
+                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def _wait_for(jobs):
+    """A progress bar over the jobs until every one has ended; the made, skipped and failed counts."""
+    ids = [job.id for job in jobs]
+    with click.progressbar(length=len(ids), label="Reports", show_pos=True) as bar:
+        seen = 0
+        while True:
+            ended = list(Job.select().where(Job.id.in_(ids), Job.state.in_(("done", "failed"))))
+            if len(ended) > seen:
+                bar.update(len(ended) - seen)
+                seen = len(ended)
+            if seen == len(ids):
+                break
+            time.sleep(0.3)
+    made = sum(1 for j in ended if j.state == "done" and (j.data("result") or {}).get("status") == "made")
+    skipped = sum(1 for j in ended if j.state == "done") - made
+    failed = [j for j in ended if j.state == "failed"]
+    click.echo(f"made: {made}  unchanged: {skipped}  failed: {len(failed)}")
+    for job in failed:
+        click.echo(f"  job {job.id}: {job.error}", err=True)
+    if failed:
+        raise click.ClickException(f"{len(failed)} reports failed.")
+
+
 def init_app(app):
+    app.cli.add_command(weekly_reports_command)
     app.cli.add_command(demo_command)
     app.cli.add_command(create_user_command)
     app.cli.add_command(import_territories_command)

@@ -5,18 +5,19 @@ and the periodic tasks, each at its Asia/Shanghai time (README, *Background work
 |---|---|---|
 | `check_stale_jobs` | every minute | running jobs whose heartbeat stopped: queued again once, then failed |
 | `clean_uploads` | daily, 03:10 | uploads older than 2 days, unconfirmed previews, week-old periodic runs |
-| (reports) | Mondays at 06:00 | the weekly reports, added with them |
+| `weekly_reports` | Mondays at 06:00 | submits last week's reports as jobs for every bank (the jobs do the work) |
 """
 import datetime as dt
 
 from flask import current_app
 from flask_babel import gettext as _
 
-from app import clock
+from app import clock, reporting
 from app.imports import importer, uploads
 from app.jobs import bank_periodic, init_app as init_jobs, job_task, requeue_stale
-from app.models import ImportJob, User
+from app.models import Branch, ImportJob, User
 from app.models.job import JobFailed, PeriodicRun
+from app.models.weekly import last_closed_week, week_label
 
 RUNS_KEPT_DAYS = 7
 
@@ -78,8 +79,22 @@ def clean_uploads():
     return {"files": files, "previews": stale, "periodic_runs": runs}
 
 
-# Monday's reports: the reports work adds its task here. A periodic task stays short (a run
-# silent for JOB_STALE_SECONDS is taken for dead and sent again): it submits the long work as
-# jobs (Job.submit with a key per territory and week, so a second run queues nothing new), e.g.
-#   @bank_periodic(minute="0", hour="6", day_of_week="1")
-#   def weekly_reports(): ...
+# --- the weekly reports (issue 19) -----------------------------------------------------------------
+@job_task("weekly_report")
+def weekly_report(job, kind, subject_id, week, force=False):
+    """One territory's report or a bank's summary (app/reporting.py): skipped when its inputs did not
+    change; written to a temporary file and renamed, so a killed run leaves no half PDF."""
+    made = reporting.make(kind, subject_id, week, force=force, progress=job.progress)
+    return {"status": made["status"], "pages": made["pages"], "file": made["file"].id}
+
+
+@bank_periodic(minute="0", hour="6", day_of_week="1")
+def weekly_reports():
+    """Monday 06:00: last week's reports submitted as jobs, bank by bank (one key per report and week,
+    so a second run queues nothing new). It stays short: the first report job of the week takes its
+    snapshot (models/history.py), not this task."""
+    week = week_label(last_closed_week())
+    queued = {}
+    for bank in Branch.select().where(Branch.kind == "bank", Branch.closed_on.is_null()):
+        queued[bank.id] = len(reporting.queue_week(bank, week, close=False))
+    return {"week": week, "queued": queued}

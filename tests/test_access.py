@@ -40,6 +40,15 @@ MATRIX = {
     # the county's positions are all confirmed: nothing waits to be rejected
     "coverage.reject_position": ("POST", "/customers/{c_v1}/position/reject", {"team_lead": 404, "admin": 404}, 403),
     "reports.overview": ("GET", "/overview", {"management": 200}, 403),
+    # weekly reports: management, team leads and admins, territories in their scope
+    "reports.weekly": ("GET", "/reports/weekly", {"management": 200, "team_lead": 200, "admin": 200}, 403),
+    # without a week the form is refused (400) and nothing is queued
+    "reports.generate": ("POST", "/reports/weekly/{t_V1}/generate",
+                         {"management": 400, "team_lead": 400, "admin": 400}, 403),
+    "reports.generate_bank": ("POST", "/reports/weekly/bank/{b_A}/generate", {"management": 400, "admin": 400}, 403),
+    "reports.status": ("GET", "/reports/weekly/{t_V1}/status", {"management": 200, "team_lead": 200, "admin": 200},
+                       403),
+    "reports.download": ("GET", "/reports/files/999999", {"management": 404, "team_lead": 404, "admin": 404}, 403),
     "admin.index": ("GET", "/admin/", {"admin": 200}, 403),
     "admin.settings": ("GET", "/admin/settings", {"admin": 200}, 403),
     "admin.branches": ("GET", "/admin/branches", {"admin": 200}, 403),

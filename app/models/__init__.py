@@ -1,6 +1,7 @@
 """Every model of the glossary, in the order their tables are created."""
 from app.models.audit import AuditLog
 from app.models.campaign import Campaign, CampaignTerritory
+from app.models.history import CustomerWeek, VisitWeek, WeekClose
 from app.models.customer import (Customer, CustomerChange, CustomerMember, Holding, compute_tier,
                                  mask_phone)
 from app.models.importing import ImportJob, ImportMapping
@@ -8,6 +9,7 @@ from app.models.job import Job, PeriodicRun
 from app.models.lead import Lead, LeadEvent, LostReason
 from app.models.org import Branch, User
 from app.models.product import Product
+from app.models.report import ReportFile
 from app.models.setting import Setting
 from app.models.team import HandedCustomer
 from app.models.tier import TierRule
@@ -19,6 +21,7 @@ ALL_MODELS = [
     Visit, VisitProduct, FollowUp, Lead, Campaign, CampaignTerritory, AuditLog, Setting,
     CustomerChange, TierRule, ImportMapping, ImportJob, VisitFix, LeadEvent, LostReason, HandedCustomer,
     Job, PeriodicRun,
+    WeekClose, CustomerWeek, VisitWeek, ReportFile,
 ]
 
 __all__ = [m.__name__ for m in ALL_MODELS] + ["ALL_MODELS", "compute_tier", "mask_phone"]

@@ -16,6 +16,7 @@ from app import clock, geo
 from app.db import chinese_order, database
 from app.models.base import BaseModel, created_at_field, default, one_of
 from app.models.prepared import Prepared, PreparedInsert
+from app.models.history import coverage_query as snapshot_coverage, snapshot_week
 from app.models.customer import Customer, holds_customer
 from app.models.org import Branch, User
 from app.models.product import Product
@@ -331,10 +332,10 @@ class Visit(BaseModel):
                     (a customer under two of their assignments counts once): each manager's
                     own scope, whoever views it; the caller passes managers the viewer may see;
                     "branch": {branch id: figure} by the customer's branch (among optional)
-        as_of       the day whose territory membership and manager assignments count: the
-                    period's last day, or today when that is later. Until the reports issue
-                    keeps history, membership is today's (a customer's current territory)
-                    whatever as_of says; that issue changes the inside, not this signature.
+        as_of       the day whose manager assignments count: the period's last day, or today
+                    when that is later. A period inside one closed week counts that week's
+                    snapshot (models/history.py: territory, tier, status and visits as the week
+                    closed), so a past week stays true; an open week counts today's rows.
 
         The settings are read once per request, so this adds no query per row or figure.
         """
@@ -344,10 +345,16 @@ class Visit(BaseModel):
             end = clock.week_bounds(start)[0] + dt.timedelta(days=7)
         if as_of is None:
             as_of = min(end - dt.timedelta(days=1), clock.today())
-        query = cls.coverage_query(
-            clock.local_day_start_utc(start), clock.local_day_start_utc(end), counted_kinds(viewer.branch_id),
-            by=by, among=among, customers=None if by == "manager" else Customer.visible_to(viewer, as_of),
-            verified_only=verified_only, as_of=as_of)
+        since, until = clock.local_day_start_utc(start), clock.local_day_start_utc(end)
+        kinds = counted_kinds(viewer.branch_id)
+        monday = snapshot_week(start, end)
+        if monday is not None:
+            query = snapshot_coverage(monday, since, until, kinds, viewer, by, among, verified_only, as_of)
+        else:
+            query = cls.coverage_query(
+                since, until, kinds, by=by, among=among,
+                customers=None if by == "manager" else Customer.visible_to(viewer, as_of),
+                verified_only=verified_only, as_of=as_of)
         if query is None:
             return {}
         if by is None:

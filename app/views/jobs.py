@@ -9,7 +9,8 @@ bp = Blueprint("jobs", __name__, url_prefix="/jobs")
 
 STATE_LABELS = {"queued": _l("Waiting for a worker"), "running": _l("Running"), "done": _l("Done"),
                 "failed": _l("Failed")}
-KIND_LABELS = {"import_check": _l("Customer import: dry run"), "import_write": _l("Customer import: write")}
+KIND_LABELS = {"import_check": _l("Customer import: dry run"), "import_write": _l("Customer import: write"),
+               "weekly_report": _l("Weekly report")}
 
 
 def job_context(job):
