@@ -406,6 +406,48 @@ CREATE UNIQUE INDEX "import_job_token" ON "import_job" ("token");
 CREATE INDEX "import_job_branch_id" ON "import_job" ("branch_id");
 CREATE INDEX "import_job_user_id" ON "import_job" ("user_id");
 
+-- Background jobs (app/models/job.py): our own record of each Huey task.
+CREATE TABLE "job" (
+    "id" SERIAL NOT NULL PRIMARY KEY,
+    "kind" TEXT NOT NULL,
+    "params" TEXT NOT NULL DEFAULT '{}',
+    "key" TEXT,
+    "branch_id" INTEGER NOT NULL,
+    "user_id" INTEGER,
+    "state" TEXT NOT NULL CHECK (state IN ('queued', 'running', 'done', 'failed')) DEFAULT 'queued',
+    "done" INTEGER NOT NULL DEFAULT 0,
+    "total" INTEGER,
+    "message" TEXT,
+    "worker" TEXT,
+    "heartbeat_at" TIMESTAMP,
+    "started_at" TIMESTAMP,
+    "finished_at" TIMESTAMP,
+    "created_at" TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP,
+    "result" TEXT,
+    "error" TEXT,
+    "attempts" INTEGER NOT NULL DEFAULT 0,
+    FOREIGN KEY ("branch_id") REFERENCES "branch" ("id") ON DELETE CASCADE,
+    FOREIGN KEY ("user_id") REFERENCES "user" ("id") ON DELETE SET NULL
+);
+CREATE INDEX "job_branch_id" ON "job" ("branch_id");
+CREATE INDEX "job_user_id" ON "job" ("user_id");
+CREATE INDEX "job_state_heartbeat_at" ON "job" ("state", "heartbeat_at");
+-- At most one live job per key: the same work asked for twice runs once.
+CREATE UNIQUE INDEX "job_one_live_per_key" ON "job" ("key")
+    WHERE state IN ('queued', 'running');
+
+-- One row per periodic task and Asia/Shanghai minute: the consumer that claims it runs it.
+CREATE TABLE "periodic_run" (
+    "id" SERIAL NOT NULL PRIMARY KEY,
+    "name" TEXT NOT NULL,
+    "slot" TIMESTAMP NOT NULL,
+    "claimed_by" TEXT NOT NULL,
+    "claimed_at" TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP,
+    "finished_at" TIMESTAMP,
+    "outcome" TEXT
+);
+CREATE UNIQUE INDEX "periodic_run_name_slot" ON "periodic_run" ("name", "slot");
+
 CREATE TABLE "lead_event" (
     "id" SERIAL NOT NULL PRIMARY KEY,
     "lead_id" INTEGER NOT NULL,

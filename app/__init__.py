@@ -108,6 +108,8 @@ def create_app(test_config=None):
     app.config["KEYS_REQUIRED"] = os.environ.get("KEYS_REQUIRED", "") not in ("", "0", "false", "no")
     if test_config is None:
         app.config.from_pyfile("config.py", silent=True)
+        # A second file named by ZRT_CONFIG (a worker started by a test or a service manager).
+        app.config.from_envvar("ZRT_CONFIG", silent=True)
     else:
         app.config.from_mapping(test_config)
     for name in ("SECRET_KEY", "ID_NUMBER_KEY"):
@@ -134,7 +136,8 @@ def create_app(test_config=None):
     for blueprint in BLUEPRINTS:
         app.register_blueprint(blueprint)
 
-    from app import cli
+    from app import cli, tasks
 
+    tasks.init_app(app)  # the Huey queue (HUEY_URL) and `flask worker`
     cli.init_app(app)
     return app

@@ -1,4 +1,6 @@
 """Flask commands: demo, create-bank, create-union, create-user, the imports (init-db lives with the database code)."""
+import time
+
 import click
 from flask.cli import with_appcontext
 
@@ -11,7 +13,7 @@ from app.imports.geojson import MAX_IMPORT_BYTES, import_territories
 from app.imports.rows import render
 from app.imports.spreadsheet import Table, Unreadable
 from app.imports.uploads import refused_workbook
-from app.models import Branch, User
+from app.models import Branch, Job, User
 from app.passwords import password_problem
 
 
@@ -192,7 +194,6 @@ def import_customers_command(file, branch_code, kind, encoding, dry_run, yes, re
 
     with database.obj.connection_context(), force_locale("zh_CN"):
         branch = _branch_from_option(branch_code, "new customers belong to")
-        uploads.clean_old_files()
         token = uuid.uuid4().hex
         path = uploads.upload_dir() / token
         with open(file, "rb") as source, private_open(path, "wb") as copy:
@@ -211,7 +212,7 @@ def import_customers_command(file, branch_code, kind, encoding, dry_run, yes, re
         for index, title in enumerate(header):
             target = str(field_label(mapping[index])) if index in mapping else "—"
             click.echo(f"  {title or '(no title)':<16} → {target}")
-        counts = _run_with_bar(importer, job, "Checking", write=False)
+        counts = _run_on_worker(job, "Checking", write=False)
         job = type(job).get_by_id(job.id)
         _echo_outcome(render, job, counts)
         if refused_out and (counts.get("refused") or counts.get("missing")):
@@ -226,7 +227,7 @@ def import_customers_command(file, branch_code, kind, encoding, dry_run, yes, re
             return
         job.status = "writing"
         job.save()
-        counts = _run_with_bar(importer, job, "Writing", write=True)
+        counts = _run_on_worker(job, "Writing", write=True)
         job = type(job).get_by_id(job.id)
         if job.status != "done":
             raise click.ClickException("Nothing was written.")
@@ -234,15 +235,31 @@ def import_customers_command(file, branch_code, kind, encoding, dry_run, yes, re
         click.echo("Written: " + json.dumps(counts, ensure_ascii=False))
 
 
-def _run_with_bar(importer, job, label, write):
-    with click.progressbar(length=job.total_rows or 1, label=label, show_pos=True) as bar:
-        seen = [0]
-
-        def progress(done, total):
-            bar.length = max(total, 1)
-            bar.update(done - seen[0])
-            seen[0] = done
-        return importer.run(job, write=write, progress=progress)
+def _run_on_worker(import_job, label, write):
+    """Queue the import's check or write as a background job and show its progress (the same
+    numbers the import page polls) until it ends; a worker (`flask worker`) runs it."""
+    task = Job.submit("import_write" if write else "import_check", {"import_job": import_job.id}, None,
+                      import_job.branch_id, key=importer.task_key(import_job, write))
+    click.echo(f"Job {task.id} queued.")
+    warned, started = False, time.monotonic()
+    with click.progressbar(length=import_job.total_rows or 1, label=label, show_pos=True) as bar:
+        seen = 0
+        while True:
+            task = Job.get_by_id(task.id).live_view()
+            if task.total:
+                bar.length = max(task.total, 1)
+            if task.done > seen:
+                bar.update(task.done - seen)
+                seen = task.done
+            if task.finished:
+                break
+            if not warned and task.state == "queued" and time.monotonic() - started > 10:
+                click.echo("\nNo worker has taken the job yet: is `flask worker` running?", err=True)
+                warned = True
+            time.sleep(0.2)
+    if task.state == "failed":
+        raise click.ClickException(task.error or "The job failed.")
+    return task.data("result") or {}
 
 
 def _echo_outcome(render, job, counts):

@@ -35,6 +35,7 @@ def configured(environ):
     """What create_app will read for the keys and the database: instance/config.py, then the environment."""
     config = Config(str(ROOT / "instance"))
     config.from_pyfile("config.py", silent=True)
+    config.from_envvar("ZRT_CONFIG", silent=True)
     for name in (*KEYS, "DATABASE_URL"):
         if not config.get(name) and environ.get(name):
             config[name] = environ[name]

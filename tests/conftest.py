@@ -88,13 +88,17 @@ def postgres_url(worker_id):
     return re.sub(r"/[^/]*$", f"/{name}", base)
 
 
-def make_app(url):
+def make_app(url, **config):
+    """The app on url; tasks run where they are queued (HUEY_IMMEDIATE) unless config says
+    otherwise: tests/test_jobs.py starts real consumers."""
     return create_app({
         "TESTING": True,
         "DATABASE_URL": url,
         "SECRET_KEY": "test",
         "ID_NUMBER_KEY": TEST_ID_NUMBER_KEY,
         "PASSWORD_HASH_METHOD": HASH,
+        "HUEY_IMMEDIATE": True,
+        **config,
     })
 
 

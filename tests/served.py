@@ -26,10 +26,14 @@ def free_port():
 
 
 def serve_env(database_url, **extra):
-    """The environment of a bank's server: its own keys, its database, the pinned business clock."""
-    env = {k: v for k, v in os.environ.items() if k not in ("SECRET_KEY", "ID_NUMBER_KEY", "DATABASE_URL")}
+    """The environment of a bank's server: its own keys, its database (and the job queue's beside
+    a SQLite one), the pinned business clock."""
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("SECRET_KEY", "ID_NUMBER_KEY", "DATABASE_URL", "HUEY_URL", "ZRT_CONFIG")}
+    folder = Path(database_url.split("sqlite:///", 1)[-1]).parent if database_url.startswith("sqlite") else None
+    huey = f"sqlite:///{folder}/huey.db" if folder else f"sqlite:///{ROOT}/instance/huey-test-{os.getpid()}.db"
     env.update(SECRET_KEY=secrets.token_hex(32), ID_NUMBER_KEY=Fernet.generate_key().decode(),
-               DATABASE_URL=database_url, HOST="127.0.0.1", WEB_CONCURRENCY="2",
+               DATABASE_URL=database_url, HUEY_URL=huey, HOST="127.0.0.1", WEB_CONCURRENCY="2",
                ZRT_CLOCK_AT=BUSINESS_MOMENT)  # the workers' "today" is the tests' (DEVELOPERS.md)
     env.update({k: str(v) for k, v in extra.items()})
     return env

@@ -68,6 +68,8 @@ MATRIX = {
     "imports.mapping": ("GET", "/imports/999999/mapping", {"admin": 404, "team_lead": 404}, 403),
     "imports.job": ("GET", "/imports/999999", {"admin": 404, "team_lead": 404}, 403),
     "imports.confirm": ("POST", "/imports/999999/confirm", {"admin": 404, "team_lead": 404}, 403),
+    # a background job: any signed-in user, within their scope (404 otherwise)
+    "jobs.job": ("GET", "/jobs/999999", {role: 404 for role in ALL}, None),
     "imports.refused": ("GET", "/imports/999999/refused.xlsx", {"admin": 404, "team_lead": 404}, 403),
     "leads.index": ("GET", "/leads/", {"manager": 200, "team_lead": 200, "management": 200}, 403),
     "leads.new": ("GET", "/leads/new", {"manager": 200, "team_lead": 200}, 403),

@@ -4,6 +4,7 @@ leave compressed (brotli when asked, else gzip), static files under versioned UR
 year, one log line per request without personal data; no start without the bank's own keys."""
 import gzip
 import http.client
+import json
 import re
 import subprocess
 import sys
@@ -18,6 +19,7 @@ from tests.conftest import make_app, reset_database
 from tests.county import PASSWORD, build_county
 from tests.http_session import Session
 from tests.served import ROOT, serve_env, start, stop
+from tests.workers import wait_for
 
 SEARCHED_PHONE = "13912345678"
 
@@ -40,7 +42,7 @@ def county_url(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def server(county_url, tmp_path_factory):
-    served = start(serve_env(county_url, JOB_WORKERS=0), tmp_path_factory.mktemp("log") / "serve.log")
+    served = start(serve_env(county_url, JOB_WORKERS=1), tmp_path_factory.mktemp("log") / "serve.log")
     yield served
     stop(served)
 
@@ -124,10 +126,18 @@ def test_each_request_is_one_log_line_with_its_id_and_user_and_no_personal_data(
     assert SEARCHED_PHONE not in server.log() and "q=" not in lines[0]
 
 
-def test_the_health_check_answers_over_http(server):
-    response, body = fetch(server, "/healthz")
-    assert response.status == 200 and b'"database":"ok"' in body
-    assert response.getheader("Cache-Control") == "no-store"
+def test_the_health_check_sees_the_job_worker_make_serve_started(server):
+    def worker():
+        response, body = fetch(server, "/healthz")
+        assert response.status == 200 and response.getheader("Cache-Control") == "no-store"
+        state = json.loads(body)
+        assert state["status"] == "ok" and state["database"] == "ok" and state["jobs"] == "ok"
+        return state["worker"] if state["worker"]["state"] == "ok" else None
+    beat = wait_for(worker, timeout=30, every=0.3, what="the job worker's first heartbeat")
+    assert 0 <= beat["age_seconds"] < 30 and beat["last_heartbeat"].endswith("Z")
+    # `make serve` started it: one `flask worker` process beside gunicorn's.
+    assert "flask" in subprocess.run(["ps", "-o", "args=", "--ppid", str(server.process.pid)],
+                                     capture_output=True, text=True).stdout
 
 
 def serve_once(env):

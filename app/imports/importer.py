@@ -5,9 +5,8 @@ The same function does the dry run and the write (write=False / True), streaming
 file in chunks of CHUNK rows with one look-up query per chunk, so a 200,000-row file
 never sits in memory and the write re-checks against the archive as it is then.
 """
-import datetime as dt
 import json
-import threading
+import time
 from collections import defaultdict
 from types import SimpleNamespace
 
@@ -17,23 +16,19 @@ from app import clock, crypto
 from app.db import database
 from app.db_bulk import bulk_insert, roomy_write_cache
 from app.files import private_open
-from app.models import Branch, Customer, CustomerChange, Holding, Product, User
+from app.models import Branch, Customer, CustomerChange, Holding, Product
 from app.models.customer import compute_tier
 from app.models.importing import ImportJob
 from app.models.territory import bank_of, placer_for
 from app.models.tier import TierRule
 from app.imports.fields import FIELD_TYPES, REQUIRED, base_field, field_label
-from app.imports.rows import COMPARED, F, NamePlacer, Row, field_rules, msgid, norm, parse_row, reason
+from app.imports.rows import (COMPARED, F, NamePlacer, Row, field_rules, msgid, norm, parse_row, reason,
+                              render)
 from app.imports.uploads import KEEP_DAYS, job_file
 from app.imports.spreadsheet import Table, Unreadable, cell_text, is_damaged_number
 
 CHUNK = 1000
 SHOWN = {"refused": 200, "updated": 100, "new": 30, "unplaced": 200, "missing": 200, "tiers": 100}
-
-
-# In-process progress of the write, whose transaction hides the job row's own updates.
-PROGRESS = {}
-THREADS = {}
 
 
 def mapping_of(job):
@@ -56,11 +51,29 @@ def _label(name):
     return msgid(field_label(name))
 
 
-def run(job, write=False, user=None, progress=None):
-    """Check (or write) the job's file; returns the counts. Updates the job row as it goes."""
+def gone(job):
+    """The job's file was deleted (after KEEP_DAYS): the import stops there."""
+    _finish(job, "failed", problems=[reason("gone", F, days=KEEP_DAYS)])
+
+
+def task_key(job, write):
+    """The background job's key for this import's check or write: one live at a time."""
+    return f"import:{job.id}:{'write' if write else 'check'}"
+
+
+def render_problems(problems):
+    return [render(p) for p in problems]
+
+
+def run(job, write=False, user=None, progress=None, tracker=None):
+    """Check (or write) the import's file; returns the counts. `tracker` (the Job of
+    app/models/job.py running it) gets the progress and heartbeat; `progress(done, total)` too.
+
+    The write is one transaction that also marks the import done, so a run killed midway
+    wrote nothing and a run after a finished one finds it done."""
     path = job_file(job)
     if not path.exists():
-        _finish(job, "failed", problems=[reason("gone", F, days=KEEP_DAYS)])
+        gone(job)
         return {}
     mapping = mapping_of(job)
     labels = {name: msgid(field_label(name)) for name in FIELD_TYPES[job.kind]}
@@ -79,29 +92,39 @@ def run(job, write=False, user=None, progress=None):
         if merged:
             problems.append(reason("merged", F, ranges=", ".join(merged[:5])))
         state = _State(job, mapping, labels, write, user)
+        state.tracker = tracker
+        config = current_app.config
+        state.chunk = int(config.get("IMPORT_CHUNK_ROWS") or CHUNK)
+        state.row_delay = float(config.get("IMPORT_ROW_DELAY") or 0)
         if write:
             rows = _parsed_rows(parsed) if parsed.exists() else _table_rows(table)
-            roomy_write_cache()  # this connection is the import thread's own
+            roomy_write_cache()  # this connection is the worker's own
             with database.atomic():
                 _stream(rows, table, state, progress)
+                _wrap_up(job, state, problems, write)
         else:
             with private_open(parsed, "w") as out:
                 state.parsed_out = out
                 _stream(_table_rows(table), table, state, progress)
+            _wrap_up(job, state, problems, write)
     except Unreadable as error:
         _finish(job, "failed", problems=problems + [[error.problem.message, error.problem.params]])
         return {}
     finally:
         table.close()
-        PROGRESS.pop(job.id, None)
+    if write:
+        job_file(job, ".parsed.jsonl").unlink(missing_ok=True)  # it holds ID numbers in clear
+    return state.counts
+
+
+def _wrap_up(job, state, problems, write):
+    if state.tracker is not None:
+        state.tracker.progress(state.rows_seen, state.rows_seen)  # the file's size was a guess
     if state.damaged_ids:
         problems.append(reason("id_damaged", F, n=state.damaged_ids, row=state.first_damaged))
     state.save_refused()
-    if write:
-        job_file(job, ".parsed.jsonl").unlink(missing_ok=True)  # it holds ID numbers in clear
     _finish(job, "done" if write else "checked", counts=state.counts, problems=problems,
             preview=state.preview, total=state.rows_seen)
-    return state.counts
 
 
 def _finish(job, status, counts=None, problems=None, preview=None, total=None):
@@ -139,8 +162,10 @@ def _parsed_rows(path):
 def _stream(rows, table, state, progress):
     chunk = []
     for row in rows:
+        if state.row_delay:
+            time.sleep(state.row_delay)  # tests only (IMPORT_ROW_DELAY): a run slow enough to kill
         chunk.append(row)
-        if len(chunk) >= CHUNK:
+        if len(chunk) >= state.chunk:
             state.handle(chunk)
             chunk = []
             _report(state, table, progress)
@@ -154,11 +179,10 @@ def _report(state, table, progress):
     total = max(table.total or 0, state.rows_seen)
     if progress:
         progress(state.rows_seen, total)
-    if state.write:
-        PROGRESS[job.id] = (state.rows_seen, total)
-    else:
-        ImportJob.update(processed_rows=state.rows_seen, total_rows=total, updated_at=clock.now()).where(
-            ImportJob.id == job.id).execute()
+    if state.tracker is not None:
+        state.tracker.progress(state.rows_seen, total)
+    if not state.write:
+        ImportJob.update(total_rows=total, updated_at=clock.now()).where(ImportJob.id == job.id).execute()
 
 
 class _State:
@@ -522,46 +546,3 @@ def _masked_raw_id(row, mapping):
     if is_damaged_number(text) or "E" in text.upper():
         return text
     return crypto.mask_id(text) if len(text) > 8 else "****"
-
-
-# --- Background runs --------------------------------------------------------------------------
-def start(job, write=False, user=None):
-    """Run the check (or the write) in a thread of this process; the job row carries its state."""
-    app = current_app._get_current_object()
-    user_id = user.id if user else None
-    thread = threading.Thread(target=_in_thread, args=(app, job.id, write, user_id), daemon=True,
-                              name=f"import-{job.id}")
-    THREADS[job.id] = thread
-    thread.start()
-    return thread
-
-
-def _in_thread(app, job_id, write, user_id):
-    with app.app_context(), database.connection_context():
-        job = ImportJob.get_by_id(job_id)
-        try:
-            run(job, write=write, user=User.get_or_none(User.id == user_id) if user_id else None)
-        except Exception:
-            app.logger.exception("import %s failed", job_id)
-            job = ImportJob.get_by_id(job_id)
-            _finish(job, "failed" if not write else "checked",
-                    problems=job.data("problems") + [reason("failed", F)])
-
-
-def wait(job_id, timeout=120):
-    """Block until the job's thread ends (the command and the tests use it)."""
-    thread = THREADS.get(job_id)
-    if thread is not None:
-        thread.join(timeout)
-        THREADS.pop(job_id, None)
-
-
-def interrupted(job):
-    """A running job whose thread is gone and whose row has not moved for ten minutes."""
-    alive = THREADS.get(job.id)
-    if alive is not None and alive.is_alive():
-        return False
-    # A write's own transaction hides its progress from the row, and a second write started
-    # while another process still writes would read the archive without its rows: wait longer.
-    quiet = dt.timedelta(minutes=10 if job.status == "checking" else 60)
-    return job.running and clock.now() - job.updated_at > quiet

@@ -4,6 +4,7 @@ from app.models.campaign import Campaign, CampaignTerritory
 from app.models.customer import (Customer, CustomerChange, CustomerMember, Holding, compute_tier,
                                  mask_phone)
 from app.models.importing import ImportJob, ImportMapping
+from app.models.job import Job, PeriodicRun
 from app.models.lead import Lead, LeadEvent, LostReason
 from app.models.org import Branch, User
 from app.models.product import Product
@@ -16,6 +17,7 @@ ALL_MODELS = [
     Branch, User, Territory, Assignment, Product, Customer, CustomerMember, Holding,
     Visit, VisitProduct, FollowUp, Lead, Campaign, CampaignTerritory, AuditLog, Setting,
     CustomerChange, TierRule, ImportMapping, ImportJob, VisitFix, LeadEvent, LostReason,
+    Job, PeriodicRun,
 ]
 
 __all__ = [m.__name__ for m in ALL_MODELS] + ["ALL_MODELS", "compute_tier", "mask_phone"]

@@ -11,10 +11,11 @@ from app.files import private_open
 from app.imports import importer, rows, uploads
 from app.imports.fields import FIELD_TYPES, field_label
 from app.db import database
-from app.models import Branch, ImportJob, ImportMapping
+from app.models import Branch, ImportJob, ImportMapping, Job
 from app.models.scope import branch_scope
 from app.models.territory import bank_of
 from app.imports.spreadsheet import Table, Unreadable, cell_text
+from app.views.jobs import job_context
 from app.web import get_visible_or_404, render, roles_required
 
 bp = Blueprint("imports", __name__, url_prefix="/imports")
@@ -65,7 +66,6 @@ def index():
         if upload is None or not upload.filename:
             error = _("Choose a file first: an Excel .xlsx file or a .csv file.")
         else:
-            uploads.clean_old_files()
             token = uuid.uuid4().hex
             path = uploads.upload_dir() / token
             if not _save_upload(upload, path):
@@ -102,8 +102,8 @@ def _masked(value, field):
 def mapping(job_id):
     """Each column of the file mapped to an archive field (guessed, adjustable, remembered)."""
     job = get_visible_or_404(ImportJob, job_id)
-    # A running or written job has nothing to map; an interrupted one may be checked again.
-    if job.status == "done" or (job.running and not importer.interrupted(job)):
+    # A running or written import has nothing to map; a stopped one may be checked again.
+    if job.status == "done" or (job.running and not _stopped(job)):
         return redirect(url_for("imports.job", job_id=job.id))
     path = uploads.job_file(job)
     if not path.exists():
@@ -133,7 +133,7 @@ def mapping(job_id):
             job.status, job.processed_rows, job.updated_at = "checking", 0, clock.now()
             job.counts, job.problems, job.preview = "{}", "[]", "{}"
             job.save()
-            importer.start(job)
+            submit(job, "check", current_user)
             return redirect(url_for("imports.job", job_id=job.id))
         status = 422
     fields = [(name, field_label(name)) for name in FIELD_TYPES[job.kind]]
@@ -154,13 +154,14 @@ def mapping(job_id):
 def job(job_id):
     """The check's progress (polled by htmx while it runs), then its preview and the confirm button."""
     job = get_visible_or_404(ImportJob, job_id)
-    done, total = importer.PROGRESS.get(job.id, (job.processed_rows, job.total_rows))
+    task = _task_of(job)
     preview = job.data("preview") or {}
     counts = job.data("counts") or {}
     problems = [rows.render(p) for p in job.data("problems") or []]
-    return render("imports/job.html", "imports/_job.html", job=job, done=done or 0, total=total,
+    return render("imports/job.html", "imports/_job.html", job=job, task=task,
+                  task_context=job_context(task) if task else None,
                   counts=counts, preview=preview, problems=problems, render_reason=rows.render,
-                  interrupted=importer.interrupted(job), KIND_LABELS=KIND_LABELS, STATUS_LABELS=STATUS_LABELS,
+                  interrupted=_stopped(job, task), KIND_LABELS=KIND_LABELS, STATUS_LABELS=STATUS_LABELS,
                   field_label=field_label, file_exists=uploads.job_file(job).exists())
 
 
@@ -179,8 +180,27 @@ def confirm(job_id):
         flash(_("This file is already being written, or was written."))
         return redirect(url_for("imports.job", job_id=job.id))
     job.status = "writing"
-    importer.start(job, write=True, user=current_user)
+    submit(job, "write", current_user)
     return redirect(url_for("imports.job", job_id=job.id))
+
+
+def _task_of(job):
+    """The background job of the import's current step (its check, or its write)."""
+    return Job.latest("import_write" if job.status in ("writing", "done") else "import_check",
+                      importer.task_key(job, job.status in ("writing", "done")))
+
+
+def _stopped(job, task=None):
+    """A check or a write whose background job ended without finishing the import."""
+    task = task or _task_of(job)
+    return job.running and task is not None and task.state == "failed"
+
+
+def submit(job, step, user):
+    """Queue the import's check or write (a second submit while one is queued or running is the same job)."""
+    write = step == "write"
+    return Job.submit("import_write" if write else "import_check", {"import_job": job.id}, user, job.branch_id,
+                      key=importer.task_key(job, write))
 
 
 @bp.route("/<int:job_id>/refused.xlsx")
