@@ -14,7 +14,7 @@ import sys
 import time
 from pathlib import Path
 
-from flask import g, request
+from flask import current_app, g, request
 from flask_compress import Compress
 
 # Algorithms offered, best first when the phone accepts several equally: brotli's smaller
@@ -60,8 +60,8 @@ def static_version(static_folder, filename):
 
 def _start():
     g.request_started = time.perf_counter()
-    incoming = request.headers.get("X-Request-Id", "")
-    # A proxy's id ties its log line to ours; from anyone else it is only believed when it looks like one.
+    # A trusted proxy's id ties its log line to ours; a phone's own X-Request-Id is not believed.
+    incoming = request.headers.get("X-Request-Id", "") if current_app.config.get("TRUSTED_PROXIES") else ""
     g.request_id = incoming if REQUEST_ID.match(incoming) else secrets.token_hex(8)
 
 
@@ -85,8 +85,6 @@ def _cache_static(response):
     any other URL of it (no version, an old one) is revalidated each time (Flask's no-cache)."""
     if request.endpoint != "static" or response.status_code not in (200, 304):
         return response
-    from flask import current_app
-
     version = static_version(current_app.static_folder, request.view_args.get("filename", ""))
     if version is not None and request.args.get("v") == version:
         response.headers["Cache-Control"] = IMMUTABLE
@@ -105,8 +103,6 @@ def _whole_static_file(response):
 def _versioned_static(endpoint, values):
     """url_for('static', filename=...) carries ?v=<content hash>: a changed file gets a new URL."""
     if endpoint == "static" and "filename" in values and "v" not in values:
-        from flask import current_app
-
         version = static_version(current_app.static_folder, values["filename"])
         if version is not None:
             values["v"] = version

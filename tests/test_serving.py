@@ -7,13 +7,13 @@ import http.client
 import json
 import re
 import subprocess
-import sys
+from types import SimpleNamespace
 
 import brotli
 import pytest
 from bs4 import BeautifulSoup
 
-from app import clock
+from app import clock, serve
 from app.db import database
 from tests.conftest import make_app, reset_database
 from tests.county import PASSWORD, build_county
@@ -140,38 +140,44 @@ def test_the_health_check_sees_the_job_worker_make_serve_started(server):
                                      capture_output=True, text=True).stdout
 
 
-def serve_once(env):
-    """python -m app.serve as `make serve` runs it; it must refuse before starting anything."""
-    return subprocess.run([sys.executable, "-m", "app.serve"], env=env, cwd=ROOT, capture_output=True,
-                          text=True, timeout=60)
+def serve_once(env, capsys):
+    """`make serve`'s launcher on env, in this process: it must refuse before starting anything."""
+    status = serve.main(env)
+    return SimpleNamespace(returncode=status, stderr=capsys.readouterr().err)
 
 
 @pytest.mark.parametrize("missing", ["SECRET_KEY", "ID_NUMBER_KEY"])
-def test_make_serve_refuses_to_start_without_the_banks_keys(county_url, missing):
+def test_make_serve_refuses_to_start_without_the_banks_keys(county_url, missing, capsys):
     env = serve_env(county_url, PORT=1)
     del env[missing]
-    result = serve_once(env)
+    result = serve_once(env, capsys)
     assert result.returncode == 2
     assert f"{missing} must be set in the environment" in result.stderr
     assert "keys made on the fly are for the demo only" in result.stderr
 
 
-def test_make_serve_refuses_a_key_that_is_no_key(county_url):
-    result = serve_once(serve_env(county_url, PORT=1, ID_NUMBER_KEY="not-a-key"))
+def test_make_serve_refuses_a_key_that_is_no_key(county_url, capsys):
+    result = serve_once(serve_env(county_url, PORT=1, ID_NUMBER_KEY="not-a-key"), capsys)
     assert result.returncode == 2 and "ID_NUMBER_KEY is not a Fernet key" in result.stderr
 
 
-def test_make_serve_refuses_a_database_without_a_bank(tmp_path):
-    result = serve_once(serve_env(f"sqlite:///{tmp_path}/none.db", PORT=1))
+def test_make_serve_refuses_a_database_without_a_bank(tmp_path, capsys):
+    result = serve_once(serve_env(f"sqlite:///{tmp_path}/none.db", PORT=1), capsys)
     assert result.returncode == 2
     assert "There is no database" in result.stderr and "flask create-bank" in result.stderr
 
 
-def test_the_demo_prints_the_address_make_run_serves(county_url):
-    env = serve_env(county_url)
-    result = subprocess.run([sys.executable, "-m", "flask", "--app", "app", "demo", "--if-empty",
-                             "--url", "http://127.0.0.1:8123"], env=env, cwd=ROOT, capture_output=True,
-                            text=True, timeout=60)
-    assert result.returncode == 0, result.stderr
-    assert "Sign in at http://127.0.0.1:8123 as:" in result.stdout
-    assert "5000" not in result.stdout
+def test_the_demo_prints_the_address_make_run_serves(sqlite_app):
+    with sqlite_app.app_context(), database.obj.connection_context():
+        build_county()
+        result = sqlite_app.test_cli_runner().invoke(args=["demo", "--if-empty", "--url", "http://127.0.0.1:8123"])
+    assert result.exit_code == 0, result.output
+    assert "Sign in at http://127.0.0.1:8123 as:" in result.output and "5000" not in result.output
+
+
+@pytest.mark.parametrize("proxies, kept", [(0, False), (1, True)])
+def test_a_request_id_from_outside_is_kept_only_from_a_trusted_proxy(sqlite_app, proxies, kept):
+    sqlite_app.config["TRUSTED_PROXIES"] = proxies
+    response = sqlite_app.test_client().get("/login", headers={"X-Request-Id": "proxy-0123456789"})
+    assert (response.headers["X-Request-Id"] == "proxy-0123456789") is kept
+    assert re.fullmatch(r"proxy-0123456789|[0-9a-f]{16}", response.headers["X-Request-Id"])

@@ -40,7 +40,7 @@ def certificates(tmp_path_factory):
 @pytest.fixture(scope="module")
 def https_server(live, live_database_url, certificates, tmp_path_factory):
     """make serve over TLS on the live county's database (built by the browser fixtures)."""
-    env = serve_env(live_database_url, JOB_WORKERS=0, TLS_CERTFILE=certificates / f"{NAME}.pem",
+    env = serve_env(live_database_url, JOB_WORKERS=0, WEB_CONCURRENCY=1, TLS_CERTFILE=certificates / f"{NAME}.pem",
                     TLS_KEYFILE=certificates / f"{NAME}.key")
     server = start(env, tmp_path_factory.mktemp("log") / "serve.log", scheme="https",
                    cafile=str(certificates / "zrt-ca.pem"))
