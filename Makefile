@@ -30,7 +30,7 @@ demo-db: setup
 
 # The quick demo: Flask's development server on HOST:PORT (never for a bank's phones: see serve).
 run: demo-db
-	@echo "Zerentian on http://$(HOST):$(PORT)"
+	@echo "Zerentian on http://$(HOST):$(PORT) (the demo, on Flask's development server; a bank serves with make serve)"
 	$(BIN)/flask run --host $(HOST) --port $(PORT)
 
 # A bank's server: gunicorn (WEB_CONCURRENCY workers) and one job worker, configured from the
