@@ -28,9 +28,12 @@ demo-db: setup
 	$(BIN)/flask init-db
 	$(BIN)/flask demo --if-empty --url http://$(HOST):$(PORT)
 
-# The quick demo: Flask's development server on HOST:PORT (never for a bank's phones: see serve).
+# The quick demo: Flask's development server on HOST:PORT with one background worker (imports,
+# reports, periodic clean-ups) beside it, stopped with it. Never for a bank's phones: see serve.
 run: demo-db
-	@echo "Zerentian on http://$(HOST):$(PORT) (the demo, on Flask's development server; a bank serves with make serve)"
+	@echo "Zerentian on http://$(HOST):$(PORT), with one background worker (the demo; a bank serves with make serve)"
+	@$(BIN)/flask worker --workers 1 & worker=$$!; \
+	trap 'kill -TERM $$worker 2>/dev/null; wait $$worker 2>/dev/null' EXIT INT TERM; \
 	$(BIN)/flask run --host $(HOST) --port $(PORT)
 
 # A bank's server: gunicorn (WEB_CONCURRENCY workers) and one job worker, configured from the

@@ -173,8 +173,9 @@ def _end(job, state, result=None, error=None):
     now = clock.now()
     Job.update(state=state, finished_at=now, heartbeat_at=now, error=error,
                result=json.dumps(result, ensure_ascii=False) if result is not None else None,
-               done=Job.done if state == "failed" else job.done
-               ).where(Job.id == job.id, Job.state == "running", Job.attempts == job.attempts).execute()
+               done=job.done, total=job.total, message=job.message,  # the last progress (a transaction
+               ).where(Job.id == job.id, Job.state == "running",  # may have kept it in the side store)
+                       Job.attempts == job.attempts).execute()
     _Side().drop(job.id)
 
 

@@ -38,13 +38,16 @@ class Consumers:
         self.started = []
 
     def start(self, *args, at=None, name=None):
-        """Start `flask worker *args`; its clock starts at `at` (default: the test's clock now)."""
-        moment = at or clock.now()
-        if moment.tzinfo is None:
-            moment = moment.replace(tzinfo=dt.UTC)
+        """Start `flask worker *args`; its clock starts at `at` (default: the test's clock now;
+        False: the wall clock)."""
+        env = dict(os.environ, FLASK_APP="app", ZRT_CONFIG=str(self.config_file), PYTHONUNBUFFERED="1")
+        env.pop("ZRT_CLOCK_AT", None)
+        if at is not False:
+            moment = at or clock.now()
+            if moment.tzinfo is None:
+                moment = moment.replace(tzinfo=dt.UTC)
+            env["ZRT_CLOCK_AT"] = moment.isoformat()
         name = name or f"worker{len(self.started) + 1}"
-        env = dict(os.environ, FLASK_APP="app", ZRT_CONFIG=str(self.config_file), ZRT_CLOCK_AT=moment.isoformat(),
-                   PYTHONUNBUFFERED="1")
         env.pop("DATABASE_URL", None)
         env.pop("HUEY_URL", None)
         log = open(self.folder / f"{name}.log", "w")
@@ -58,9 +61,10 @@ class Consumers:
         return process.log_path.read_text(errors="replace")
 
     def stop(self, process):
-        """SIGINT (Huey's graceful stop), then SIGKILL to its own process group if it lingers."""
+        """SIGTERM (Huey's immediate stop: the test is over), then SIGKILL to its own process group
+        if it lingers."""
         if process.poll() is None:
-            os.killpg(process.pid, signal.SIGINT)
+            os.killpg(process.pid, signal.SIGTERM)
             try:
                 process.wait(5)
             except subprocess.TimeoutExpired:

@@ -1,5 +1,5 @@
 """A background job's page (/jobs/<id>): its progress, polled by htmx while it runs."""
-from flask import Blueprint
+from flask import Blueprint, url_for
 from flask_babel import lazy_gettext as _l
 
 from app.models import Job
@@ -23,4 +23,12 @@ def job_context(job):
 def job(job_id):
     """One job's state and progress; the fragment alone for htmx's polling."""
     job = get_visible_or_404(Job, job_id)
-    return render("jobs/job.html", "partials/_job.html", **job_context(job))
+    return render("jobs/job.html", "partials/_job.html", origin=_origin(job), **job_context(job))
+
+
+def _origin(job):
+    """Where the job was asked for, to go back to: (url, label) or None."""
+    params = job.data("params") or {}
+    if job.kind in ("import_check", "import_write") and isinstance(params.get("import_job"), int):
+        return url_for("imports.job", job_id=params["import_job"]), _l("Back to the import")
+    return None
