@@ -8,7 +8,7 @@ PORT ?= 5000
 PYTEST_ARGS ?= -n 2
 MO := app/translations/zh_Hans_CN/LC_MESSAGES/messages.mo app/translations/en/LC_MESSAGES/messages.mo
 
-.PHONY: setup system run demo-db test bench lint messages clean
+.PHONY: setup system run serve demo-db test bench lint messages clean
 
 setup: system $(VENV)/.installed $(MO)
 
@@ -26,14 +26,21 @@ $(MO): app/translations/*/LC_MESSAGES/messages.po $(VENV)/.installed
 # Creates the database and the demo county when there is none; never wipes one.
 demo-db: setup
 	$(BIN)/flask init-db
-	$(BIN)/flask demo --if-empty
+	$(BIN)/flask demo --if-empty --url http://$(HOST):$(PORT)
 
-# One background worker (imports, reports, periodic clean-ups) beside the server, stopped with it.
+# The quick demo: Flask's development server on HOST:PORT with one background worker (imports,
+# reports, periodic clean-ups) beside it, stopped with it. Never for a bank's phones: see serve.
 run: demo-db
-	@echo "Zerentian on http://$(HOST):$(PORT), with one background worker"
+	@echo "Zerentian on http://$(HOST):$(PORT), with one background worker (the demo; a bank serves with make serve)"
 	@$(BIN)/flask worker --workers 1 & worker=$$!; \
 	trap 'kill -TERM $$worker 2>/dev/null; wait $$worker 2>/dev/null' EXIT INT TERM; \
 	$(BIN)/flask run --host $(HOST) --port $(PORT)
+
+# A bank's server: gunicorn (WEB_CONCURRENCY workers) and one job worker, configured from the
+# environment (HOST, PORT, DATABASE_URL, SECRET_KEY, ID_NUMBER_KEY, TLS_CERTFILE, TLS_KEYFILE, JOB_WORKERS);
+# refuses to start without the bank's own keys. README, "Serving the bank's phones".
+serve: setup
+	$(BIN)/python -m app.serve
 
 # The whole suite on SQLite and on a throwaway PostgreSQL cluster started here.
 test: setup

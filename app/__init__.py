@@ -33,6 +33,35 @@ def _id_number_key(instance_path):
     return _instance_secret(instance_path, "ID_NUMBER_KEY", lambda: Fernet.generate_key().decode())
 
 
+class KeysMissing(RuntimeError):
+    """A server for a real bank started without its keys (KEYS_REQUIRED)."""
+
+
+def key_problem(config):
+    """Why the configured keys cannot serve a real bank, or None.
+
+    A key made on the fly (and kept in instance/) is the demo's: lose that folder and every
+    session ends and every ID number becomes unreadable, with no copy anywhere else.
+    """
+    missing = [name for name in ("SECRET_KEY", "ID_NUMBER_KEY") if not config.get(name)]
+    if missing:
+        return (f"{' and '.join(missing)} must be set in the environment (or instance/config.py) to serve a "
+                "bank: keys made on the fly are for the demo only. Make each once and keep a copy "
+                "safe (see the README, \"Serving the bank's phones\"):\n"
+                "  SECRET_KEY:    python3 -c 'import secrets; print(secrets.token_hex(32))'\n"
+                "  ID_NUMBER_KEY: .venv/bin/python -c 'from cryptography.fernet import Fernet; "
+                "print(Fernet.generate_key().decode())'")
+    from cryptography.fernet import Fernet
+
+    try:
+        Fernet(config["ID_NUMBER_KEY"])
+    except (ValueError, TypeError):
+        return "ID_NUMBER_KEY is not a Fernet key (32 bytes, url-safe base64: 44 characters ending in '=')."
+    if len(str(config["SECRET_KEY"])) < 32:
+        return "SECRET_KEY is too short: use at least 32 random characters."
+    return None
+
+
 def _private_sqlite_file(url):
     """Create the SQLite file 0600 before SQLite does (its journal and WAL files take the same mode)."""
     if not url.startswith("sqlite:///") or ":memory:" in url:
@@ -73,23 +102,35 @@ def create_app(test_config=None):
         REPORT_FONT_DIR=None,  # the prepared CJK font subset; None: instance/fonts
         REPORT_FONTS=True,  # False: no prepared font, fontconfig's fonts only (the glyph test's control)
     )
+    from app import delivery
     from app.maps import config_defaults
 
     app.config.from_mapping(config_defaults())  # MAP_TILES and friends, from the environment
+    app.config.from_mapping(delivery.config_defaults(os.environ))  # compression, the request log
+    # Set by `make serve`: the keys must be given, never made on the fly (that is for the demo).
+    app.config["KEYS_REQUIRED"] = os.environ.get("KEYS_REQUIRED", "") not in ("", "0", "false", "no")
     if test_config is None:
         app.config.from_pyfile("config.py", silent=True)
         # A second file named by ZRT_CONFIG (a worker started by a test or a service manager).
         app.config.from_envvar("ZRT_CONFIG", silent=True)
     else:
         app.config.from_mapping(test_config)
+    for name in ("SECRET_KEY", "ID_NUMBER_KEY"):
+        if not app.config.get(name) and os.environ.get(name):
+            app.config[name] = os.environ[name]
+    if app.config["KEYS_REQUIRED"]:
+        problem = key_problem(app.config)
+        if problem:
+            raise KeysMissing(problem)
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = _secret_key(app.instance_path)
     if not app.config.get("ID_NUMBER_KEY"):
         app.config["ID_NUMBER_KEY"] = _id_number_key(app.instance_path)
 
-    from app import db, web
+    from app import db, delivery, web
 
     _private_sqlite_file(app.config["DATABASE_URL"])
+    delivery.init_app(app)  # first: its request id and timing cover every other hook
     db.init_app(app)
     web.init_app(app)
 

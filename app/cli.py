@@ -1,4 +1,4 @@
-"""Flask commands: demo, create-user, import-territories (init-db lives with the database code)."""
+"""Flask commands: demo, create-bank, create-union, create-user, the imports (init-db lives with the database code)."""
 import time
 
 import click
@@ -23,8 +23,10 @@ from app.passwords import password_problem
 @click.option("--customers", default=6000, show_default=True, help="How many customers to create.")
 @click.option("--seed", default=20261129, show_default=True, help="Same seed, same county.")
 @click.option("--if-empty", is_flag=True, help="Do nothing when the database already has data.")
+@click.option("--url", default="http://127.0.0.1:5000", show_default=True,
+              help="Where the app will be served, for the sign-in line (make run passes its HOST and PORT).")
 @with_appcontext
-def demo_command(customers, seed, if_empty):
+def demo_command(customers, seed, if_empty, url):
     """Build the demo county (never over an existing one)."""
     db = database.obj
     with db.connection_context():
@@ -33,14 +35,14 @@ def demo_command(customers, seed, if_empty):
         if Branch.select().exists():
             if if_empty:
                 click.echo("The database already holds data; the demo county was not built again.")
-                print_logins(_existing_demo_logins())
+                print_logins(_existing_demo_logins(), url)
                 return
             raise click.ClickException(
                 "The database already holds data. Use a new DATABASE_URL, or `flask init-db --force` first.")
         summary = build_demo(customers=customers, seed=seed)
     click.echo(f"Demo county: {summary['branches']} branches, {summary['territories']} territories, "
                f"{summary['customers']} customers, {summary['users']} users, {summary['leads']} leads.")
-    print_logins(summary["logins"])
+    print_logins(summary["logins"], url)
 
 
 def _existing_demo_logins():
@@ -49,14 +51,53 @@ def _existing_demo_logins():
             .order_by(User.id)]
 
 
-def print_logins(logins):
+def print_logins(logins, url):
     """One login per role is enough to try every part of the app."""
-    click.echo("Sign in at http://127.0.0.1:5000 as:")
+    click.echo(f"Sign in at {url} as:")
     shown = set()
     for role, username, password in logins:
         if role not in shown:
             shown.add(role)
             click.echo(f"  {role:<11} {username:<12} {password}")
+
+
+def _open_root(kind, code, name, union_code=None):
+    """Open a bank or union through the model's write path; its refusal, in Chinese, ends the command."""
+    from flask_babel import force_locale
+
+    from app.models.refused import Refused
+
+    with database.obj.connection_context(), force_locale("zh_CN"):
+        if not is_initialised(database.obj):
+            apply_schema(database.obj)  # an empty database: the first command of a new bank
+        try:
+            return Branch.open_root(kind, code, name, union_code)
+        except Refused as refused:
+            raise click.ClickException("\n".join(str(m) for m in refused.messages) + "\nNothing was written.") from None
+
+
+@click.command("create-bank")
+@click.option("--code", required=True, help="The bank's code, e.g. HB: users, imports and reports name it.")
+@click.option("--name", required=True, help="The bank's name, e.g. 红河农商银行.")
+@click.option("--union", "union_code", help="The code of the provincial union that hosts it, if any.")
+@with_appcontext
+def create_bank_command(code, name, union_code):
+    """Open a bank: the root of its branch tree (under a provincial union with --union)."""
+    bank = _open_root("bank", code, name, union_code)
+    under = f" under {bank.parent.code}" if bank.parent_id else ""
+    click.echo(f"Opened bank {bank.code} {bank.name}{under}. Next, its first administrator:\n"
+               f"  flask create-user admin --name NAME --role admin --branch {bank.code}")
+
+
+@click.command("create-union")
+@click.option("--code", required=True, help="The union's code.")
+@click.option("--name", required=True, help="The union's name, e.g. 贵州省农村信用社联合社.")
+@with_appcontext
+def create_union_command(code, name):
+    """Open a provincial union, above the banks it hosts (each made with create-bank --union CODE)."""
+    union = _open_root("union", code, name)
+    click.echo(f"Opened provincial union {union.code} {union.name}. Add its banks with:\n"
+               f"  flask create-bank --code CODE --name NAME --union {union.code}")
 
 
 @click.command("create-user")
@@ -69,9 +110,12 @@ def print_logins(logins):
 def create_user_command(username, name, role, branch_code, password):
     """Create a user (the first administrator of a new deployment, for example)."""
     with database.obj.connection_context():
+        if not is_initialised(database.obj):
+            apply_schema(database.obj)
         branch = Branch.get_or_none(Branch.code == branch_code)
         if branch is None:
-            raise click.ClickException(f"No branch with code {branch_code}.")
+            raise click.ClickException(f"No branch with code {branch_code}. A new bank is opened first: "
+                                       f"flask create-bank --code {branch_code} --name NAME")
         if User.select().where(User.username == username).exists():
             raise click.ClickException(f"The username {username} is taken.")
         problem = password_problem(password, username)
@@ -321,6 +365,8 @@ def _wait_for(jobs):
 def init_app(app):
     app.cli.add_command(weekly_reports_command)
     app.cli.add_command(demo_command)
+    app.cli.add_command(create_bank_command)
+    app.cli.add_command(create_union_command)
     app.cli.add_command(create_user_command)
     app.cli.add_command(import_territories_command)
     app.cli.add_command(import_customers_command)

@@ -214,7 +214,16 @@ def is_initialised(db):
     return "branch" in db.get_tables()
 
 
+# Endpoints that need no connection taken up front: a static file needs none, and the health
+# check opens its own so that a database that does not answer is its 503, not a 500.
+CONNECT_LAZILY = {"static", "health.healthz"}
+
+
 def _connect():
+    from flask import request
+
+    if request.endpoint in CONNECT_LAZILY:
+        return
     if database.is_closed():
         database.connect(reuse_if_open=True)
 

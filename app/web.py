@@ -79,7 +79,7 @@ SECTION_TABS = {
     "lost_reasons": ("admin.index",),
     "imports": ("coverage.team", "admin.index"),
 }
-PUBLIC_ENDPOINTS = {"auth.login", "static", "manifest"}
+PUBLIC_ENDPOINTS = {"auth.login", "static", "manifest", "health.healthz"}
 # What a user who must replace a reset password may still reach.
 PASSWORD_CHANGE_ENDPOINTS = {"auth.password", "auth.logout"}
 

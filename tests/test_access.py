@@ -15,6 +15,7 @@ MATRIX = {
     "index": ("GET", "/", {role: 302 for role in ALL}, None),
     "manifest": ("GET", "/manifest.webmanifest", {role: 200 for role in ALL}, None),
     "static": ("GET", "/static/css/app.css", {role: 200 for role in ALL}, None),
+    "health.healthz": ("GET", "/healthz", {role: 200 for role in ALL}, None),
     "auth.login": ("GET", "/login", {role: 302 for role in ALL}, None),
     "auth.logout": ("POST", "/logout", {role: 302 for role in ALL}, None),
     "auth.me": ("GET", "/me", {role: 200 for role in ALL}, None),
@@ -128,7 +129,7 @@ MATRIX = {
     "visits.follow_up_reschedule": ("POST", "/follow-ups/999999/reschedule",
                                     {"manager": 404, "team_lead": 404}, 403),
 }
-PUBLIC = {"auth.login", "static", "manifest"}
+PUBLIC = {"auth.login", "static", "manifest", "health.healthz"}
 
 # Which customers of the county each user's scope holds (the rest must answer 404).
 CUSTOMER_SCOPE = {

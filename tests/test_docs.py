@@ -6,7 +6,7 @@ import pytest
 from app import create_app
 
 README = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
-EXTENSION_PREFIXES = ("BABEL_", "WTF_")  # documented by Flask-Babel and Flask-WTF
+EXTENSION_PREFIXES = ("BABEL_", "WTF_", "COMPRESS_")  # documented by Flask-Babel, Flask-WTF and Flask-Compress
 
 
 def our_config_keys():

@@ -1,18 +1,26 @@
 """The organisation: branches (a tree whose root is a bank or a provincial union) and users."""
 import datetime as dt
+import re
 
+from flask_babel import lazy_gettext as _l
 from flask_login import UserMixin
-from peewee import BooleanField, Case, DateField, DateTimeField, ForeignKeyField, IntegerField, TextField
+from peewee import (BooleanField, Case, DateField, DateTimeField, ForeignKeyField, IntegerField, IntegrityError,
+                    TextField, fn)
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from app import clock
+from app.db import database
 from app.models.base import BaseModel, created_at_field, default, one_of
+from app.models.refused import Problems, Refused
 
 BRANCH_KINDS = ("union", "bank", "branch", "outlet")
 ROLES = ("manager", "team_lead", "management", "admin")
 BUSINESS_LINES = ("retail", "micro", "agri", "corporate")
 MAX_FAILED_LOGINS = 5
 LOCKOUT = dt.timedelta(minutes=15)
+# A branch's code ties imports, reports and the command line to it: short, plain, never changed.
+CODE_PATTERN = re.compile(r"^[A-Za-z0-9_.-]{1,20}$")
+MAX_NAME = 40
 
 
 class Branch(BaseModel):
@@ -32,6 +40,44 @@ class Branch(BaseModel):
         branch.path = f"{parent.path if parent else '/'}{branch.id}/"
         branch.save(only=[cls.path])
         return branch
+
+    @classmethod
+    def open_root(cls, kind, code, name, union_code=None):
+        """Open a bank (alone, or under the provincial union named by union_code) or a union:
+        the root of a new tree, before any user exists (`flask create-bank`, `create-union`).
+
+        Refused, with nothing written: a code that is empty, malformed or taken (in any
+        letter case), an empty or too long name, a union code that names no union.
+        """
+        code, name = (code or "").strip(), (name or "").strip()
+        problems = Problems()
+        if kind not in ("bank", "union"):
+            raise ValueError(kind)
+        if not CODE_PATTERN.match(code):
+            problems.add("code", _l("A code is 1 to 20 letters, digits, dots, dashes or underscores."))
+        elif cls.select().where(fn.LOWER(cls.code) == code.lower()).exists():
+            problems.add("code", _l("The code %(code)s is taken.", code=code), code="taken")
+        if not name:
+            problems.add("name", _l("Enter the name."))
+        elif len(name) > MAX_NAME:
+            problems.add("name", _l("At most %(max)d characters.", max=MAX_NAME))
+        parent = None
+        if union_code is not None:
+            if kind != "bank":
+                problems.add("union", _l("Only a bank sits under a provincial union."))
+            else:
+                parent = cls.get_or_none(fn.LOWER(cls.code) == union_code.strip().lower())
+                if parent is None or parent.kind != "union":
+                    # A bank under another bank or a branch would leak its data upwards.
+                    problems.add("union", _l("%(code)s is not a provincial union.", code=union_code))
+                elif parent.closed_on is not None:
+                    problems.add("union", _l("The provincial union %(code)s is closed.", code=union_code))
+        problems.check()
+        try:
+            with database.obj.atomic():
+                return cls.add(name, code, kind, parent)
+        except IntegrityError:  # the same code, opened a moment ago by another command
+            raise Refused({"code": _l("The code %(code)s is taken.", code=code)}, code="taken") from None
 
     def subtree(self):
         """This branch and every branch below it."""
