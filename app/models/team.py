@@ -229,7 +229,7 @@ def _managers_customers(manager_ids, day, base, kinds):
     return query.join(Assignment, on=(Assignment.territory == territory_id)).where(*current), Assignment.user
 
 
-# Bits of a customer's figures (_leaf_rows): a few index seeks a customer, each stopping at its first visit.
+# Bits of a customer's figures (_leaf_rows): two index seeks a customer, three for a gold one.
 CUR, CUR_ALL, PREV, CONTACTED, GOLD = 1, 2, 4, 8, 16
 FIGURES = ("counted", "visited", "visited_all", "previous_visited", "gold")
 
@@ -245,17 +245,21 @@ def _seen(start, end, verified_only):
 def _leaf_rows(viewer, period, kinds):
     """{(territory id, branch id): {counted, visited, visited_all, previous_visited, gold}} of the
     viewer's counted customers, in one grouped query: each customer's bits (CUR, CUR_ALL, PREV;
-    GOLD and CONTACTED for a gold one) are at most four EXISTS seeks into visit(customer,
-    made_at, verified, review) that stop at the first visit found (the second only when the
-    first found none, the gold rhythm's only for gold customers), with the rules of
-    Visit.counts; the customers are counted by (territory, branch, bits), so each customer's
+    GOLD and CONTACTED for a gold one) take two or three seeks into visit(customer, made_at,
+    verified, review): the period's visits that count among all (CUR when one also counts
+    verified), an EXISTS for the period before that stops at the first visit found, and one for
+    the gold rhythm's days for gold customers only, with the rules of Visit.counts; the
+    customers are counted by (territory, branch, bits), so each customer's
     bits are computed once and no per-customer row reaches Python. Every figure of the page is
     a sum of these rows, as each customer sits in one territory: a territory's subtree, a
     manager's assignments (a customer under two of them once), a branch, the total."""
     since, until = _moments(period)
     before_since, _ = _moments(period.previous())
     gold_since, gold_until, _ = gold_window(viewer, period.as_of)
-    bits = (Case(None, [(_seen(since, until, True), CUR | CUR_ALL), (_seen(since, until, False), CUR_ALL)], 0)
+    current = (Visit.select(fn.MAX(Case(None, [(Visit.counts(True), CUR | CUR_ALL)], CUR_ALL)))
+               .where((Visit.customer == Customer.id) & (Visit.made_at >= since) & (Visit.made_at < until)
+                      & Visit.counts(False)))  # a visit that counts verified also counts among all
+    bits = (fn.COALESCE(current, 0)
             + Case(None, [(_seen(before_since, since, True), PREV)], 0)
             + Case(None, [(Customer.tier == "gold",
                            Case(None, [(_seen(gold_since, gold_until, False), GOLD | CONTACTED)], GOLD))], 0))
