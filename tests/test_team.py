@@ -125,6 +125,14 @@ def test_this_week_by_territory(steer):
                   "change": 100.0, "gold": 0, "overdue": 0}
 
 
+def test_the_week_before_is_seven_days_whatever_the_gold_rhythm(steer):
+    """赵一's verified visit on 11-05 lies in the gold rhythm's 30 days (10-27..11-25) but not in
+    last week (11-16..11-22): this week's change compares with 吴小梅's visit alone (1 of 4)."""
+    visit(steer.customers["c_zhao"], steer.users["mgr1"], "2026-11-05T10:00")
+    v1, _ = by_territory(steer, "this_week")
+    assert (v1["previous"], v1["change"]) == (0.25, 0.0)
+
+
 def test_this_month_against_the_thirty_days_before(steer):
     v1, v2 = by_territory(steer, "this_month")
     # 周大福 and 吴小梅 this month (赵一 unverified); 钱二 on 10-20 in 10-02..11-01.

@@ -229,51 +229,53 @@ def _managers_customers(manager_ids, day, base, kinds):
     return query.join(Assignment, on=(Assignment.territory == territory_id)).where(*current), Assignment.user
 
 
-# Bits of a customer's visits in the page's window (_leaf_rows): one index seek a customer.
-CUR, CUR_ALL, PREV, CONTACTED = 1, 2, 4, 8
+# Bits of a customer's figures (_leaf_rows): two index seeks a customer, three for a gold one.
+CUR, CUR_ALL, PREV, CONTACTED, GOLD = 1, 2, 4, 8, 16
 FIGURES = ("counted", "visited", "visited_all", "previous_visited", "gold")
 
 
-def _flag(condition, bit):
-    return fn.MAX(Case(None, [(condition, bit)], 0))
+def _seen(start, end, verified_only):
+    """EXISTS: the customer (of the outer query) has a visit in the UTC moments [start, end) that
+    counts (Visit.counts): one seek into visit(customer, made_at, verified, review)."""
+    return fn.EXISTS(Visit.select(SQL("1")).where(
+        (Visit.customer == Customer.id) & (Visit.made_at >= start) & (Visit.made_at < end)
+        & Visit.counts(verified_only)))
 
 
 def _leaf_rows(viewer, period, kinds):
     """{(territory id, branch id): {counted, visited, visited_all, previous_visited, gold}} of the
-    viewer's counted customers, one pass: each customer's visits in the window (the period before,
-    the period, the gold rhythm's days) read once through visit(customer, made_at, verified,
-    review), the rules being Visit.counts', then grouped by the customer's own territory and
-    branch. Every figure of the page is a sum of these rows, as each customer sits in one
-    territory: a territory's subtree, a manager's assignments (a customer under two of them
-    once), a branch, the total."""
-    before = period.previous()
+    viewer's counted customers, in one grouped query: each customer's bits (CUR, CUR_ALL, PREV;
+    GOLD and CONTACTED for a gold one) take two or three seeks into visit(customer, made_at,
+    verified, review): the period's visits that count among all (CUR when one also counts
+    verified), an EXISTS for the period before that stops at the first visit found, and one for
+    the gold rhythm's days for gold customers only, with the rules of Visit.counts; the
+    customers are counted by (territory, branch, bits), so each customer's
+    bits are computed once and no per-customer row reaches Python. Every figure of the page is
+    a sum of these rows, as each customer sits in one territory: a territory's subtree, a
+    manager's assignments (a customer under two of them once), a branch, the total."""
     since, until = _moments(period)
-    before_since, _ = _moments(before)
+    before_since, _ = _moments(period.previous())
     gold_since, gold_until, _ = gold_window(viewer, period.as_of)
-    window_start = min(before_since, gold_since)
-    window_end = max(until, gold_until)
-    when = Visit.made_at
-    flags = (Visit.select(
-        _flag((when >= since) & (when < until) & Visit.counts(True), CUR)
-        + _flag((when >= since) & (when < until) & Visit.counts(False), CUR_ALL)
-        + _flag((when < since) & Visit.counts(True), PREV)
-        + _flag((when >= gold_since) & (when < gold_until) & Visit.counts(False), CONTACTED))
-        .where((Visit.customer == Customer.id) & (when >= window_start) & (when < window_end)))
-    each = (Customer.visible_to(viewer, period.as_of).where(Customer.counted(kinds))
-            .select(Customer.territory.alias("territory_id"), Customer.branch.alias("branch_id"),
-                    Customer.tier.alias("tier"), fn.COALESCE(flags, 0).alias("flags"))
-            .cte("each", materialized=True))
-
-    def has(bit):
-        return fn.COALESCE(fn.SUM(Case(None, [((each.c.flags.bin_and(bit)) > 0, 1)], 0)), 0)
-
-    stale = fn.COALESCE(fn.SUM(Case(None, [((each.c.tier == "gold") & (each.c.flags.bin_and(CONTACTED) == 0), 1)],
-                                    0)), 0)
-    query = (each.select_from(each.c.territory_id, each.c.branch_id, fn.COUNT(SQL("*")), has(CUR), has(CUR_ALL),
-                              has(PREV), stale)
-             .group_by(each.c.territory_id, each.c.branch_id))
-    return {(t, b): dict(zip(FIGURES, (int(n) for n in numbers)))
-            for t, b, *numbers in query.tuples()}
+    current = (Visit.select(fn.MAX(Case(None, [(Visit.counts(True), CUR | CUR_ALL)], CUR_ALL)))
+               .where((Visit.customer == Customer.id) & (Visit.made_at >= since) & (Visit.made_at < until)
+                      & Visit.counts(False)))  # a visit that counts verified also counts among all
+    bits = (fn.COALESCE(current, 0)
+            + Case(None, [(_seen(before_since, since, True), PREV)], 0)
+            + Case(None, [(Customer.tier == "gold",
+                           Case(None, [(_seen(gold_since, gold_until, False), GOLD | CONTACTED)], GOLD))], 0))
+    query = (Customer.visible_to(viewer, period.as_of).where(Customer.counted(kinds))
+             .select(Customer.territory, Customer.branch, bits, fn.COUNT(SQL("*")))
+             .group_by(SQL("1"), SQL("2"), SQL("3")).order_by())
+    leaf = {}
+    for territory_id, branch_id, flags, n in query.tuples():
+        row = leaf.setdefault((territory_id, branch_id), dict.fromkeys(FIGURES, 0))
+        flags, n = int(flags), int(n)
+        row["counted"] += n
+        row["visited"] += n if flags & CUR else 0
+        row["visited_all"] += n if flags & CUR_ALL else 0
+        row["previous_visited"] += n if flags & PREV else 0
+        row["gold"] += n if flags & GOLD and not flags & CONTACTED else 0
+    return leaf
 
 
 def _overdue_rows(viewer):
