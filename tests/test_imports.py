@@ -259,7 +259,8 @@ def test_a_large_csv_whose_sample_ends_inside_a_character_is_read(tmp_path, enco
     edge is the sample's end, not a sign of garbling."""
     from app.imports.spreadsheet import SAMPLE_BYTES, detect_encoding
     line = "杨一,茶园村,一组\n".encode(encoding)
-    body = b"x" * (SAMPLE_BYTES - 1 - len(line) * ((SAMPLE_BYTES - 1) // len(line))) + line * ((SAMPLE_BYTES - 1) // len(line))
+    lines = (SAMPLE_BYTES - 1) // len(line)
+    body = b"x" * (SAMPLE_BYTES - 1 - len(line) * lines) + line * lines
     body += "杨二,茶园村,二组\n".encode(encoding) * 10  # the character at byte SAMPLE_BYTES is cut
     assert len(body[:SAMPLE_BYTES].decode(encoding, errors="replace").rstrip("\ufffd")) < SAMPLE_BYTES
     with pytest.raises(UnicodeDecodeError):
