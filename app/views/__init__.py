@@ -1,5 +1,5 @@
 """The blueprints, one module per area; admin/ holds every /admin page."""
-from app.views import admin, auth, coverage, customers, imports, leads, reports, territories, visits
+from app.views import admin, auth, coverage, customers, imports, leads, offline, reports, sync, territories, visits
 
 BLUEPRINTS = (auth.bp, visits.bp, coverage.bp, reports.bp, territories.bp, customers.bp, leads.bp,
-              imports.bp, *admin.BLUEPRINTS)
+              imports.bp, offline.bp, sync.bp, *admin.BLUEPRINTS)

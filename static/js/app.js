@@ -6,3 +6,133 @@ document.addEventListener("htmx:responseError", function (event) {
     window.location.href = "/login";
   }
 });
+
+// --- working offline: the service worker, the outbox's badge, sending when back online ----
+(function () {
+  var body = document.body;
+  var notice = document.getElementById("offline-notice");
+  if (notice && body.dataset.offline) { notice.hidden = false; }
+
+  if ("serviceWorker" in navigator) {
+    // After the page has loaded, so the first visit on a slow line is not slowed by the precache.
+    var register = function () { navigator.serviceWorker.register("/sw.js", { scope: "/" }).catch(function () {}); };
+    if (document.readyState === "complete") { register(); } else { window.addEventListener("load", register); }
+  }
+
+  var outbox = window.zrtOutbox;
+  var user = Number(body.dataset.user || 0);
+  if (!outbox || !user) { return; }
+
+  function csrf() {
+    try { return JSON.parse(body.getAttribute("hx-headers"))["X-CSRFToken"]; } catch (e) { return ""; }
+  }
+  var badge = document.getElementById("outbox-badge");
+  async function showCount() {
+    var c = await outbox.counts(user);
+    var waiting = c.waiting + c.refused;
+    if (!badge) { return; }
+    badge.hidden = waiting === 0;
+    badge.querySelector(".count").textContent = String(waiting);
+    badge.classList.toggle("refused", c.refused > 0);
+    var signedOut = await outbox.getMeta("signed_out");
+    badge.title = signedOut ? badge.dataset.msgSignedOut : "";
+    document.dispatchEvent(new CustomEvent("zrt:outbox", { detail: c }));
+  }
+  var sending = false;
+  async function send() {
+    if (sending) { return; }
+    sending = true;
+    try {
+      if ((await outbox.counts(user)).waiting) { await outbox.sync(); }
+    } catch (e) { /* kept; the next try sends it */ }
+    sending = false;
+    showCount();
+  }
+  window.zrtSend = send;
+
+  async function start() {
+    var before = await outbox.getMeta("user");
+    if (before && before.id !== user) {
+      // Another user's customer data is not left on a shared phone; their outbox stays.
+      await outbox.forgetUser();
+    }
+    if (!body.dataset.offline) { await outbox.setMeta("user", { id: user, csrf: csrf() }); }
+    await showCount();
+    if (!body.dataset.offline) { send(); }
+    keepForOffline();
+  }
+
+  // Keep what a manager needs offline: fetched through the service worker, which keeps it.
+  async function keepForOffline() {
+    if (body.dataset.offline || !navigator.serviceWorker || !navigator.serviceWorker.controller) { return; }
+    var last = Number(localStorage.getItem("zrt-kept-at") || 0);
+    if (localStorage.getItem("zrt-kept-by") === String(user) && Date.now() - last < 10 * 60 * 1000) { return; }
+    var paths = ["/offline/data", "/offline/check-in", "/outbox", "/leads/new"];
+    if (location.pathname !== "/today") { paths.push("/today"); }
+    for (var i = 0; i < paths.length; i++) {
+      try { await fetch(paths[i], { credentials: "same-origin" }); } catch (e) { return; }
+    }
+    localStorage.setItem("zrt-kept-at", String(Date.now()));
+    localStorage.setItem("zrt-kept-by", String(user));
+  }
+
+  document.addEventListener("submit", function (event) {
+    if (event.target.getAttribute("action") === "/logout") {
+      // Signing out clears the customer data kept on this phone, never the outbox.
+      localStorage.removeItem("zrt-kept-at");
+      outbox.forgetUser();
+    }
+  }, true);
+  window.addEventListener("online", send);
+  setInterval(send, 60 * 1000);
+  if (navigator.serviceWorker) {
+    navigator.serviceWorker.addEventListener("message", function (event) {
+      if (event.data && event.data.type === "outbox") { showCount(); }
+    });
+    navigator.serviceWorker.addEventListener("controllerchange", keepForOffline);
+  }
+  start();
+
+  // --- the kept forms, opened offline --------------------------------------------------
+  var form = document.getElementById("check-in-form");
+  var match = /^\/visits\/check-in\/(\d+)$/.exec(location.pathname);
+  if (form && match && /\/0$/.test(form.getAttribute("action"))) {
+    // The empty check-in form the phone kept: this customer's, from the kept cards.
+    form.setAttribute("action", location.pathname);
+    form.querySelector("[name=client_uuid]").value = outbox.newUuid();
+    outbox.cardOf(match[1]).then(function (card) {
+      var heading = document.querySelector("main h2");
+      if (card && heading) {
+        heading.textContent = card.name;
+        var place = heading.parentNode.querySelector("p.muted");
+        if (place) { place.textContent = [card.village || card.street, card.group_name || card.house_no, card.phone].filter(Boolean).join(" "); }
+      }
+    });
+  }
+  var leadForm = document.querySelector("form.lead-form");
+  if (leadForm && body.dataset.offline) {
+    // The lead form the phone kept: a fresh UUID, and the customer and visit it is for.
+    leadForm.querySelector("[name=client_uuid]").value = outbox.newUuid();
+    var params = new URLSearchParams(location.search);
+    if (params.get("customer")) {
+      ["customer", "visit_uuid"].forEach(function (name) {
+        if (!params.get(name)) { return; }
+        var input = document.createElement("input");
+        input.type = "hidden"; input.name = name; input.value = params.get(name);
+        leadForm.appendChild(input);
+      });
+      var source = leadForm.querySelector("[name=source]");
+      if (source && params.get("visit_uuid")) { source.value = "visit"; }
+      outbox.cardOf(params.get("customer")).then(function (card) {
+        ["name", "phone", "id_number"].forEach(function (name) {
+          var field = leadForm.querySelector("[name=" + name + "]");
+          if (field) { field.closest(".field").hidden = true; }
+        });
+        var who = document.createElement("p");
+        who.className = "lead-who";
+        who.textContent = card ? card.name : "#" + params.get("customer");
+        leadForm.insertBefore(who, leadForm.querySelector(".field"));
+      });
+    }
+  }
+})();
