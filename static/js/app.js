@@ -77,6 +77,13 @@ document.addEventListener("htmx:responseError", function (event) {
   }
 
   document.addEventListener("submit", function (event) {
+    var made = event.target.querySelector("[name=made_at]");
+    if (event.target.classList.contains("lead-form") && !made) {
+      // The moment of the tap, kept with the lead if it has to wait in the outbox.
+      made = document.createElement("input");
+      made.type = "hidden"; made.name = "made_at"; made.value = new Date().toISOString();
+      event.target.appendChild(made);
+    }
     if (event.target.getAttribute("action") === "/logout") {
       // Signing out clears the customer data kept on this phone, never the outbox.
       localStorage.removeItem("zrt-kept-at");

@@ -130,6 +130,13 @@
     } finally { clearTimeout(timer); }
   }
 
+  // What was sent stays listed for a day, then goes (its photo went at once).
+  async function purgeSent(userId) {
+    var db = await open();
+    var old = (await list(userId)).filter(function (i) { return i.state === "sent" && Date.now() - i.sent_at > 86400000; });
+    for (var n = 0; n < old.length; n++) { await db.delete("outbox", old[n].uuid); }
+  }
+
   // Send what waits, in order, as the user signed in. {status: "done" | "offline" |
   // "signed-out" | "no-user" | "busy" | "refused", reason?}. Nothing is ever lost: an item
   // leaves "waiting" only for the server's answer about it.
@@ -145,6 +152,7 @@
     var me = await getMeta("user");
     if (!me || !me.id) { return { status: "no-user" }; }
     var later = {}; // answered "waiting" by the server: not sent again in this sync
+    await purgeSent(me.id);
     for (var round = 0; round < 50; round++) {
       var items = await list(me.id);
       var pending = {};
