@@ -12,6 +12,13 @@ document.addEventListener("htmx:responseError", function (event) {
   var body = document.body;
   var notice = document.getElementById("offline-notice");
   if (notice && body.dataset.offline) { notice.hidden = false; }
+  if (notice && body.dataset.kept) {
+    // Today from the phone's recent copy: say so if there is no connection behind it.
+    fetch("/manifest.webmanifest", { method: "HEAD", cache: "no-store" }).catch(function () {
+      notice.hidden = false;
+      body.dataset.offline = "1";
+    });
+  }
 
   if ("serviceWorker" in navigator) {
     // After the page has loaded, so the first visit on a slow line is not slowed by the precache.
@@ -19,18 +26,39 @@ document.addEventListener("htmx:responseError", function (event) {
     if (document.readyState === "complete") { register(); } else { window.addEventListener("load", register); }
   }
 
-  var outbox = window.zrtOutbox;
   var user = Number(body.dataset.user || 0);
-  if (!outbox || !user) { return; }
+  // A page with nobody signed in leaves no customer data on the phone (the outbox stays).
+  if (!user && window.caches) {
+    caches.delete("zrt-data").catch(function () {});
+    localStorage.removeItem("zrt-kept-at");
+  }
+  var badge = document.getElementById("outbox-badge");  // a manager's page: the outbox is theirs
+  if (!user || !badge || !window.indexedDB) { window.zrtReady = Promise.reject(new Error("no outbox")); window.zrtReady.catch(function () {}); return; }
+  // The outbox's scripts come after the load event: the first visit on a slow line is not slowed
+  // by them (later visits take them from the precache).
+  function script(src) {
+    return new Promise(function (resolve, reject) {
+      var tag = document.createElement("script");
+      tag.src = src; tag.onload = resolve; tag.onerror = reject;
+      document.head.appendChild(tag);
+    });
+  }
+  var loaded = new Promise(function (resolve) {
+    if (document.readyState === "complete") { resolve(); } else { window.addEventListener("load", resolve); }
+  }).then(function () { return window.zrtOutbox || script("/static/vendor/idb-8.0.4.umd.js"); })
+    .then(function () { return window.zrtOutbox || script("/static/js/outbox-core.js"); })
+    .then(function () { return window.zrtOutbox; });
+  window.zrtReady = loaded;
+  loaded.then(withOutbox, function () {});
+
+  function withOutbox(outbox) {
 
   function csrf() {
     try { return JSON.parse(body.getAttribute("hx-headers"))["X-CSRFToken"]; } catch (e) { return ""; }
   }
-  var badge = document.getElementById("outbox-badge");
   async function showCount() {
     var c = await outbox.counts(user);
     var waiting = c.waiting + c.refused;
-    if (!badge) { return; }
     badge.hidden = waiting === 0;
     badge.querySelector(".count").textContent = String(waiting);
     badge.classList.toggle("refused", c.refused > 0);
@@ -55,6 +83,7 @@ document.addEventListener("htmx:responseError", function (event) {
     if (before && before.id !== user) {
       // Another user's customer data is not left on a shared phone; their outbox stays.
       await outbox.forgetUser();
+      localStorage.removeItem("zrt-kept-at");
     }
     if (!body.dataset.offline) { await outbox.setMeta("user", { id: user, csrf: csrf() }); }
     await showCount();
@@ -67,8 +96,7 @@ document.addEventListener("htmx:responseError", function (event) {
     if (body.dataset.offline || !navigator.serviceWorker || !navigator.serviceWorker.controller) { return; }
     var last = Number(localStorage.getItem("zrt-kept-at") || 0);
     if (localStorage.getItem("zrt-kept-by") === String(user) && Date.now() - last < 10 * 60 * 1000) { return; }
-    var paths = ["/offline/data", "/offline/check-in", "/outbox", "/leads/new"];
-    if (location.pathname !== "/today") { paths.push("/today"); }
+    var paths = ["/offline/data", "/offline/check-in", "/outbox", "/leads/new", "/today"];
     for (var i = 0; i < paths.length; i++) {
       try { await fetch(paths[i], { credentials: "same-origin" }); } catch (e) { return; }
     }
@@ -141,5 +169,6 @@ document.addEventListener("htmx:responseError", function (event) {
         leadForm.insertBefore(who, leadForm.querySelector(".field"));
       });
     }
+  }
   }
 })();

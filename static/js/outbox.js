@@ -4,9 +4,13 @@
 "use strict";
 (function () {
   var root = document.getElementById("outbox");
-  var outbox = window.zrtOutbox;
+  if (!root || !window.zrtReady) { return; }
+  window.zrtReady.then(outboxPage, function () {});
+})();
+
+function outboxPage(outbox) {
+  var root = document.getElementById("outbox");
   var user = Number(document.body.dataset.user || 0);
-  if (!root || !outbox || !user) { return; }
   var t = root.dataset;
   var list = document.getElementById("outbox-items");
   var status = document.getElementById("outbox-status");
@@ -116,4 +120,4 @@
   document.getElementById("send-now").addEventListener("click", sendNow);
   document.addEventListener("zrt:outbox", draw);
   draw();
-})();
+}

@@ -18,6 +18,14 @@ var outbox = self.zrtOutbox;
 var DATA = outbox.DATA_CACHE;
 var KEPT = ["/today", "/outbox", "/leads/new", "/offline/check-in", "/offline/data"];
 var POST_TIMEOUT_MS = 20000;
+var TODAY_FRESH_MS = 5 * 60 * 1000;
+
+// A write of any kind (a check-in, a lead, a follow-up done, /sync) makes the kept Today stale.
+self.addEventListener("fetch", function (event) {
+  if (event.request.method !== "GET" && event.request.method !== "HEAD" && new URL(event.request.url).origin === self.location.origin) {
+    event.waitUntil(outbox.setMeta("wrote_at", Date.now()));
+  }
+});
 
 wb.core.setCacheNameDetails({ prefix: "zrt", suffix: self.ZRT.version });
 wb.precaching.cleanupOutdatedCaches();
@@ -32,7 +40,11 @@ var keptOnPurpose = {
     var response = args.response;
     var url = new URL(args.request.url);
     if (!response || response.status !== 200 || response.redirected || url.search) { return null; }
-    return response;
+    // Nobody signed in on this phone (signed out while this was on its way): nothing is kept.
+    if (!(await outbox.getMeta("user"))) { return null; }
+    var headers = new Headers(response.headers);
+    headers.set("X-Zrt-Kept-At", String(Date.now()));
+    return new Response(await response.blob(), { status: 200, statusText: response.statusText, headers: headers });
   },
   cacheKeyWillBeUsed: async function (args) {
     return new URL(args.request.url).pathname;
@@ -46,6 +58,25 @@ var keptOnPurpose = {
   }
 };
 var kept = new wb.strategies.NetworkFirst({ cacheName: DATA, networkTimeoutSeconds: 10, plugins: [keptOnPurpose] });
+
+// Today opened again within a few minutes, with nothing written since, comes from the phone at
+// once (a repeat visit on a slow line: under a second) and the kept copy is brought up to date
+// behind it; otherwise, and always after a write, the network first.
+async function today(o) {
+  var cached = o.url.search ? null : await (await caches.open(DATA)).match("/today");
+  var keptAt = cached ? Number(cached.headers.get("X-Zrt-Kept-At") || 0) : 0;
+  if (cached && Date.now() - keptAt < TODAY_FRESH_MS && keptAt > ((await outbox.getMeta("wrote_at")) || 0)) {
+    o.event.waitUntil(kept.handle({ event: o.event, request: o.request.url }).catch(function () {}));
+    // The page learns it came from the phone (app.js then checks the connection).
+    var text = (await cached.text()).replace("<body ", "<body data-kept=\"1\" ");
+    return new Response(text, { status: 200, headers: cached.headers });
+  }
+  return kept.handle(o);
+}
+wb.routing.registerRoute(function (o) {
+  return o.url.origin === self.location.origin && o.url.pathname === "/today" &&
+    o.request.mode === "navigate";
+}, today);
 wb.routing.registerRoute(function (o) {
   return o.url.origin === self.location.origin && KEPT.indexOf(o.url.pathname) >= 0 &&
     !o.request.headers.get("HX-Request");

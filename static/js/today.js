@@ -38,7 +38,7 @@
     window.htmx.ajax("GET", url, { target: "#walk", swap: "innerHTML" }).then(function () {
       document.body.removeEventListener("htmx:sendError", failed);
       status.textContent = status.dataset.msgNear || "";
-    });
+    }, function () { /* no connection: htmx:sendError reorders here */ });
   }, function () {
     status.textContent = status.dataset.msgRefused || status.textContent;
   }, { enableHighAccuracy: false, maximumAge: 120000, timeout: 10000 });

@@ -111,6 +111,7 @@ def check_in(page, base, customer, note, photo=None):
 
 
 def outbox_items(page):
+    page.wait_for_function("() => window.zrtOutbox")
     return page.evaluate("""async () => (await zrtOutbox.list(Number(document.body.dataset.user)))
         .map(i => ({uuid: i.uuid, kind: i.kind, state: i.state, made_at: i.made_at, reasons: i.reasons,
                     photo: !!i.photo}))""")
@@ -123,6 +124,7 @@ WAITING_IN_IDB = """() => new Promise(done => { const open = indexedDB.open('zrt
 
 def send_until_empty(page, tries=40):
     """Send what waits (the page's own tries may be under way: the lock makes them take turns)."""
+    page.wait_for_function("() => window.zrtOutbox")
     for _ in range(tries):
         page.evaluate("zrtOutbox.sync()")
         if page.evaluate("async () => (await zrtOutbox.counts(Number(document.body.dataset.user))).waiting") == 0:
@@ -151,6 +153,9 @@ def test_a_morning_without_signal(browser, live, server, tmp_path):
     try:
         # --- installed, the service worker in control, what a manager needs kept ----------
         sign_in(page, base, "mgr1")
+        page.evaluate("navigator.serviceWorker.ready")
+        if not page.evaluate("navigator.serviceWorker.controller !== null"):
+            page.reload()  # the worker activated while this page was on its way: the next one is its
         wait_until(page, "() => navigator.serviceWorker.controller !== null")
         installability = context.new_cdp_session(page).send("Page.getInstallabilityErrors")
         assert installability["installabilityErrors"] == []
@@ -191,6 +196,7 @@ def test_a_morning_without_signal(browser, live, server, tmp_path):
         # --- back at the branch two hours later: signed out by the idle limit --------------
         clock.travel(dt.timedelta(minutes=61))
         server.start()
+        page.wait_for_function("() => window.zrtOutbox")
         result = page.evaluate("zrtOutbox.sync()")
         assert result["status"] == "signed-out"
         assert {i["state"] for i in outbox_items(page)} == {"waiting"} and rows(live) == before
