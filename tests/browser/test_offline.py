@@ -226,6 +226,15 @@ def test_a_morning_without_signal(browser, live, server, tmp_path):
         check_in(page, base, d, "这户已合并")
         page.goto(f"{base}/today")
         check_in(page, base, e, "这户正常")
+        page.screenshot(path=SHOTS / "saved-offline.png")
+        # a lead for someone met on the road, whose phone is a customer's: the server asks to confirm
+        page.goto(f"{base}/leads/new")
+        page.locator("#name").fill("路上遇到的")
+        page.locator("#phone").fill(live.county.customers["c_v1"].phone)
+        page.locator("#product").select_option(label="节节高")
+        page.locator("#source").select_option(value="referral")
+        page.locator("form.lead-form button[type=submit]").last.click()
+        expect(page.locator("#saved-notice")).to_contain_text("已保存，待同步")
         with live.app.app_context(), live.db.connection_context():
             admin = User.get_by_id(live.county.users["admin"].id)
             merge_customers(admin, Customer.get_by_id(g.id), Customer.get_by_id(d.id))
@@ -234,14 +243,23 @@ def test_a_morning_without_signal(browser, live, server, tmp_path):
         send_until_empty(page)
         page.reload()
         refused = page.locator(".outbox-item.state-refused")
-        expect(refused).to_have_count(1)
-        expect(refused).to_contain_text(d.name)
-        expect(refused.locator(".reason")).to_contain_text("已并入另一份档案")
+        expect(refused).to_have_count(2)
+        merged = refused.filter(has_text=d.name)
+        expect(merged.locator(".reason")).to_contain_text("已并入另一份档案")
         assert rows(live) == (before[0] + 4, before[1] + 1)  # the rest arrived
         page.screenshot(path=SHOTS / "outbox-refused.png", full_page=True)
         page.once("dialog", lambda dialog: dialog.accept())
-        refused.get_by_role("button", name="放弃").click()
+        merged.get_by_role("button", name="放弃").click()
+        expect(page.locator(".outbox-item.state-refused")).to_have_count(1)
+        # the lead: fixed (it is someone else) and sent again
+        lead_item = page.locator(".outbox-item.state-refused", has_text="路上遇到的")
+        expect(lead_item.locator(".reason")).to_contain_text("可能已有记录")
+        lead_item.get_by_role("button", name="修改后重发").click()
+        lead_item.locator("input[name=confirmed]").check()
+        lead_item.get_by_role("button", name="重新发送").click()
         expect(page.locator(".outbox-item.state-refused")).to_have_count(0)
+        send_until_empty(page)
+        assert rows(live) == (before[0] + 4, before[1] + 2)
 
         # --- a shared phone: mgr1 signed out with an item unsent; mgr2 neither sees nor sends it
         page.goto(f"{base}/today")
