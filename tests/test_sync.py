@@ -129,7 +129,8 @@ def test_a_customer_merged_away_meanwhile_is_refused_the_rest_arrives(app, clien
     gone = check_in(county, customer="c_g1")
     with app.app_context(), database.obj.connection_context():
         admin = county.users["admin"]
-        merge_customers(admin, Customer.get_by_id(county.customers["c_v1"].id), Customer.get_by_id(county.customers["c_g1"].id))
+        merge_customers(admin, Customer.get_by_id(county.customers["c_v1"].id),
+                        Customer.get_by_id(county.customers["c_g1"].id))
     kept["fields"]["outcome"] = "met"
     response = send(client, [gone, kept])
     first, second = response.get_json()["results"]
@@ -201,7 +202,8 @@ def test_the_service_worker_and_the_manifest(app, client, county):
         response.close()
         assert response.status_code == 200, entry
     app.config["SHELL_VERSION_SALT"] = "next deploy"
-    assert json.loads(client.get("/sw.js").get_data(as_text=True).split("\n", 1)[0][11:-1])["version"] != config["version"]
+    again = json.loads(client.get("/sw.js").get_data(as_text=True).split("\n", 1)[0][len("self.ZRT = "):-1])
+    assert again["version"] != config["version"]
     manifest = client.get("/manifest.webmanifest").get_json()
     assert manifest["display"] == "standalone" and manifest["name"] == "责任田"
     sizes = {(i["sizes"], i.get("purpose", "any")) for i in manifest["icons"]}

@@ -145,7 +145,8 @@ def first_visits():
         context.close()
     note = (f"{RUNS} runs; Chromium headless, Network.emulateNetworkConditions 400 kbit/s both ways, "
             "400 ms latency, CPU throttling 4×; from navigating to /today (signed in as mgr01, 6,000 "
-            "customers, bodies gzipped by the app as the phone asks) until the load event and the first walk-list row painted, read from the page's Navigation Timing and first-contentful-paint.")
+            "customers, bodies gzipped by the app as the phone asks) until the load event and the first "
+            "walk-list row painted, read from the page's Navigation Timing and first-contentful-paint.")
     return [
         {"name": "Today on slow 3G, first visit, no service worker", "unit": "ms", "samples": without,
          "budget": 3000, "budget_stat": "median", "note": note},

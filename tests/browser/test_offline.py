@@ -274,7 +274,8 @@ def test_a_morning_without_signal(browser, live, server, tmp_path):
         page.goto(f"{base}/outbox")
         expect(page.locator("#outbox-empty")).to_be_visible()
         expect(page.locator("#outbox-badge")).to_be_hidden()
-        kept_data = page.evaluate("""async () => { const r = await (await caches.open('zrt-data')).match('/offline/data');
+        kept_data = page.evaluate("""async () => {
+            const r = await (await caches.open('zrt-data')).match('/offline/data');
             return r ? (await r.json()).user : null; }""")
         assert kept_data in (None, live.county.users["mgr2"].id)  # mgr1's customers are gone
         page.evaluate("window.zrtSend()")
@@ -295,7 +296,8 @@ def test_a_morning_without_signal(browser, live, server, tmp_path):
         old = page.evaluate("async () => (await caches.keys()).filter(k => k.includes('precache'))")
         live.app.config["SHELL_VERSION_SALT"] = "the next deploy"
         page.evaluate("navigator.serviceWorker.getRegistration().then(r => r.update())")
-        page.wait_for_function("""async (old) => { const now = (await caches.keys()).filter(k => k.includes('precache'));
+        page.wait_for_function("""async (old) => {
+            const now = (await caches.keys()).filter(k => k.includes('precache'));
             return now.length === 1 && !now.includes(old); }""", arg=old[0], timeout=30000, polling=300)
         assert errors == []
     finally:
