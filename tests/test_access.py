@@ -19,6 +19,7 @@ MATRIX = {
     "offline.page": ("GET", "/offline", {role: 200 for role in ALL}, None),
     "offline.data": ("GET", "/offline/data", {"manager": 200}, 403),
     "offline.check_in_form": ("GET", "/offline/check-in", {"manager": 200}, 403),
+    "offline.card": ("GET", "/offline/card", {"manager": 200}, 403),
     "offline.outbox": ("GET", "/outbox", {"manager": 200}, 403),
     # an empty batch is unreadable (400, nothing written); only a manager has an outbox
     "sync.batch": ("POST", "/sync", {"manager": 400}, 403),

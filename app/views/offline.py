@@ -149,6 +149,14 @@ def check_in_form():
                   formats=_walk_formats())
 
 
+@bp.route("/offline/card")
+@roles_required("manager")
+def card():
+    """A customer's card with nothing in it, kept by the phone: offline, a customer page it has
+    not kept is this card, filled in from the kept cards (masked as the customer page)."""
+    return render("offline/card.html")
+
+
 @bp.route("/outbox")
 @roles_required("manager")
 def outbox():

@@ -96,7 +96,7 @@ document.addEventListener("htmx:responseError", function (event) {
     if (body.dataset.offline || !navigator.serviceWorker || !navigator.serviceWorker.controller) { return; }
     var last = Number(localStorage.getItem("zrt-kept-at") || 0);
     if (localStorage.getItem("zrt-kept-by") === String(user) && Date.now() - last < 10 * 60 * 1000) { return; }
-    var paths = ["/offline/data", "/offline/check-in", "/outbox", "/leads/new", "/today"];
+    var paths = ["/offline/data", "/offline/check-in", "/offline/card", "/outbox", "/leads/new", "/today"];
     for (var i = 0; i < paths.length; i++) {
       try { await fetch(paths[i], { credentials: "same-origin" }); } catch (e) { return; }
     }
@@ -128,7 +128,23 @@ document.addEventListener("htmx:responseError", function (event) {
   }
   start();
 
-  // --- the kept forms, opened offline --------------------------------------------------
+  // --- the kept card and forms, opened offline ------------------------------------------
+  var cardBox = document.getElementById("offline-card");
+  var cardOf = /^\/customers\/(\d+)$/.exec(location.pathname);
+  if (cardBox && cardOf) {
+    outbox.cardOf(cardOf[1]).then(function (c) {
+      if (!c) { return; }
+      var set = function (id, text) { document.getElementById(id).textContent = text || "—"; };
+      set("card-name", c.name);
+      var tier = document.getElementById("card-tier");
+      tier.textContent = cardBox.dataset["tier" + c.tier.charAt(0).toUpperCase() + c.tier.slice(1)] || "";
+      tier.className = "tier tier-" + c.tier;
+      set("card-place", [c.village || c.street, c.group_name || c.house_no].filter(Boolean).join(" "));
+      set("card-phone", c.phone);
+      set("card-last-visit", c.last_visit || cardBox.dataset.never);
+      document.getElementById("card-check-in").setAttribute("href", "/visits/check-in/" + c.id);
+    });
+  }
   var form = document.getElementById("check-in-form");
   var match = /^\/visits\/check-in\/(\d+)$/.exec(location.pathname);
   if (form && match && /\/0$/.test(form.getAttribute("action"))) {

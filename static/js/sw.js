@@ -16,7 +16,7 @@ importScripts.apply(self, self.ZRT.scripts);
 var wb = self.workbox;
 var outbox = self.zrtOutbox;
 var DATA = outbox.DATA_CACHE;
-var KEPT = ["/today", "/outbox", "/leads/new", "/offline/check-in", "/offline/data"];
+var KEPT = ["/today", "/outbox", "/leads/new", "/offline/check-in", "/offline/data", "/offline/card"];
 var POST_TIMEOUT_MS = 20000;
 var TODAY_FRESH_MS = 5 * 60 * 1000;
 
@@ -92,9 +92,9 @@ async function offlinePage() {
   return (await wb.precaching.matchPrecache("/offline")) || Response.error();
 }
 
-// Every other page: the network; with none, a check-in page is the kept empty form (the
-// page's script fills the customer in from the kept cards), "/" is Today, the rest the
-// offline page.
+// Every other page: the network; with none, a check-in page is the kept empty form and a
+// customer's page the kept empty card (the page's script fills the customer in from the kept
+// cards), "/" is Today, the rest the offline page.
 wb.routing.registerRoute(function (o) {
   return o.request.mode === "navigate" && o.url.origin === self.location.origin;
 }, new wb.strategies.NetworkOnly({
@@ -102,6 +102,7 @@ wb.routing.registerRoute(function (o) {
     handlerDidError: async function (args) {
       var path = new URL(args.request.url).pathname;
       if (/^\/visits\/check-in\/\d+$/.test(path)) { return (await fromData("/offline/check-in")) || offlinePage(); }
+      if (/^\/customers\/\d+$/.test(path)) { return (await fromData("/offline/card")) || offlinePage(); }
       if (path === "/") { return (await fromData("/today")) || offlinePage(); }
       return offlinePage();
     }

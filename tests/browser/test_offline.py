@@ -35,7 +35,7 @@ def live_data():
         common = dict(kind="household", branch=v1.branch_id, territory=v1.id, consent=True, village="茶园村",
                       position_source="surveyed", position_confirmed=True)
         county.walk = {name: Customer.create(name=name, lat=28.906 + n * 0.001, lng=107.604, tier="mass",
-                                             group_name="三组", **common)
+                                             group_name="三组", phone="13912345678", **common)
                        for n, name in enumerate(NAMES)}
         return county
     return build
@@ -161,7 +161,7 @@ def test_a_morning_without_signal(browser, live, server, tmp_path):
         assert installability["installabilityErrors"] == []
         wait_until(page, """async () => {
             const keys = (await (await caches.open('zrt-data')).keys()).map(r => new URL(r.url).pathname);
-            return ['/today', '/offline/data', '/offline/check-in', '/outbox', '/leads/new']
+            return ['/today', '/offline/data', '/offline/check-in', '/offline/card', '/outbox', '/leads/new']
                 .every(p => keys.includes(p)); }""")
         page.goto(f"{base}/today")
         before = rows(live)
@@ -171,6 +171,12 @@ def test_a_morning_without_signal(browser, live, server, tmp_path):
         page.reload()
         expect(page.locator("#offline-notice")).to_be_visible()
         expect(page.locator(".walk-row", has_text=a.name)).to_be_visible()
+        # a customer's card, as the phone kept it (masked)
+        page.locator(".walk-row", has_text=b.name).locator("a.row").click()
+        expect(page.locator("#card-name")).to_have_text(b.name)
+        expect(page.locator("#card-phone")).to_have_text("139****5678")
+        page.screenshot(path=SHOTS / "card-offline.png")
+        page.goto(f"{base}/today")
         check_in(page, base, a, "离线一：门头照", photo=tiny_photo(tmp_path / "door.jpg"))
         page.goto(f"{base}/today")
         check_in(page, base, b, "离线二")
