@@ -210,3 +210,15 @@ def test_the_service_worker_and_the_manifest(app, client, county):
     assert {("192x192", "any"), ("512x512", "any"), ("512x512", "maskable")} <= sizes
     offline = client.get("/offline")
     assert offline.status_code == 200 and "没有网络" in offline.get_data(as_text=True)
+
+
+def test_a_lead_from_a_check_in_merged_into_an_earlier_visit_finds_that_visit(app, client, county):
+    login(client, "mgr1")
+    first = check_in(county, customer="c_g1", made_at=clock.now() - dt.timedelta(minutes=30))
+    second = check_in(county, customer="c_g1", made_at=clock.now() - dt.timedelta(minutes=25))
+    captured = lead(county, visit=second)
+    results = send(client, [first, second, captured]).get_json()["results"]
+    assert [r["status"] for r in results] == ["saved"] * 3
+    assert results[0]["visit"] == results[1]["visit"]  # the second check-in was merged
+    with database.obj.connection_context():
+        assert Lead.get(Lead.client_uuid == captured["uuid"]).visit_id == results[0]["visit"]

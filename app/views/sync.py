@@ -20,7 +20,7 @@ from flask_wtf.csrf import CSRFError
 
 from app.models import Lead, Visit
 from app.models.refused import CONFLICT, NOT_FOUND, Refused
-from app.models.visit import PHOTO_MAX_BYTES
+from app.models.visit import PHOTO_MAX_BYTES, VisitFix
 from app.views.visits import check_in_values
 from app.web import csrf, roles_required
 
@@ -145,9 +145,10 @@ def _lead(uuid, item, fields):
     data = {key: fields[key] for key in LEAD_FIELDS if key in fields}
     visit_uuid = item.get("visit_uuid")
     if visit_uuid:
-        visit = Visit.select(Visit.id).where(Visit.client_uuid == str(visit_uuid),
-                                             Visit.user == current_user.id).first()
-        if visit is None:
+        # Every check-in leaves a fix with its UUID, also one merged into an earlier visit.
+        visit_id = VisitFix.select(VisitFix.visit).where(VisitFix.client_uuid == str(visit_uuid)).scalar()
+        visit = visit_id and Visit.select(Visit.id).where(Visit.id == visit_id, Visit.user == current_user.id).first()
+        if not visit:
             # Its visit is refused, or not sent yet: the lead waits with it.
             return {"uuid": uuid, "status": "waiting",
                     "reasons": [_("Waits for its visit, which is not saved yet.")]}

@@ -103,7 +103,11 @@
   async function resend(uuid, fields) {
     var item = await (await open()).get("outbox", uuid);
     if (!item) { return null; }
-    return update(uuid, { state: "waiting", reasons: [], fields: Object.assign({}, item.fields, fields || {}) });
+    var changes = { state: "waiting", reasons: [], fields: Object.assign({}, item.fields, fields || {}) };
+    if (item.visit_uuid && !(await (await open()).get("outbox", item.visit_uuid))) {
+      changes.visit_uuid = null; // its visit was discarded: the lead goes without it
+    }
+    return update(uuid, changes);
   }
 
   async function base64(blob) {
@@ -128,6 +132,11 @@
       return await fetch("/sync", { method: "POST", credentials: "same-origin", signal: controller.signal,
         headers: { "Content-Type": "application/json", "X-CSRFToken": csrf }, body: body });
     } finally { clearTimeout(timer); }
+  }
+
+  function waitsForNothing(items, uuid) {
+    var item = items.filter(function (i) { return i.uuid === uuid; })[0];
+    return !!(item && item.visit_uuid && !items.some(function (i) { return i.uuid === item.visit_uuid; }));
   }
 
   // What was sent stays listed for a day, then goes (its photo went at once).
@@ -203,6 +212,9 @@
         if (result.status === "saved") {
           await update(result.uuid, { state: "sent", sent_at: Date.now(), photo: null, reasons: [] });
         } else if (result.status === "refused") {
+          await update(result.uuid, { state: "refused", reasons: result.reasons || [] });
+        } else if (waitsForNothing(items, result.uuid)) {
+          // Its visit was discarded from this phone: it can only be fixed (sent without it) or discarded.
           await update(result.uuid, { state: "refused", reasons: result.reasons || [] });
         } else {
           await update(result.uuid, { state: "waiting", reasons: result.reasons || [] });
