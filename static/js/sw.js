@@ -27,7 +27,8 @@ self.addEventListener("fetch", function (event) {
   }
 });
 
-wb.core.setCacheNameDetails({ prefix: "zrt", suffix: self.ZRT.version });
+// The scope stays in the name (Workbox's clean-up finds its old precaches by it), then the version.
+wb.core.setCacheNameDetails({ prefix: "zrt", suffix: self.registration.scope + "-" + self.ZRT.version });
 wb.precaching.cleanupOutdatedCaches();
 wb.precaching.precacheAndRoute(self.ZRT.precache);
 self.addEventListener("install", function () { self.skipWaiting(); });

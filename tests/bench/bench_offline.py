@@ -136,8 +136,11 @@ def first_visits():
         if not page.evaluate("navigator.serviceWorker.controller !== null"):
             page.reload()
         page.wait_for_function("() => navigator.serviceWorker.controller !== null", timeout=120000)
-        page.wait_for_function("""async () => (await (await caches.open('zrt-data')).keys()).length >= 5""",
-                               timeout=120000, polling=500)
+        for _ in range(600):  # evaluate awaits the promise (wait_for_function would not)
+            if page.evaluate("""async () => (await (await caches.open('zrt-data')).keys())
+                                .some(r => new URL(r.url).pathname === '/today')"""):
+                break
+            page.wait_for_timeout(200)
         repeat.append(_visit(page))
         _state["throttle_sw"] = True
         repeat_slow.append(_visit(page))

@@ -133,8 +133,13 @@ def send_until_empty(page, tries=40):
     raise AssertionError("the outbox did not empty")
 
 
-def wait_until(page, script, timeout=15000):
-    page.wait_for_function(script, timeout=timeout, polling=200)
+def wait_until(page, script, timeout=30):
+    """Poll an (async) script in the page until it answers true: evaluate awaits its promise."""
+    for _ in range(int(timeout / 0.2)):
+        if page.evaluate(script):
+            return
+        page.wait_for_timeout(200)
+    raise AssertionError(f"still false after {timeout} s: {script}")
 
 
 def test_a_morning_without_signal(browser, live, server, tmp_path):
@@ -302,9 +307,13 @@ def test_a_morning_without_signal(browser, live, server, tmp_path):
         old = page.evaluate("async () => (await caches.keys()).filter(k => k.includes('precache'))")
         live.app.config["SHELL_VERSION_SALT"] = "the next deploy"
         page.evaluate("navigator.serviceWorker.getRegistration().then(r => r.update())")
-        page.wait_for_function("""async (old) => {
+        wait_until(page, """async () => {
             const now = (await caches.keys()).filter(k => k.includes('precache'));
-            return now.length === 1 && !now.includes(old); }""", arg=old[0], timeout=30000, polling=300)
+            return now.length === 1 && !now.includes(OLD); }""".replace("OLD", repr(old[0])))
+        # the new shell is whole: every file of it is in the new precache
+        assert page.evaluate("""async () => {
+            const name = (await caches.keys()).filter(k => k.includes('precache'))[0];
+            return (await (await caches.open(name)).keys()).length; }""") == 26 - 4
         assert errors == []
     finally:
         context.close()
