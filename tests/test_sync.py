@@ -117,6 +117,8 @@ def test_refused_items_write_nothing_and_the_good_arrive(app, client, county):
                                               "refused", "refused"]
     assert all(r["reasons"] for r in results if r["status"] != "saved")
     assert "late check-ins for 7 days" in results[4]["reasons"][0] or "7 天" in results[4]["reasons"][0]
+    # what no edit can mend is offered only for discarding: a customer out of scope, too late, another user's
+    assert [r["fixable"] for r in results if r["status"] == "refused"] == [False, False, False, True, True]
     assert counts() == (before[0] + 2, before[1])
     with database.obj.connection_context():
         assert not Visit.select().where(Visit.client_uuid.in_([outside["uuid"], theirs["uuid"],

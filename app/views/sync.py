@@ -75,8 +75,12 @@ def batch():
     return jsonify({"ok": True, "user": current_user.id, "results": results})
 
 
-def _refused(uuid, *reasons):
-    return {"uuid": uuid, "status": "refused", "reasons": [str(r) for r in reasons]}
+# Refusals that no edit on the phone can mend (the phone offers only to discard them).
+FINAL = ("too_late", "future", "uuid")
+
+
+def _refused(uuid, *reasons, fixable=True):
+    return {"uuid": uuid, "status": "refused", "reasons": [str(r) for r in reasons], "fixable": fixable}
 
 
 def _texts(fields):
@@ -103,7 +107,8 @@ def _apply(item):
     uuid = str(item.get("uuid") or "")
     kind = item.get("kind")
     if item.get("user") != current_user.id:
-        return _refused(uuid, _("Made by another user on this phone: only they can send it, once signed in."))
+        return _refused(uuid, _("Made by another user on this phone: only they can send it, once signed in."),
+                        fixable=False)
     fields = _texts(item.get("fields"))
     if kind not in KINDS or fields is None or not uuid:
         return _refused(uuid, _("The phone sent something unreadable: nothing was saved."))
@@ -114,12 +119,12 @@ def _apply(item):
     except Refused as refused:
         if refused.code == NOT_FOUND:
             return _refused(uuid, _("This customer is no longer in your territories, or their archive was "
-                                    "merged into another: nothing was saved."))
+                                    "merged into another: nothing was saved."), fixable=kind == "lead")
         if refused.code == CONFLICT and refused.choices:
             return _refused(uuid, _("This may already be known: an open lead or a customer with the same "
                                     "product, phone or ID number. Check it, then send it again as someone "
                                     "else or discard it."))
-        return _refused(uuid, *refused.messages)
+        return _refused(uuid, *refused.messages, fixable=refused.code not in FINAL)
 
 
 def _check_in(uuid, item, fields):

@@ -212,7 +212,7 @@
         if (result.status === "saved") {
           await update(result.uuid, { state: "sent", sent_at: Date.now(), photo: null, reasons: [] });
         } else if (result.status === "refused") {
-          await update(result.uuid, { state: "refused", reasons: result.reasons || [] });
+          await update(result.uuid, { state: "refused", reasons: result.reasons || [], fixable: result.fixable !== false });
         } else if (waitsForNothing(items, result.uuid)) {
           // Its visit was discarded from this phone: it can only be fixed (sent without it) or discarded.
           await update(result.uuid, { state: "refused", reasons: result.reasons || [] });

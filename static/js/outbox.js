@@ -50,7 +50,7 @@ function outboxPage(outbox) {
       drop.addEventListener("click", async function () {
         if (window.confirm(t.msgDiscard)) { await outbox.discard(item.uuid); draw(); }
       });
-      actions.appendChild(fix);
+      if (item.fixable !== false) { actions.appendChild(fix); }  // a late check-in can only be discarded
       actions.appendChild(drop);
       li.appendChild(actions);
     }

@@ -257,6 +257,7 @@ def test_a_morning_without_signal(browser, live, server, tmp_path):
         expect(refused).to_have_count(2)
         merged = refused.filter(has_text=d.name)
         expect(merged.locator(".reason")).to_contain_text("已并入另一份档案")
+        expect(merged.get_by_role("button", name="修改后重发")).to_have_count(0)  # only discarding helps
         assert rows(live) == (before[0] + 4, before[1] + 1)  # the rest arrived
         page.screenshot(path=SHOTS / "outbox-refused.png", full_page=True)
         page.once("dialog", lambda dialog: dialog.accept())
