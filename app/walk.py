@@ -22,6 +22,9 @@ from app.models.territory import assigned_territory_ids
 from app.models.vocabulary import TIER_RANK
 
 BAND_M = 300          # "equal distance": a few minutes' walk
+# The groups of Today's order this list has, by rank: what the phone keeps in place when it
+# reorders offline (it sorts by distance inside a group only, never across groups).
+GROUPS = {"overdue": 0, "due": 1, "to_visit": 6}
 SHOWN = 30            # rows a page carries; the rest are counted and come on demand
 MATURITY_DAYS = 30    # 到期提醒: term deposits and loans maturing within this many days
 MATURITIES_SHOWN = 50
@@ -39,6 +42,12 @@ class WalkRow:
     house_no: str | None = None
     distance_m: float | None = None
     last_visit_at: dt.datetime | None = None
+    lat: float | None = None
+    lng: float | None = None
+    # Today's order, sent with each row so that the phone offline only sorts by distance
+    # inside a group (DESIGN.md "Today's order"): the group's rank and the row's position.
+    group: int = 0
+    position: int = 0
 
     @property
     def last_visit_day(self):
@@ -96,6 +105,9 @@ def walk_list(user, here=None, day=None, offset=0):
     result.follow_ups = [_follow_up(row) for row in _FOLLOW_UPS(user_id=user.id, day=day)]
     if not offset:  # the first page only: "more" brings walk rows, not reminders again
         result.maturities = maturities(user, day)
+    for position, follow in enumerate(result.follow_ups):
+        follow.group = GROUPS["overdue" if follow.due_on < day else "due"]
+        follow.position = position
 
     # Thousands of rows are ordered to show thirty: with a position, on numbers (id, tier
     # rank, lat, lng) in numpy; without, by SQLite's top-N sort on village and group.
@@ -123,9 +135,11 @@ def walk_list(user, here=None, day=None, offset=0):
     # One query for the page, its ids in SHOWN fixed slots (0 names no customer).
     ids = [cid for cid, _ in chosen] + [0] * (SHOWN - len(chosen))
     details = {r[0]: r for r in _page(SHOWN)(**{f"id{i}": cid for i, cid in enumerate(ids)})} if chosen else {}
+    first = len(result.follow_ups) + offset
     result.customers = [WalkRow(*details[cid][:5], distance_m=d, last_visit_at=_moment(details[cid][5]),
-                                street=details[cid][6], house_no=details[cid][7])
-                        for cid, d in chosen]
+                                street=details[cid][6], house_no=details[cid][7], lat=details[cid][8],
+                                lng=details[cid][9], group=GROUPS["to_visit"], position=first + n)
+                        for n, (cid, d) in enumerate(chosen)]
     return result
 
 
@@ -161,7 +175,7 @@ _CAMPAIGN = Prepared(
 _FOLLOW_UPS = Prepared(
     "walk_follow_ups",
     lambda p: (FollowUp.select(FollowUp.id, FollowUp.due_on, FollowUp.reason, Customer.id,
-                               Customer.name, Customer.tier, _LAST_VISIT)
+                               Customer.name, Customer.tier, _LAST_VISIT, Customer.lat, Customer.lng)
                .join(Customer)
                .where((FollowUp.user == p.user_id) & FollowUp.done_at.is_null()
                       & (FollowUp.due_on <= p.day) & _in_scope(p))
@@ -190,7 +204,8 @@ _NOT_YET = Prepared("walk_not_yet", lambda p: _not_yet(p, fn.COUNT(Customer.id))
 def _page(shown):
     return Prepared(f"walk_page:{shown}", lambda p: (
         Customer.select(Customer.id, Customer.name, Customer.tier, Customer.village,
-                        Customer.group_name, _LAST_VISIT, Customer.street, Customer.house_no)
+                        Customer.group_name, _LAST_VISIT, Customer.street, Customer.house_no,
+                        Customer.lat, Customer.lng)
         .where(Customer.id.in_([p[f"id{i}"] for i in range(shown)]))))
 
 
@@ -220,8 +235,8 @@ def _moment(value):
 
 
 def _follow_up(row):
-    follow_up_id, due_on, reason, customer_id, name, tier, last_visit_at = row
-    customer = Customer(id=customer_id, name=name, tier=tier)
+    follow_up_id, due_on, reason, customer_id, name, tier, last_visit_at, lat, lng = row
+    customer = Customer(id=customer_id, name=name, tier=tier, lat=lat, lng=lng)
     customer.last_visit_at = _moment(last_visit_at)
     follow_up = FollowUp(id=follow_up_id, due_on=FollowUp.due_on.python_value(due_on), reason=reason)
     follow_up.customer = customer

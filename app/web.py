@@ -78,8 +78,9 @@ SECTION_TABS = {
     "tiers": ("admin.index",),
     "lost_reasons": ("admin.index",),
     "imports": ("coverage.team", "admin.index"),
+    "offline": ("visits.today",),
 }
-PUBLIC_ENDPOINTS = {"auth.login", "static", "manifest", "health.healthz"}
+PUBLIC_ENDPOINTS = {"auth.login", "static", "manifest", "health.healthz", "offline.service_worker", "offline.page"}
 # What a user who must replace a reset password may still reach.
 PASSWORD_CHANGE_ENDPOINTS = {"auth.password", "auth.logout"}
 
@@ -273,6 +274,9 @@ def trust_proxies(app):
 
 @login_manager.unauthorized_handler
 def _unauthorized():
+    if request.blueprint == "sync":
+        # The phone's outbox: it keeps every item and asks the manager to sign in again.
+        return {"ok": False, "signed_out": True, "results": []}, 401
     if request.htmx:
         response = make_response(render_template("errors/401.html"), 401)
         response.headers["HX-Redirect"] = url_for("auth.login")

@@ -14,6 +14,15 @@ ALL = set(ROLES)
 MATRIX = {
     "index": ("GET", "/", {role: 302 for role in ALL}, None),
     "manifest": ("GET", "/manifest.webmanifest", {role: 200 for role in ALL}, None),
+    # working offline: the service worker and the offline page are public (no data in them)
+    "offline.service_worker": ("GET", "/sw.js", {role: 200 for role in ALL}, None),
+    "offline.page": ("GET", "/offline", {role: 200 for role in ALL}, None),
+    "offline.data": ("GET", "/offline/data", {"manager": 200}, 403),
+    "offline.check_in_form": ("GET", "/offline/check-in", {"manager": 200}, 403),
+    "offline.card": ("GET", "/offline/card", {"manager": 200}, 403),
+    "offline.outbox": ("GET", "/outbox", {"manager": 200}, 403),
+    # an empty batch is unreadable (400, nothing written); only a manager has an outbox
+    "sync.batch": ("POST", "/sync", {"manager": 400}, 403),
     "static": ("GET", "/static/css/app.css", {role: 200 for role in ALL}, None),
     "health.healthz": ("GET", "/healthz", {role: 200 for role in ALL}, None),
     "auth.login": ("GET", "/login", {role: 302 for role in ALL}, None),
@@ -129,7 +138,7 @@ MATRIX = {
     "visits.follow_up_reschedule": ("POST", "/follow-ups/999999/reschedule",
                                     {"manager": 404, "team_lead": 404}, 403),
 }
-PUBLIC = {"auth.login", "static", "manifest", "health.healthz"}
+PUBLIC = {"auth.login", "static", "manifest", "health.healthz", "offline.service_worker", "offline.page"}
 
 # Which customers of the county each user's scope holds (the rest must answer 404).
 CUSTOMER_SCOPE = {
@@ -186,6 +195,10 @@ def test_signed_out_gets_the_sign_in_page(endpoint, client, county):
     method, template, _, _ = MATRIX[endpoint]
     path = _path(template, county)
     response = client.get(path) if method == "GET" else client.post(path)
+    if endpoint == "sync.batch":
+        assert response.status_code == 401  # the phone's outbox keeps its items and asks to sign in
+        assert response.get_json()["signed_out"] is True
+        return
     if method == "POST":
         assert response.status_code == 400  # no CSRF token without a session: refused before anything
         return

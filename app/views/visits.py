@@ -126,21 +126,33 @@ def _parse_time(text, default, problems):
     return value
 
 
-def _number(name):
+def _number(name, form=None):
     """A number from the form; None when blank; ValueError when not a number."""
-    text = request.form.get(name, "").strip()
+    text = str((request.form if form is None else form).get(name, "")).strip()
     return float(text) if text else None
 
 
 def _form_check_in():
     """Read the posted form into Visit.check_in's typed arguments; Refused when it cannot be read."""
-    form = request.form
+    data = None
+    photo = request.files.get("photo")
+    if photo:
+        with photo.stream:  # a big upload is spooled to a temporary file: close it now
+            # Read one byte past the limit: enough to refuse a 10 MB photo without holding it.
+            data = photo.stream.read(PHOTO_MAX_BYTES + 1)
+    return check_in_values(request.form, data)
+
+
+def check_in_values(form, photo=None, now=None):
+    """The check-in form's fields (a mapping of texts, as posted or as the phone's outbox
+    kept them) and the photo's bytes as Visit.check_in's typed arguments; Refused when they
+    cannot be read. The offline batch (views/sync.py) reads its check-ins here too."""
     problems = Problems()
-    now = clock.now()
+    now = now or clock.now()
     made_at = _parse_time(form.get("made_at"), now, problems)
     fix = None
     try:
-        lat, lng, accuracy = _number("lat"), _number("lng"), _number("accuracy")
+        lat, lng, accuracy = _number("lat", form), _number("lng", form), _number("accuracy", form)
         if (lat is None) != (lng is None):
             raise ValueError("half a position")
     except ValueError:
@@ -155,23 +167,17 @@ def _form_check_in():
     for key, result in form.items():
         if key.startswith("product_") and result:
             products.append((key[len("product_"):], result))
-    follow = form.get("next_follow_up_on", "").strip()
+    follow = str(form.get("next_follow_up_on", "")).strip()
     next_on = None
     if follow:
         try:
             next_on = dt.date.fromisoformat(follow)
         except ValueError:
             problems.add("next_follow_up_on", _l("Enter a date as YYYY-MM-DD."), "follow_up")
-    data = None
-    photo = request.files.get("photo")
-    if photo:
-        with photo.stream:  # a big upload is spooled to a temporary file: close it now
-            # Read one byte past the limit: enough to refuse a 10 MB photo without holding it.
-            data = photo.stream.read(PHOTO_MAX_BYTES + 1)
     problems.check()
     return dict(fix=fix, made_at=made_at, client_uuid=form.get("client_uuid", ""),
                 outcome=form.get("outcome", ""), products=products, note=form.get("note", ""),
-                next_follow_up_on=next_on, photo=data or None, now=now)
+                next_follow_up_on=next_on, photo=photo or None, now=now)
 
 
 @bp.route("/visits/check-in/<int:customer_id>", methods=["GET", "POST"])

@@ -6,3 +6,185 @@ document.addEventListener("htmx:responseError", function (event) {
     window.location.href = "/login";
   }
 });
+
+// --- working offline: the service worker, the outbox's badge, sending when back online ----
+(function () {
+  var body = document.body;
+  var notice = document.getElementById("offline-notice");
+  if (notice && body.dataset.offline) { notice.hidden = false; }
+  if (notice && body.dataset.kept) {
+    // Today from the phone's recent copy: say so if there is no connection behind it.
+    fetch("/manifest.webmanifest", { method: "HEAD", cache: "no-store" }).catch(function () {
+      notice.hidden = false;
+      body.dataset.offline = "1";
+    });
+  }
+
+  if ("serviceWorker" in navigator) {
+    // After the page has loaded, so the first visit on a slow line is not slowed by the precache.
+    var register = function () { navigator.serviceWorker.register("/sw.js", { scope: "/" }).catch(function () {}); };
+    if (document.readyState === "complete") { register(); } else { window.addEventListener("load", register); }
+  }
+
+  var user = Number(body.dataset.user || 0);
+  // A page with nobody signed in leaves no customer data on the phone (the outbox stays).
+  if (!user && window.caches) {
+    caches.delete("zrt-data").catch(function () {});
+    localStorage.removeItem("zrt-kept-at");
+  }
+  var badge = document.getElementById("outbox-badge");  // a manager's page: the outbox is theirs
+  if (!user || !badge || !window.indexedDB) { window.zrtReady = Promise.reject(new Error("no outbox")); window.zrtReady.catch(function () {}); return; }
+  // The outbox's scripts come after the load event: the first visit on a slow line is not slowed
+  // by them (later visits take them from the precache).
+  function script(src) {
+    return new Promise(function (resolve, reject) {
+      var tag = document.createElement("script");
+      tag.src = src; tag.onload = resolve; tag.onerror = reject;
+      document.head.appendChild(tag);
+    });
+  }
+  var loaded = new Promise(function (resolve) {
+    if (document.readyState === "complete") { resolve(); } else { window.addEventListener("load", resolve); }
+  }).then(function () { return window.zrtOutbox || script("/static/vendor/idb-8.0.4.umd.js"); })
+    .then(function () { return window.zrtOutbox || script("/static/js/outbox-core.js"); })
+    .then(function () { return window.zrtOutbox; });
+  window.zrtReady = loaded;
+  loaded.then(withOutbox, function () {});
+
+  function withOutbox(outbox) {
+
+  function csrf() {
+    try { return JSON.parse(body.getAttribute("hx-headers"))["X-CSRFToken"]; } catch (e) { return ""; }
+  }
+  async function showCount() {
+    var c = await outbox.counts(user);
+    var waiting = c.waiting + c.refused;
+    badge.hidden = waiting === 0;
+    badge.querySelector(".count").textContent = String(waiting);
+    badge.classList.toggle("refused", c.refused > 0);
+    var signedOut = await outbox.getMeta("signed_out");
+    badge.title = signedOut ? badge.dataset.msgSignedOut : "";
+    document.dispatchEvent(new CustomEvent("zrt:outbox", { detail: c }));
+  }
+  var sending = false;
+  async function send() {
+    if (sending) { return; }
+    sending = true;
+    try {
+      if ((await outbox.counts(user)).waiting) { await outbox.sync(); }
+    } catch (e) { /* kept; the next try sends it */ }
+    sending = false;
+    showCount();
+  }
+  window.zrtSend = send;
+
+  async function start() {
+    var before = await outbox.getMeta("user");
+    if (before && before.id !== user) {
+      // Another user's customer data is not left on a shared phone; their outbox stays.
+      await outbox.forgetUser();
+      localStorage.removeItem("zrt-kept-at");
+    }
+    if (!body.dataset.offline) { await outbox.setMeta("user", { id: user, csrf: csrf() }); }
+    await showCount();
+    if (!body.dataset.offline) { send(); }
+    keepForOffline();
+  }
+
+  // Keep what a manager needs offline: fetched through the service worker, which keeps it.
+  async function keepForOffline() {
+    if (body.dataset.offline || !navigator.serviceWorker || !navigator.serviceWorker.controller) { return; }
+    var last = Number(localStorage.getItem("zrt-kept-at") || 0);
+    if (localStorage.getItem("zrt-kept-by") === String(user) && Date.now() - last < 10 * 60 * 1000) { return; }
+    var paths = ["/offline/data", "/offline/check-in", "/offline/card", "/outbox", "/leads/new", "/today"];
+    for (var i = 0; i < paths.length; i++) {
+      try { await fetch(paths[i], { credentials: "same-origin" }); } catch (e) { return; }
+    }
+    localStorage.setItem("zrt-kept-at", String(Date.now()));
+    localStorage.setItem("zrt-kept-by", String(user));
+  }
+
+  document.addEventListener("submit", function (event) {
+    var made = event.target.querySelector("[name=made_at]");
+    if (event.target.classList.contains("lead-form") && !made) {
+      // The moment of the tap, kept with the lead if it has to wait in the outbox.
+      made = document.createElement("input");
+      made.type = "hidden"; made.name = "made_at"; made.value = new Date().toISOString();
+      event.target.appendChild(made);
+    }
+    if (event.target.getAttribute("action") === "/logout") {
+      // Signing out clears the customer data kept on this phone, never the outbox.
+      localStorage.removeItem("zrt-kept-at");
+      outbox.forgetUser();
+    }
+  }, true);
+  window.addEventListener("online", send);
+  setInterval(send, 60 * 1000);
+  if (navigator.serviceWorker) {
+    navigator.serviceWorker.addEventListener("message", function (event) {
+      if (event.data && event.data.type === "outbox") { showCount(); }
+    });
+    navigator.serviceWorker.addEventListener("controllerchange", keepForOffline);
+  }
+  start();
+
+  // --- the kept card and forms, opened offline ------------------------------------------
+  var cardBox = document.getElementById("offline-card");
+  var cardOf = /^\/customers\/(\d+)$/.exec(location.pathname);
+  if (cardBox && cardOf) {
+    outbox.cardOf(cardOf[1]).then(function (c) {
+      if (!c) { return; }
+      var set = function (id, text) { document.getElementById(id).textContent = text || "—"; };
+      set("card-name", c.name);
+      var tier = document.getElementById("card-tier");
+      tier.textContent = cardBox.dataset["tier" + c.tier.charAt(0).toUpperCase() + c.tier.slice(1)] || "";
+      tier.className = "tier tier-" + c.tier;
+      set("card-place", [c.village || c.street, c.group_name || c.house_no].filter(Boolean).join(" "));
+      set("card-phone", c.phone);
+      set("card-last-visit", c.last_visit || cardBox.dataset.never);
+      document.getElementById("card-check-in").setAttribute("href", "/visits/check-in/" + c.id);
+    });
+  }
+  var form = document.getElementById("check-in-form");
+  var match = /^\/visits\/check-in\/(\d+)$/.exec(location.pathname);
+  if (form && match && /\/0$/.test(form.getAttribute("action"))) {
+    // The empty check-in form the phone kept: this customer's, from the kept cards.
+    form.setAttribute("action", location.pathname);
+    form.querySelector("[name=client_uuid]").value = outbox.newUuid();
+    outbox.cardOf(match[1]).then(function (card) {
+      var heading = document.querySelector("main h2");
+      if (card && heading) {
+        heading.textContent = card.name;
+        var place = heading.parentNode.querySelector("p.muted");
+        if (place) { place.textContent = [card.village || card.street, card.group_name || card.house_no, card.phone].filter(Boolean).join(" "); }
+      }
+    });
+  }
+  var leadForm = document.querySelector("form.lead-form");
+  if (leadForm && body.dataset.offline) {
+    // The lead form the phone kept: a fresh UUID, and the customer and visit it is for.
+    leadForm.querySelector("[name=client_uuid]").value = outbox.newUuid();
+    var params = new URLSearchParams(location.search);
+    if (params.get("customer")) {
+      ["customer", "visit_uuid"].forEach(function (name) {
+        if (!params.get(name)) { return; }
+        var input = document.createElement("input");
+        input.type = "hidden"; input.name = name; input.value = params.get(name);
+        leadForm.appendChild(input);
+      });
+      var source = leadForm.querySelector("[name=source]");
+      if (source && params.get("visit_uuid")) { source.value = "visit"; }
+      outbox.cardOf(params.get("customer")).then(function (card) {
+        ["name", "phone", "id_number"].forEach(function (name) {
+          var field = leadForm.querySelector("[name=" + name + "]");
+          if (field) { field.closest(".field").hidden = true; }
+        });
+        var who = document.createElement("p");
+        who.className = "lead-who";
+        who.textContent = card ? card.name : "#" + params.get("customer");
+        leadForm.insertBefore(who, leadForm.querySelector(".field"));
+      });
+    }
+  }
+  }
+})();
