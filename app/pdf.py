@@ -43,8 +43,8 @@ def _subset(source, target, face="Noto Sans CJK SC"):
     from fontTools import subset
     from fontTools.ttLib import TTCollection
 
-    collection = TTCollection(source, lazy=True)
-    number = next(i for i, f in enumerate(collection.fonts) if face in f["name"].getDebugName(4))
+    with TTCollection(source, lazy=True) as collection:  # closed: the files are large and read once
+        number = next(i for i, f in enumerate(collection.fonts) if face in f["name"].getDebugName(4))
     options = subset.Options()
     options.layout_features = ["*"]
     options.name_IDs = ["*"]
@@ -52,10 +52,13 @@ def _subset(source, target, face="Noto Sans CJK SC"):
     options.hinting = False
     options.font_number = number
     font = subset.load_font(source, options)
-    subsetter = subset.Subsetter(options)
-    subsetter.populate(text=_subset_text())
-    subsetter.subset(font)
-    write_atomically(target, lambda f: font.save(f))
+    try:
+        subsetter = subset.Subsetter(options)
+        subsetter.populate(text=_subset_text())
+        subsetter.subset(font)
+        write_atomically(target, lambda f: font.save(f))
+    finally:
+        font.close()
 
 
 def prepared_fonts(folder):

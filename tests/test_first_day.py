@@ -95,8 +95,8 @@ REFUSALS = [
     (["create-bank", "--code", "HB", "--name", "另一家"], "代码 HB 已被占用"),
     (["create-bank", "--code", "hb", "--name", "另一家"], "代码 hb 已被占用"),
     (["create-union", "--code", "HB", "--name", "联社"], "代码 HB 已被占用"),
-    (["create-bank", "--code", "NEW", "--name", "   "], "请填写名称"),
-    (["create-bank", "--code", "NEW", "--name", ""], "请填写名称"),
+    (["create-bank", "--code", "NEW", "--name", "   "], "请填写银行名称"),
+    (["create-bank", "--code", "NEW", "--name", ""], "请填写银行名称"),
     (["create-bank", "--code", "", "--name", "新行"], "代码为 1 至 20 个"),
     (["create-bank", "--code", "红河", "--name", "新行"], "代码为 1 至 20 个"),
     (["create-bank", "--code", "NEW", "--name", "新行" * 21], "最多 40 个字符"),
@@ -120,7 +120,7 @@ def test_every_reason_is_given_at_once(app, runner):
     assert flask(runner, "create-bank", "--code", "HB", "--name", "红河农商银行").exit_code == 0
     result = flask(runner, "create-bank", "--code", "HB", "--name", "", "--union", "HB")
     assert result.exit_code != 0
-    assert all(reason in result.output for reason in ("代码 HB 已被占用", "请填写名称", "HB 不是省联社"))
+    assert all(reason in result.output for reason in ("代码 HB 已被占用", "请填写银行名称", "HB 不是省联社"))
 
 
 def test_the_first_admin_needs_an_existing_branch_code(empty, runner):

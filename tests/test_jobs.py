@@ -99,7 +99,7 @@ def test_an_import_from_the_page_runs_on_the_worker_with_progress(wapp, consumer
     assert job.state == "done" and (job.done, job.total) == (12, 12)
     assert job.worker and job.worker.split(":")[-1] != str(os.getpid())  # another process ran it
     page = soup(lead.get(f"/jobs/{job.id}"))
-    assert page.select_one(".job-state").get_text() == "完成"
+    assert page.select_one(".job-state").get_text() == "已完成"
     assert page.select_one("progress")["value"] == "12"
     assert confirm(lead, import_id).status_code == 302
     write = finished(import_id, "import_write")

@@ -188,7 +188,7 @@ def test_the_phone_keeps_the_walk_list_in_the_servers_order(app, client, county)
     assert all(r["lat"] for r in data["rows"])
     assert {c["phone"] for c in data["cards"]} == {"139****5678"}
     assert [p["name"] for p in data["products"]] == ["节节高"]
-    assert set(data["outcomes"]) == {"met", "not_home", "refused", "interested", "signed", "moved"}
+    assert set(data["outcomes"]) == {"met", "not_home", "refused", "interested", "applied", "signed", "moved"}
 
 
 def test_the_service_worker_and_the_manifest(app, client, county):

@@ -58,7 +58,7 @@ class Branch(BaseModel):
         elif cls.select().where(fn.LOWER(cls.code) == code.lower()).exists():
             problems.add("code", _l("The code %(code)s is taken.", code=code), code="taken")
         if not name:
-            problems.add("name", _l("Enter the name."))
+            problems.add("name", _l("Enter the bank's name."))
         elif len(name) > MAX_NAME:
             problems.add("name", _l("At most %(max)d characters.", max=MAX_NAME))
         parent = None

@@ -7,7 +7,7 @@ from app.web import get_visible_or_404, render
 
 bp = Blueprint("jobs", __name__, url_prefix="/jobs")
 
-STATE_LABELS = {"queued": _l("Waiting for a worker"), "running": _l("Running"), "done": _l("Done"),
+STATE_LABELS = {"queued": _l("Waiting for a worker"), "running": _l("Running"), "done": _l("Finished"),
                 "failed": _l("Failed")}
 KIND_LABELS = {"import_check": _l("Customer import: dry run"), "import_write": _l("Customer import: write"),
                "weekly_report": _l("Weekly report")}

@@ -30,7 +30,9 @@ self.addEventListener("fetch", function (event) {
 // The scope stays in the name (Workbox's clean-up finds its old precaches by it), then the version.
 wb.core.setCacheNameDetails({ prefix: "zrt", suffix: self.registration.scope + "-" + self.ZRT.version });
 wb.precaching.cleanupOutdatedCaches();
-wb.precaching.precacheAndRoute(self.ZRT.precache);
+// Pages link static files as /static/x.css?v=<content hash> (delivery.py): the precache holds
+// each file under its bare path with the same hash as its revision, so ?v= is not part of the key.
+wb.precaching.precacheAndRoute(self.ZRT.precache, { ignoreURLParametersMatching: [/^v$/, /^utm_/, /^fbclid$/] });
 self.addEventListener("install", function () { self.skipWaiting(); });
 wb.core.clientsClaim();
 
