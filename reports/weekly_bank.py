@@ -96,8 +96,8 @@ Table(["指标", "本周", "上周", "变化"], [
      change(_pct(now["coverage"][2]), _pct(then["coverage"][2]), lambda t: t + " 个百分点")),
     ("新建档客户", now["new_archives"], then["new_archives"], change(now["new_archives"], then["new_archives"])),
     ("新增线索", now["leads"], then["leads"], change(now["leads"], then["leads"])),
-    ("成交笔数", now["won"], then["won"], change(now["won"], then["won"])),
-    ("成交金额（万元）", now["won_amount"], then["won_amount"], change(now["won_amount"], then["won_amount"])),
+    ("办理笔数", now["won"], then["won"], change(now["won"], then["won"])),
+    ("办理金额（万元）", now["won_amount"], then["won_amount"], change(now["won_amount"], then["won_amount"])),
     ("逾期未跟进", now["overdue"], then["overdue"], change(now["overdue"], then["overdue"])),
 ], numeric={1, 2, 3})
 
@@ -107,7 +107,7 @@ Table(["指标", "本周", "上周", "变化"], [
 # %%
 branches = list(Branch.select().where(Branch.parent == bank.id, Branch.kind != "union").order_by(Branch.path))
 by_branch = coverage_of(monday, by="branch")
-COLUMNS = ["客户", "走访", "走访客户", "覆盖率", "新建档", "新线索", "成交", "金额（万元）", "逾期"]
+COLUMNS = ["客户", "走访", "走访客户", "覆盖率", "新建档", "新线索", "办理", "金额（万元）", "逾期"]
 
 
 def _row(name, f):

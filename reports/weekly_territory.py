@@ -96,8 +96,8 @@ Table(["指标", "本周", "上周", "变化"], [
      change(_pct(now["coverage"][2]), _pct(then["coverage"][2]), lambda t: t + " 个百分点")),
     ("新建档客户", now["new_archives"], then["new_archives"], change(now["new_archives"], then["new_archives"])),
     ("新增线索", now["leads"], then["leads"], change(now["leads"], then["leads"])),
-    ("成交笔数", now["won"], then["won"], change(now["won"], then["won"])),
-    ("成交金额（万元）", now["won_amount"], then["won_amount"], change(now["won_amount"], then["won_amount"])),
+    ("办理笔数", now["won"], then["won"], change(now["won"], then["won"])),
+    ("办理金额（万元）", now["won_amount"], then["won_amount"], change(now["won_amount"], then["won_amount"])),
     ("逾期未跟进", now["overdue"], then["overdue"], change(now["overdue"], then["overdue"])),
 ], numeric={1, 2, 3}, classes="key-figures")
 
@@ -151,7 +151,7 @@ Table(["区域", "类型", "客户数", "走访次数", "覆盖率"], child_rows
 # ## 客户经理
 
 # %%
-Table(["客户经理", "走访次数", "已核实", "走访客户", "新增线索", "成交"],
+Table(["客户经理", "走访次数", "已核实", "走访客户", "新增线索", "办理"],
       [(r["name"], r["visits"], r["verified"], r["customers"], r["leads"], r["won"])
        for r in weekly.per_manager(frame, ids, managers)],
       numeric={1, 2, 3, 4, 5}, empty="本周没有客户经理负责或走访该区域。")
@@ -162,7 +162,7 @@ Table(["客户经理", "走访次数", "已核实", "走访客户", "新增线�
 # %%
 stages = weekly.funnel(frame, ids)
 product_rows = weekly.products(frame, ids)
-HTML(Table(["阶段", "新线索", "已联系", "已确认需求", "已成交", "已流失"],
+HTML(Table(["阶段", "新线索", "已联系", "已确认意向", "已办理", "未成功"],
            [("本周新增线索（按周末所处阶段）", stages["new"], stages["contacted"], stages["qualified"],
              stages["won"], stages["lost"])], numeric={1, 2, 3, 4, 5})._repr_html_()
      + Table(["产品", "推介次数", "有意向", "已办理"], product_rows, numeric={1, 2, 3},

@@ -24,20 +24,20 @@ from tests.conftest import make_app, reset_database
 from tests.county import build_county
 from tests.weekly_county import RARE, WEEK47, add_week47
 
-LABELS = ["走访次数", "已核实走访占比", "走访客户数", "走访覆盖率", "新建档客户", "新增线索", "成交笔数",
-          "成交金额（万元）", "逾期未跟进"]
+LABELS = ["走访次数", "已核实走访占比", "走访客户数", "走访覆盖率", "新建档客户", "新增线索", "办理笔数",
+          "办理金额（万元）", "逾期未跟进"]
 # 茶园村 (V1 and its group G1) in week 47, counted by hand: 周大福, 吴小梅 and 𠇔阿婆 (new that
 # week); three visits, two verified (周大福, 𠇔阿婆); 吴小梅's lead won (5.0 万元); one follow-up
 # due on 19 November, not done.
 WEEK47_V1 = {"走访次数": "3", "已核实走访占比": "66.7%", "走访客户数": "3", "走访覆盖率": "66.7%（2/3）",
-             "新建档客户": "1", "新增线索": "1", "成交笔数": "1", "成交金额（万元）": "5.0", "逾期未跟进": "1"}
+             "新建档客户": "1", "新增线索": "1", "办理笔数": "1", "办理金额（万元）": "5.0", "逾期未跟进": "1"}
 # Week 46: nothing happened; 周大福 and 吴小梅 existed, neither was visited.
 WEEK46_V1 = {"走访次数": "0", "已核实走访占比": "—", "走访客户数": "0", "走访覆盖率": "0.0%（0/2）",
-             "新建档客户": "0", "新增线索": "0", "成交笔数": "0", "成交金额（万元）": "0", "逾期未跟进": "0"}
+             "新建档客户": "0", "新增线索": "0", "办理笔数": "0", "办理金额（万元）": "0", "逾期未跟进": "0"}
 # Week 48 so far (Wednesday 15:00): the county's one verified visit to 周大福 an hour ago and
 # its lead; the follow-up is still overdue.
 WEEK48_V1 = {"走访次数": "1", "已核实走访占比": "100.0%", "走访客户数": "1", "走访覆盖率": "33.3%（1/3）",
-             "新建档客户": "0", "新增线索": "1", "成交笔数": "0", "成交金额（万元）": "0", "逾期未跟进": "1"}
+             "新建档客户": "0", "新增线索": "1", "办理笔数": "0", "办理金额（万元）": "0", "逾期未跟进": "1"}
 
 
 def pdf_text(path):
