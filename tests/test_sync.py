@@ -46,9 +46,9 @@ def check_in(county, user="mgr1", customer="c_v1", made_at=None, photo=None, **f
             "photo": base64.b64encode(photo).decode() if photo else None}
 
 
-def lead(county, user="mgr1", visit=None, **fields):
+def lead(county, user="mgr1", visit=None, made_at=None, **fields):
     return {"uuid": str(uuid.uuid4()), "kind": "lead", "user": county.users[user].id,
-            "made_at": iso(clock.now()), "visit_uuid": visit and visit["uuid"],
+            "made_at": iso(made_at or clock.now()), "visit_uuid": visit and visit["uuid"],
             "customer": visit and visit["customer"],
             "fields": {"product": county.products["a"].id, "source": "visit" if visit else "referral",
                        **({"customer": visit["customer"]} if visit else {"name": "路上遇到的", "phone": "13700001111"}),
@@ -76,7 +76,7 @@ def test_a_day_offline_arrives_once_with_its_times_and_photo(app, client, county
     early = clock.now() - dt.timedelta(hours=3)
     a = check_in(county, made_at=early, photo=jpeg(), **{f"product_{county.products['a'].id}": "interested"})
     b = check_in(county, customer="c_g1", made_at=early + dt.timedelta(minutes=40))
-    c = lead(county, visit=b, note="想存五万")
+    c = lead(county, visit=b, note="想存五万", made_at=early + dt.timedelta(minutes=42))
     before = counts()
     response = send(client, [a, b, c])
     assert response.status_code == 200
@@ -92,11 +92,27 @@ def test_a_day_offline_arrives_once_with_its_times_and_photo(app, client, county
         captured = Lead.get(Lead.client_uuid == c["uuid"])
         assert captured.visit_id == Visit.get(Visit.client_uuid == b["uuid"]).id
         assert captured.customer_id == county.customers["c_g1"].id and captured.note == "想存五万"
+        # the lead keeps the time it was made on the phone, not the time it arrived
+        assert captured.created_at == (early + dt.timedelta(minutes=42)).replace(tzinfo=None)
+        assert [e.at for e in captured.history()] == [captured.created_at]
     # The same batch again (a reply lost on the way): nothing doubles, every item is saved.
     again = send(client, [a, b, c])
     assert [r["status"] for r in again.get_json()["results"]] == ["saved"] * 3
     assert all(r["replayed"] for r in again.get_json()["results"])
     assert counts() == (before[0] + 2, before[1] + 1)
+
+
+def test_a_lead_from_too_long_ago_or_from_the_future_is_refused_with_the_reason(app, client, county):
+    login(client, "mgr1")
+    old = lead(county, made_at=clock.now() - dt.timedelta(days=8))
+    ahead = lead(county, made_at=clock.now() + dt.timedelta(hours=3), phone="13700002222")
+    garbled = dict(lead(county, phone="13700003333"), made_at="yesterday-ish")
+    before = counts()
+    results = send(client, [old, ahead, garbled]).get_json()["results"]
+    assert [r["status"] for r in results] == ["refused"] * 3
+    assert "7 天" in results[0]["reasons"][0] and "未来" in results[1]["reasons"][0]
+    assert "时间" in results[2]["reasons"][0]
+    assert counts() == before
 
 
 def test_refused_items_write_nothing_and_the_good_arrive(app, client, county):

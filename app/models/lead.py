@@ -126,9 +126,11 @@ class Lead(BaseModel):
                     client_uuid=client_uuid, branch=clean["branch"], customer=clean["customer"],
                     name=clean["name"], phone=clean["phone"], id_number_hash=clean["id_hash"],
                     product=clean["product"], amount_wan=clean["amount"], source=clean["source"],
-                    owner=clean["owner"], created_by=user.id, note=clean["note"], visit=clean["visit"])
+                    owner=clean["owner"], created_by=user.id, note=clean["note"], visit=clean["visit"],
+                    **({"created_at": clean["made_at"]} if clean["made_at"] else {}))
                 LeadEvent.create(lead=lead, user=user.id, kind="created", to_value="new",
-                                 note=clean["note"], owner=clean["owner"])
+                                 note=clean["note"], owner=clean["owner"],
+                                 **({"at": clean["made_at"]} if clean["made_at"] else {}))
         except IntegrityError:
             # The same UUID sent twice at once: the other request's row won the race.
             existing = cls._replayed(user, client_uuid, data)
@@ -217,11 +219,12 @@ class Lead(BaseModel):
             owner = team_managers(user).where(User.id == _int(data["owner"])).first()
             if owner is None:
                 errors.add("owner", _l("Choose a manager of your team."))
+        made_at = _made_at(user, data.get("made_at"), errors)
         errors.check()
         branch = customer.branch_id if customer is not None else owner.branch_id
         return {"customer": customer, "visit": visit.id if visit else None, "product": product,
                 "source": source, "name": name, "phone": phone or None, "id_hash": id_hash,
-                "amount": amount, "note": note, "owner": owner.id, "branch": branch}
+                "amount": amount, "note": note, "owner": owner.id, "branch": branch, "made_at": made_at}
 
     @classmethod
     def matches(cls, user, clean):
@@ -651,3 +654,27 @@ class LostReason(BaseModel):
         if not rows:
             return list(DEFAULT_LOST_REASONS)
         return [r.label for r in rows if r.active]
+
+
+LEAD_FUTURE_SLACK = dt.timedelta(minutes=2)  # phones' clocks drift, as for a check-in
+
+
+def _made_at(user, value, errors):
+    """When a lead captured offline was made on the phone (naive UTC), or None for now: not
+    in the future past the slack, nor older than the bank's window for late check-ins."""
+    if value is None or value == "":
+        return None
+    if not isinstance(value, dt.datetime):
+        errors.add("made_at", _l("The phone sent an unreadable time."))
+        return None
+    now = clock.now()
+    if value > now + LEAD_FUTURE_SLACK:
+        errors.add("made_at", _l("The lead's time is in the future: check the phone's clock."))
+        return None
+    days = for_branch(user.branch_id, ("late_check_in_days",))["late_check_in_days"]
+    if now - value > dt.timedelta(days=days):
+        errors.add("made_at", _l("This lead was made on %(day)s, more than %(days)s days ago: the bank accepts "
+                                 "what was recorded offline for %(days)s days. Record it again if it matters.",
+                                 day=clock.to_local(value).date().isoformat(), days=days))
+        return None
+    return min(value, now)

@@ -10,6 +10,7 @@ session's CSRF token. A phone only sends the items of the user signed in; an ite
 someone else is refused, never written as this user.
 """
 import base64
+import datetime as dt
 import binascii
 import json
 
@@ -158,6 +159,20 @@ def _lead(uuid, item, fields):
             return {"uuid": uuid, "status": "waiting",
                     "reasons": [_("Waits for its visit, which is not saved yet.")]}
         data["visit"] = visit.id
-    lead, created = Lead.capture(current_user, data, client_uuid=uuid)
+    # kept as made on the phone (Lead.capture checks it against the bank's late window)
+    lead, created = Lead.capture(current_user, data, client_uuid=uuid, made_at=_phone_time(item.get("made_at")))
     return {"uuid": uuid, "status": "saved", "lead": lead.id, "replayed": not created}
 
+
+def _phone_time(text):
+    """The phone's ISO time as naive UTC; the text itself when unreadable (the model refuses
+    it with the reason); None when the phone sent none."""
+    if not text:
+        return None
+    try:
+        value = dt.datetime.fromisoformat(str(text).replace("Z", "+00:00"))
+        if value.tzinfo is None:
+            return str(text)
+        return value.astimezone(dt.UTC).replace(tzinfo=None)
+    except (ValueError, OverflowError):
+        return str(text)

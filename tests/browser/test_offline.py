@@ -227,6 +227,8 @@ def test_a_morning_without_signal(browser, live, server, tmp_path):
                 else:
                     captured = Lead.get(Lead.client_uuid == uuid)
                     assert captured.customer_id == c.id and captured.visit.customer_id == c.id
+                    made = dt.datetime.fromisoformat(item["made_at"].replace("Z", "+00:00"))
+                    assert captured.created_at == made.astimezone(dt.UTC).replace(tzinfo=None)
         page.evaluate("window.zrtSend()")
         expect(page.locator("#outbox-badge")).to_be_hidden()
 
