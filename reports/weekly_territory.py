@@ -36,8 +36,8 @@ from app.models import Territory, weekly
 
 KINDS = {"zone": "片区", "village": "村", "street": "街道", "market": "商圈", "group": "组"}
 TIERS = {"gold": "黄金", "mass": "大众", "potential": "潜在"}
-OUTCOMES = {"met": "见面", "not_home": "不在家", "refused": "拒绝", "interested": "有意向",
-            "signed": "已办理", "moved": "已搬走"}
+OUTCOMES = {"met": "见到本人", "not_home": "不在家", "refused": "拒绝", "interested": "有意向",
+            "applied": "已受理", "signed": "已办理", "moved": "已迁出"}
 WEEKDAYS = "一二三四五六日"
 
 monday = weekly.parse_week(week)

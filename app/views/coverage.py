@@ -47,6 +47,15 @@ def _period():
         return team_model.default_period(current_user), refused.messages
 
 
+def _asked():
+    """(period, branch) a download or a list asks for; 400 for a period it cannot read (the
+    page itself shows the reasons instead)."""
+    period, errors = _period()
+    if errors:
+        abort(400)
+    return period, _branch()
+
+
 def _branch():
     """The branch the page shows (?branch= within the scope; 404 outside it)."""
     try:
@@ -167,10 +176,7 @@ def _figure_values(row):
 @roles_required(*READERS)
 def team_xlsx():
     """The coverage page's tables as one Excel file, the same numbers and the same period."""
-    period, errors = _period()
-    if errors:
-        abort(400)
-    branch = _branch()
+    period, branch = _asked()
     total, b_rows, t_rows, m_rows = _coverage_tables(period, branch)
     cols = [str(c) for c in FIGURE_COLUMNS]
     header = _header(_("Coverage"), period, branch)
@@ -226,10 +232,7 @@ def _figure_list(period, branch):
 @roles_required(*READERS)
 def customers():
     """The customers behind one figure (e.g. a village's unvisited households), to hand on as a list."""
-    period, errors = _period()
-    if errors:
-        abort(400)
-    branch = _branch()
+    period, branch = _asked()
     show, subject, rows, count = _figure_list(period, branch)
     managers = team_model.team_members(current_user, branch) if current_user.role == "team_lead" else []
     if subject.get("territory") is not None and managers:
@@ -253,10 +256,7 @@ def customers():
 @roles_required(*READERS)
 def customers_xlsx():
     """The drill-down list as Excel: masked phones, every text cell written as text."""
-    period, errors = _period()
-    if errors:
-        abort(400)
-    branch = _branch()
+    period, branch = _asked()
     show, subject, rows, count = _figure_list(period, branch)
     header = _header(f"{subject['name']} · {SHOW_NAMES[show]}", period, branch)
     if count > len(rows):
@@ -377,10 +377,7 @@ def review():
 @bp.route("/team/review.xlsx")
 @roles_required(*READERS)
 def review_xlsx():
-    period, errors = _period()
-    if errors:
-        abort(400)
-    branch = _branch()
+    period, branch = _asked()
     found = reviews.queue(current_user, branch, period)
     header = _header(_("Review queue"), period, branch)
     waiting = [[clock.to_local(i.visit.made_at).strftime("%Y-%m-%d %H:%M"), i.visit.user.name, i.visit.customer.name,
