@@ -664,6 +664,12 @@ def _made_at(user, value, errors):
     in the future past the slack, nor older than the bank's window for late check-ins."""
     if value is None or value == "":
         return None
+    if isinstance(value, str):  # the form's hidden field, or the outbox's: ISO with its offset
+        try:
+            moment = dt.datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+            value = moment.astimezone(dt.UTC).replace(tzinfo=None) if moment.tzinfo else None
+        except (ValueError, OverflowError):
+            value = None
     if not isinstance(value, dt.datetime):
         errors.add("made_at", _l("The phone sent an unreadable time."))
         return None
