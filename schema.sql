@@ -512,6 +512,9 @@ CREATE TABLE "visit_fix" (
 CREATE INDEX "visit_fix_visit_id" ON "visit_fix" ("visit_id");
 CREATE UNIQUE INDEX "visit_fix_client_uuid" ON "visit_fix" ("client_uuid");
 CREATE INDEX "visit_made_at_customer_id_verified_review" ON "visit" ("made_at", "customer_id", "verified", "review");
+-- The visits received or reviewed since the coverage page last looked (app/models/team_figures.py).
+CREATE INDEX "visit_received_at" ON "visit" ("received_at");
+CREATE INDEX "visit_reviewed_at" ON "visit" ("reviewed_at");
 CREATE INDEX "customer_territory_id_status_consent_kind_tier_village_g_78e7d46" ON "customer" ("territory_id", "status", "consent", "kind", "tier", "village", "group_name", "lat", "lng", "name", "branch_id");
 
 -- A team lead's "tomorrow's list": customers handed to a manager for a day (issue 18).

@@ -191,6 +191,31 @@ def test_the_customers_behind_each_figure(steer):
     assert rows[0].phone_masked == "139****4444"
 
 
+def test_the_figures_follow_every_change_between_two_looks(steer):
+    """The page keeps each customer's figures between requests (team_figures): a check-in, a
+    late upload into last week, a move, a withdrawn consent and a rejection made between two
+    looks each show on the next one, as written here by hand."""
+    mgr1, lead = steer.users["mgr1"], lead1(steer)
+    zhao, qian = steer.customers["c_zhao"], steer.customers["c_qian"]
+
+    def look():
+        v1, v2 = by_territory(steer, "this_week")
+        return ((v1["counted"], v1["visited"], v1["visited_all"], v1["previous"], v1["gold"]),
+                (v2["counted"], v2["visited"], v2["visited_all"], v2["previous"], v2["gold"]))
+
+    assert look() == ((4, 1, 2, 0.25, 1), (1, 1, 1, 0.0, 0))
+    today = visit(qian, mgr1, "2026-11-25T10:00")  # 钱二 seen today: visited, no longer past the rhythm
+    assert look() == ((4, 2, 3, 0.25, 0), (1, 1, 1, 0.0, 0))
+    visit(zhao, mgr1, "2026-11-18T10:00")  # uploaded today, made last week: last week 吴小梅 and 赵一
+    assert look() == ((4, 2, 3, 0.5, 0), (1, 1, 1, 0.0, 0))
+    Customer.update(territory=steer.territories["V2"]).where(Customer.id == qian.id).execute()
+    assert look() == ((3, 1, 2, 2 / 3, 0), (2, 2, 2, 0.0, 0))
+    Customer.update(consent=False).where(Customer.id == steer.customers["c_g1"].id).execute()
+    assert look() == ((2, 1, 2, 0.5, 0), (2, 2, 2, 0.0, 0))
+    review.decide(lead, today.id, "rejected", "位置不符")  # 钱二's visit today stops counting
+    assert look() == ((2, 1, 2, 0.5, 0), (2, 1, 1, 0.0, 1))
+
+
 # --- review effects ---------------------------------------------------------------------------
 
 def test_a_rejected_visit_stops_counting_and_a_confirmed_one_counts(steer):

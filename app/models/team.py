@@ -21,6 +21,7 @@ from app.models.org import Branch, User
 from app.models.prepared import Prepared
 from app.models.refused import Problems, Refused
 from app.models.scope import branch_ids, manager_with_id, user_scope
+from app.models.team_figures import counted_bits
 from app.models.setting import counted_kinds, for_branch
 from app.models.territory import Assignment, Territory
 from app.models.visit import FollowUp, Visit
@@ -244,13 +245,12 @@ def _seen(start, end, verified_only):
 
 def _leaf_rows(viewer, period, kinds):
     """{(territory id, branch id): {counted, visited, visited_all, previous_visited, gold}} of the
-    viewer's counted customers, in one grouped query: each customer's bits (CUR, CUR_ALL, PREV;
-    GOLD and CONTACTED for a gold one) take two or three seeks into visit(customer, made_at,
-    verified, review): the period's visits that count among all (CUR when one also counts
-    verified), an EXISTS for the period before that stops at the first visit found, and one for
-    the gold rhythm's days for gold customers only, with the rules of Visit.counts; the
-    customers are counted by (territory, branch, bits), so each customer's
-    bits are computed once and no per-customer row reaches Python. Every figure of the page is
+    viewer's counted customers. Each customer's bits (CUR, CUR_ALL, PREV; GOLD and CONTACTED
+    for a gold one) take two or three seeks into visit(customer, made_at, verified, review):
+    the period's visits that count among all (CUR when one also counts verified), an EXISTS for
+    the period before that stops at the first visit found, and one for the gold rhythm's days
+    for gold customers only, with the rules of Visit.counts. team_figures keeps them between
+    requests and recounts only the customers whose visits changed. Every figure of the page is
     a sum of these rows, as each customer sits in one territory: a territory's subtree, a
     manager's assignments (a customer under two of them once), a branch, the total."""
     since, until = _moments(period)
@@ -263,13 +263,17 @@ def _leaf_rows(viewer, period, kinds):
             + Case(None, [(_seen(before_since, since, True), PREV)], 0)
             + Case(None, [(Customer.tier == "gold",
                            Case(None, [(_seen(gold_since, gold_until, False), GOLD | CONTACTED)], GOLD))], 0))
-    query = (Customer.visible_to(viewer, period.as_of).where(Customer.counted(kinds))
-             .select(Customer.territory, Customer.branch, bits, fn.COUNT(SQL("*")))
-             .group_by(SQL("1"), SQL("2"), SQL("3")).order_by())
+
+    def bits_of(customers, ids):
+        query = customers.select(Customer.id, Customer.territory, Customer.branch, bits).order_by()
+        return query if ids is None else query.where(Customer.id.in_(ids))
+
+    customers = Customer.visible_to(viewer, period.as_of).where(Customer.counted(kinds))
+    key = (viewer.id, viewer.role, viewer.branch_id, period.start, period.end, period.as_of, clock.today(),
+           tuple(sorted(kinds)), gold_since, gold_until)
     leaf = {}
-    for territory_id, branch_id, flags, n in query.tuples():
-        row = leaf.setdefault((territory_id, branch_id), dict.fromkeys(FIGURES, 0))
-        flags, n = int(flags), int(n)
+    for (place, flags), n in counted_bits(key, customers, bits_of).items():
+        row = leaf.setdefault(place, dict.fromkeys(FIGURES, 0))
         row["counted"] += n
         row["visited"] += n if flags & CUR else 0
         row["visited_all"] += n if flags & CUR_ALL else 0

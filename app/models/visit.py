@@ -109,6 +109,9 @@ class Visit(BaseModel):
             (("customer", "made_at", "verified", "review"), False),
             (("user", "made_at"), False),
             (("made_at", "customer", "verified", "review"), False),  # a period's visits, for coverage and Today
+            # the visits received or reviewed since the coverage page last looked (team_figures)
+            (("received_at",), False),
+            (("reviewed_at",), False),
         )
 
     @classmethod
