@@ -44,13 +44,15 @@ _lock = threading.Lock()
 class _Copy:
     __slots__ = ("ids", "places", "place", "bits", "signature", "checked_at", "made")
 
-    def __init__(self, rows, signature, checked_at):
-        rows = sorted(rows)
+    def __init__(self, query, signature, checked_at):
+        rows = database.obj.execute(query).fetchall()  # plain tuples: 70,000 rows, no peewee row objects
         index = {}
-        self.ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
-        self.place = np.fromiter((index.setdefault((r[1], r[2]), len(index)) for r in rows),
-                                 dtype=np.int32, count=len(rows))
-        self.bits = np.fromiter((int(r[3]) for r in rows), dtype=np.int16, count=len(rows))
+        ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+        place = np.fromiter((index.setdefault((r[1], r[2]), len(index)) for r in rows), dtype=np.int32,
+                            count=len(rows))
+        bits = np.fromiter((r[3] for r in rows), dtype=np.int16, count=len(rows))
+        order = np.argsort(ids, kind="stable")
+        self.ids, self.place, self.bits = ids[order], place[order], bits[order]
         self.places = list(index)
         self.signature = signature
         self.checked_at = checked_at
@@ -83,11 +85,13 @@ def signature(customers):
     return tuple(int(x or 0) for x in row)
 
 
-def touched_customers(since):
-    """Ids of customers with a visit received or reviewed at or after since."""
+def touched_customers(since, at_most):
+    """Ids of customers with a visit received or reviewed at or after since; None when more
+    than at_most (a big offline batch, an import: cheaper to count everyone again)."""
     received = Visit.select(Visit.customer).where(Visit.received_at >= since)
     reviewed = Visit.select(Visit.customer).where(Visit.reviewed_at >= since)
-    return {c for (c,) in (received | reviewed).tuples()}
+    ids = {c for (c,) in (received | reviewed).limit(at_most + 1).tuples()}
+    return None if len(ids) > at_most else ids
 
 
 def counted_bits(key, customers, bits_of):
@@ -100,15 +104,17 @@ def counted_bits(key, customers, bits_of):
     mark = signature(customers)
     copy = copies.get(key)
     if copy is not None and copy.signature == mark and time.monotonic() - copy.made < FRESH_FOR:
-        touched = [c for c in touched_customers(copy.checked_at - OVERLAP) if _holds(copy, c)]
-        if len(touched) <= RECOUNT_AT_MOST:
+        touched = touched_customers(copy.checked_at - OVERLAP, RECOUNT_AT_MOST)
+        if touched is not None:
+            touched = [c for c in touched if _holds(copy, c)]
             rows = list(bits_of(customers, touched).tuples()) if touched else []
             with _lock:  # two requests may recount the same customers: the same answer twice
                 if copy.recount(rows):
                     copy.checked_at = max(copy.checked_at, now)
-                    copies.move_to_end(key, last=True) if key in copies else None
+                    if key in copies:
+                        copies.move_to_end(key)
                     return copy.counts()
-    copy = _Copy(bits_of(customers, None).tuples(), mark, now)
+    copy = _Copy(bits_of(customers, None), mark, now)
     with _lock:
         copies[key] = copy
         while len(copies) > KEPT:

@@ -38,7 +38,7 @@ def _period_paths():
 def _prepare():
     """40 villages, streets and markets into 城关支行 (QB01) with their groups, zones, customers and
     managers; a handed list and reassigned follow-ups for mgr01. Returns the territories lead1 sees."""
-    from app.models import Assignment, Branch, Customer, FollowUp, HandedCustomer, Territory, User
+    from app.models import Assignment, Branch, Customer, FollowUp, HandedCustomer, Territory, User, Visit
     from app.models.team import FIELD_KINDS
 
     branch = Branch.get(Branch.code == "QB01")
@@ -75,6 +75,10 @@ def _prepare():
                      FollowUp.user != manager.id).limit(5))
     FollowUp.update(user=manager.id, handed_by=lead.id, handed_at=clock.now()).where(
         FollowUp.id.in_([f for (f,) in others.tuples()])).execute()
+    # The fixture's million visits were all "received" when it was built; a bank's arrive as they
+    # are made (an offline one within the upload window): the coverage page recounts the
+    # customers of the visits received in the last minute (team_figures).
+    Visit.update(received_at=Visit.made_at).execute()
     db.execute_sql("ANALYZE")
     seen = Customer.select().where(Customer.branch == branch).count()
     managers = User.select().where(User.branch == branch, User.role == "manager").count()
