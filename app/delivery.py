@@ -96,7 +96,13 @@ def _whole_static_file(response):
     compressed like a page; a range request's part stays as it is."""
     if request.endpoint == "static" and response.status_code == 200 and response.direct_passthrough:
         response.direct_passthrough = False
-        response.get_data()
+        file = response.response
+        try:
+            body = b"".join(file)
+        finally:  # closed now, not when the server closes the response: a phone that hangs up
+            if hasattr(file, "close"):  # mid-transfer otherwise leaves the file to the collector
+                file.close()
+        response.set_data(body)
     return response
 
 
