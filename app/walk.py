@@ -1,34 +1,59 @@
-"""The manager's walk list (今日): what to do next, in the order a walk through the village takes.
+"""The manager's walk list (今日): what to do next, in DESIGN.md's "Today's order".
 
-Follow-ups due or overdue come first; then the customers of the manager's territories
-not yet visited this week (or since the start of a campaign running over them):
-nearest first from the phone's position, in distance bands of BAND_M within which gold
-customers come before mass and potential ones; without a position, village (or, in a
-town, street) by village and group by group.
+Every row of Today belongs to one group of that order, by rank (GROUPS): follow-ups
+overdue, then due today; customers a team lead handed over; money alerts (a holding
+maturing soon, 到期提醒); customers past their tier's contact rhythm (gold, then mass,
+then potential); never visited in a campaign running over their territory; never
+visited at all; the rest not yet visited this week (or since the campaign began). A
+customer in several groups is shown once, in the first. Inside a group: nearest first
+from the phone's position, in distance bands of BAND_M within which gold customers come
+before mass and potential ones; without a position, village (or, in a town, street) by
+village, group by group, house by house. Each row carries its group and position, so a
+phone offline only sorts by distance inside a group (static/js/today.js).
 """
 import datetime as dt
 import functools
 from dataclasses import dataclass, field
 
 import numpy as np
-from peewee import Case, fn
+from flask_babel import lazy_gettext as _l
+from peewee import SQL, Case, fn
 
 from app import clock, geo
 from app.db import chinese_order
-from app.models import Campaign, CampaignTerritory, Customer, FollowUp, Holding, Product, Visit
-from app.models.prepared import Prepared
+from app.models import (Campaign, CampaignTerritory, Customer, FollowUp, Holding, Product, Territory,
+                        Visit)
+from app.models.prepared import Param, Prepared
 from app.models.scope import manager_with_id
+from app.models.setting import for_branch
+from app.models.team import handed_for_today
 from app.models.territory import assigned_territory_ids
 from app.models.vocabulary import TIER_RANK
 
 BAND_M = 300          # "equal distance": a few minutes' walk
-# The groups of Today's order this list has, by rank: what the phone keeps in place when it
-# reorders offline (it sorts by distance inside a group only, never across groups).
-GROUPS = {"overdue": 0, "due": 1, "to_visit": 6}
+# The groups of Today's order, by rank: what the phone keeps in place when it reorders
+# offline (it sorts by distance inside a group only, never across groups). "Past the
+# rhythm, gold first" is three ranks, so that the phone keeps gold first too.
+GROUPS = {"overdue": 0, "due": 1, "handed": 2, "alert": 3,
+          "rhythm_gold": 4, "rhythm_mass": 5, "rhythm_potential": 6,
+          "campaign": 7, "never": 8, "rest": 9}
+# What the manager reads on each row: why it is on today's list.
+REASONS = {"overdue": _l("Overdue follow-up"), "due": _l("Follow-up due today"),
+           "handed": _l("Handed over by your team lead"), "alert": _l("Maturing soon"),
+           "rhythm_gold": _l("Past its contact rhythm"), "rhythm_mass": _l("Past its contact rhythm"),
+           "rhythm_potential": _l("Past its contact rhythm"), "campaign": _l("Not yet visited in the campaign"),
+           "never": _l("Never visited"), "rest": _l("Not yet visited this week")}
+RHYTHMS = {"gold": "gold_rhythm_days", "mass": "mass_rhythm_days", "potential": "potential_rhythm_days"}
+WALK_FROM = GROUPS["rhythm_gold"]  # the ranks of the paged walk list ("待走访")
 SHOWN = 30            # rows a page carries; the rest are counted and come on demand
 MATURITY_DAYS = 30    # 到期提醒: term deposits and loans maturing within this many days
 MATURITIES_SHOWN = 50
 TIER_SQL = Case(Customer.tier, list(TIER_RANK.items()), len(TIER_RANK))
+
+
+def reasons():
+    """{rank: the reason as the manager reads it}, translated once (a page has dozens of rows)."""
+    return {rank: str(REASONS[name]) for name, rank in GROUPS.items()}
 
 
 @dataclass
@@ -67,15 +92,33 @@ class Maturity:
 
 
 @dataclass
+class AlertRow:
+    """Today's money-alert group: one customer with its holdings maturing soon, soonest first."""
+    customer_id: int
+    name: str
+    tier: str
+    holdings: list
+    group: int = GROUPS["alert"]
+    position: int = 0
+
+
+@dataclass
 class WalkList:
     follow_ups: list = field(default_factory=list)
+    handed: list = field(default_factory=list)
     maturities: list = field(default_factory=list)
+    alerts: list = field(default_factory=list)
     customers: list = field(default_factory=list)
     remaining: int = 0
     offset: int = 0
     since: dt.date | None = None
     campaign: str | None = None
     day: dt.date | None = None
+
+    @property
+    def first_rows(self):
+        """The rows above the paged walk list, in order: follow-ups, handed, alerts."""
+        return [*self.follow_ups, *self.handed, *self.alerts]
 
 
 def window_start(user, day=None):
@@ -88,58 +131,97 @@ def window_start(user, day=None):
     return monday, None
 
 
-def walk_list(user, here=None, day=None, offset=0):
+def rhythm_starts(user, day):
+    """{tier: UTC moment}: a customer of that tier with no visit since is past its rhythm
+    (the bank's gold_rhythm_days, mass_rhythm_days, potential_rhythm_days)."""
+    days = for_branch(user.branch_id, tuple(RHYTHMS.values()))
+    end = day + dt.timedelta(days=1)
+    return {tier: clock.local_day_start_utc(end - dt.timedelta(days=days[key])) for tier, key in RHYTHMS.items()}
+
+
+def walk_list(user, here=None, day=None, offset=0, limit=None):
     """A manager's Today list; here is (lat, lng) of the phone, or None.
 
-    customers holds SHOWN rows from offset in walking order; remaining counts them all.
+    follow_ups, handed and alerts are Today's first groups, whole; customers holds `limit`
+    (SHOWN) rows of the rest from offset, in walking order; remaining counts them all.
     Every query's SQL is built once (the Prepared ones below): this is the page managers
     open all day, and peewee's building cost more than SQLite's running.
     """
     if user.role != "manager":
         raise ValueError("the walk list is a manager's")
     day = day or clock.today()
+    limit = SHOWN if limit is None else limit
     since, campaign = window_start(user, day)
     result = WalkList(since=since, campaign=campaign, day=day, offset=offset)
-    page = slice(offset, offset + SHOWN)
+    seen = set()
 
-    result.follow_ups = [_follow_up(row) for row in _FOLLOW_UPS(user_id=user.id, day=day)]
-    if not offset:  # the first page only: "more" brings walk rows, not reminders again
-        result.maturities = maturities(user, day)
-    for position, follow in enumerate(result.follow_ups):
+    # Follow-ups due: one row a customer (the earliest due), overdue first.
+    handed = handed_for_today(user)
+    # A follow-up the team lead reassigned, or of a customer handed over, says from whom.
+    handed_by = {("f", h.follow_up_id) if h.follow_up_id else ("c", h.customer_id): h.sent_by for h in handed}
+    for follow in (_follow_up(row) for row in _FOLLOW_UPS(user_id=user.id, day=day)):
+        if follow.customer.id in seen:
+            continue
+        seen.add(follow.customer.id)
         follow.group = GROUPS["overdue" if follow.due_on < day else "due"]
-        follow.position = position
+        follow.sent_by = handed_by.get(("f", follow.id)) or handed_by.get(("c", follow.customer.id))
+        result.follow_ups.append(follow)
+    # What a team lead handed over (customers for today, follow-ups reassigned not yet due).
+    for row in handed:
+        if row.customer_id not in seen:
+            seen.add(row.customer_id)
+            row.group = GROUPS["handed"]
+            result.handed.append(row)
+    # Money alerts: holdings maturing soon, one row a customer.
+    result.maturities = maturities(user, day)
+    by_customer = {}
+    for m in result.maturities:
+        if m.customer_id in seen:
+            continue
+        if m.customer_id not in by_customer:
+            by_customer[m.customer_id] = AlertRow(m.customer_id, m.name, m.tier, [])
+            result.alerts.append(by_customer[m.customer_id])
+        by_customer[m.customer_id].holdings.append(m)
+    seen.update(by_customer)
+    for position, row in enumerate(result.first_rows):
+        row.position = position
 
-    # Thousands of rows are ordered to show thirty: with a position, on numbers (id, tier
-    # rank, lat, lng) in numpy; without, by SQLite's top-N sort on village and group.
-    # Names are read for the thirty shown.
+    # The walk list: thousands of rows ordered to show thirty, on numbers (id, tier rank,
+    # lat, lng, group) in numpy; without a position in SQLite's order of village, group and
+    # house, kept inside each group by a stable sort. Names are read for the rows shown.
+    starts = rhythm_starts(user, day)
+    values = dict(user_id=user.id, day=day, since=clock.local_day_start_utc(since),
+                  gold_since=starts["gold"], mass_since=starts["mass"], potential_since=starts["potential"])
+    query = _CANDIDATES if here is not None else _CANDIDATES_BY_VILLAGE
+    rows = np.array(query.cursor(**values).fetchall(), dtype=float).reshape(-1, 6)  # None → NaN
+    if seen:
+        rows = rows[~np.isin(rows[:, 0], np.fromiter(seen, dtype=float, count=len(seen)))]
+    groups = rows[:, 4]
+    groups[(rows[:, 5] > 0) & (groups >= GROUPS["never"])] = GROUPS["campaign"]
+    result.remaining = len(rows)
+    page = slice(offset, offset + limit)
     if here is not None:
-        # This week's visits are few beside a bank's history: read them through
-        # visit(made_at) once rather than probing the history customer by customer.
-        skip = {f.customer_id for f in result.follow_ups}
-        skip.update(cid for (cid,) in _VISITED.cursor(since=clock.local_day_start_utc(since)))
-        rows = np.array(_BY_DISTANCE.cursor(user_id=user.id, day=day).fetchall(),
-                        dtype=float).reshape(-1, 4)  # None → NaN
-        rows = rows[~np.isin(rows[:, 0], np.fromiter(skip, dtype=float, count=len(skip)))]
-        result.remaining = len(rows)
         distances = np.asarray(geo.distance_m(here[1], here[0], rows[:, 3], rows[:, 2]), dtype=float)
         unknown = np.isnan(distances)
         bands = np.where(unknown, 0, np.floor(np.nan_to_num(distances) / BAND_M))
-        # The last key sorts first: position known, then band, then tier, then distance.
-        order = np.lexsort((np.nan_to_num(distances), rows[:, 1], bands, unknown))[page]
-        chosen = [(int(rows[i, 0]), None if unknown[i] else float(distances[i])) for i in order]
+        # The last key sorts first: group, position known, then band, then tier, then distance.
+        order = np.lexsort((np.nan_to_num(distances), rows[:, 1], bands, unknown, groups))[page]
+        chosen = [(int(rows[i, 0]), None if unknown[i] else float(distances[i]), int(groups[i])) for i in order]
     else:
-        values = dict(user_id=user.id, day=day, since=clock.local_day_start_utc(since))
-        chosen = [(cid, None) for (cid,) in _by_village(SHOWN).cursor(offset=offset, **values)]
-        (result.remaining,) = _NOT_YET.cursor(**values).fetchone()
+        order = np.argsort(groups, kind="stable")[page]
+        chosen = [(int(rows[i, 0]), None, int(groups[i])) for i in order]
 
-    # One query for the page, its ids in SHOWN fixed slots (0 names no customer).
-    ids = [cid for cid, _ in chosen] + [0] * (SHOWN - len(chosen))
-    details = {r[0]: r for r in _page(SHOWN)(**{f"id{i}": cid for i, cid in enumerate(ids)})} if chosen else {}
-    first = len(result.follow_ups) + offset
-    result.customers = [WalkRow(*details[cid][:5], distance_m=d, last_visit_at=_moment(details[cid][5]),
-                                street=details[cid][6], house_no=details[cid][7], lat=details[cid][8],
-                                lng=details[cid][9], group=GROUPS["to_visit"], position=first + n)
-                        for n, (cid, d) in enumerate(chosen)]
+    first = len(result.first_rows) + offset
+    for start in range(0, len(chosen), SHOWN):
+        part = chosen[start:start + SHOWN]
+        # One query for SHOWN rows, their ids in SHOWN fixed slots (0 names no customer).
+        ids = [cid for cid, _, _ in part] + [0] * (SHOWN - len(part))
+        details = {r[0]: r for r in _page(SHOWN)(**{f"id{i}": cid for i, cid in enumerate(ids)})}
+        result.customers += [
+            WalkRow(*details[cid][:5], distance_m=d, last_visit_at=_moment(details[cid][5]),
+                    street=details[cid][6], house_no=details[cid][7], lat=details[cid][8],
+                    lng=details[cid][9], group=g, position=first + start + n)
+            for n, (cid, d, g) in enumerate(part)]
     return result
 
 
@@ -181,23 +263,50 @@ _FOLLOW_UPS = Prepared(
                       & (FollowUp.due_on <= p.day) & _in_scope(p))
                .order_by(FollowUp.due_on, chinese_order(Customer.name))))
 
-_VISITED = Prepared("walk_visited", lambda p: Visit.select(Visit.customer).where(Visit.made_at >= p.since))
 
-_BY_DISTANCE = Prepared("walk_by_distance", lambda p: _to_visit(p, Customer.id, TIER_SQL, Customer.lat, Customer.lng))
+def _contacted(since=None):
+    """EXISTS: a visit of the customer (of the outer query) that counts as contact (not
+    rejected, Visit.counts), since a moment: one seek into visit(customer, made_at, …)."""
+    condition = (Visit.customer == Customer.id) & Visit.counts(False)
+    if since is not None:
+        condition &= Visit.made_at >= since
+    return fn.EXISTS(Visit.select(SQL("1")).where(condition))
+
+
+def _group(p):
+    """The customer's group among the walk list's: contacted within its tier's rhythm → rest;
+    contacted before → past the rhythm (gold, mass, potential); never → never visited."""
+    moment = Visit.made_at.db_value
+    rhythm = Case(Customer.tier, [("gold", Param("gold_since", moment)), ("mass", Param("mass_since", moment))],
+                  Param("potential_since", moment))
+    return Case(None, [(_contacted(rhythm), GROUPS["rest"]), (_contacted(), TIER_SQL + GROUPS["rhythm_gold"])],
+                GROUPS["never"])
+
+
+def _in_campaign(p):
+    """1 when the customer lies in a territory of a campaign running on the day (or below it)."""
+    area, placed = Territory.alias("area"), Territory.alias("placed")
+    running = (CampaignTerritory.select(CampaignTerritory.territory).join(Campaign)
+               .where((Campaign.starts_on <= p.day) & (Campaign.ends_on >= p.day)))
+    held = (placed.select(placed.id)
+            .join(area, on=(fn.substr(placed.path, 1, fn.length(area.path)) == area.path))
+            .where(area.id.in_(running)))
+    return Case(None, [(Customer.territory.in_(held), 1)], 0)
+
+
+def _candidates(p):
+    return _not_yet(p, Customer.id, TIER_SQL, Customer.lat, Customer.lng, _group(p), _in_campaign(p))
+
+
+_CANDIDATES = Prepared("walk_candidates", _candidates)
 
 # Plain columns as sort keys: SQLite's sorter took twice as long on computed ones
-# (COALESCE, NULLIF), and a window count doubled it again. A town's customers have
-# a street instead of a village: villages first, then streets, the placeless last.
-@functools.cache
-def _by_village(shown):
-    return Prepared(f"walk_by_village:{shown}", lambda p: (
-        _not_yet(p, Customer.id)
-        .order_by(Customer.village.is_null(), Customer.village, Customer.street.is_null(),
-                  Customer.street, Customer.group_name.is_null(), Customer.group_name,
-                  TIER_SQL, Customer.name, Customer.id)
-        .limit(shown).offset(p.offset)))
-
-_NOT_YET = Prepared("walk_not_yet", lambda p: _not_yet(p, fn.COUNT(Customer.id)))
+# (COALESCE, NULLIF). A town's customers have a street instead of a village: villages
+# first, then streets, the placeless last.
+_CANDIDATES_BY_VILLAGE = Prepared("walk_candidates_by_village", lambda p: (
+    _candidates(p).order_by(Customer.village.is_null(), Customer.village, Customer.street.is_null(),
+                            Customer.street, Customer.group_name.is_null(), Customer.group_name,
+                            Customer.house_no, TIER_SQL, Customer.name, Customer.id)))
 
 # A page of `shown` rows: its ids in that many fixed slots, so one SQL text serves every page.
 @functools.cache
