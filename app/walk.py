@@ -17,18 +17,18 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from flask_babel import lazy_gettext as _l
-from peewee import SQL, Case, fn
+from peewee import Case, fn
 
 from app import clock, geo
 from app.db import chinese_order
 from app.models import (Campaign, CampaignTerritory, Customer, FollowUp, Holding, Product, Territory,
                         Visit)
-from app.models.prepared import Param, Prepared
+from app.models.prepared import Prepared
 from app.models.scope import manager_with_id
 from app.models.setting import for_branch
 from app.models.team import handed_for_today
 from app.models.territory import assigned_territory_ids
-from app.models.vocabulary import TIER_RANK
+from app.models.vocabulary import TIER_RANK, TIERS
 
 BAND_M = 300          # "equal distance": a few minutes' walk
 # The groups of Today's order, by rank: what the phone keeps in place when it reorders
@@ -187,17 +187,24 @@ def walk_list(user, here=None, day=None, offset=0, limit=None):
         row.position = position
 
     # The walk list: thousands of rows ordered to show thirty, on numbers (id, tier rank,
-    # lat, lng, group) in numpy; without a position in SQLite's order of village, group and
-    # house, kept inside each group by a stable sort. Names are read for the rows shown.
+    # lat, lng, group) in numpy, or without a position on the place (village, group; a
+    # town's street and house number), group first. The columns come from the customer
+    # table's covering index; names and the rest are read for the rows shown.
+    found = [row for row in _CANDIDATES.cursor(user_id=user.id, day=day) if row[0] not in seen]
+    rows = np.array([row[:5] for row in found], dtype=float).reshape(-1, 5)  # None → NaN
+    # The last visit that counts as contact: none → never visited; this week (or since the
+    # campaign began) → not on the list; before the tier's rhythm → past it; else the rest.
+    last = np.array([row[5] for row in found], dtype="datetime64[us]")
     starts = rhythm_starts(user, day)
-    values = dict(user_id=user.id, day=day, since=clock.local_day_start_utc(since),
-                  gold_since=starts["gold"], mass_since=starts["mass"], potential_since=starts["potential"])
-    query = _CANDIDATES if here is not None else _CANDIDATES_BY_VILLAGE
-    rows = np.array(query.cursor(**values).fetchall(), dtype=float).reshape(-1, 6)  # None → NaN
-    if seen:
-        rows = rows[~np.isin(rows[:, 0], np.fromiter(seen, dtype=float, count=len(seen)))]
-    groups = rows[:, 4]
-    groups[(rows[:, 5] > 0) & (groups >= GROUPS["never"])] = GROUPS["campaign"]
+    bound = np.array([np.datetime64(starts[tier]) for tier in TIERS], dtype="datetime64[us]")
+    tier = rows[:, 1].astype(int)
+    groups = np.where(np.isnat(last), GROUPS["never"],
+                      np.where(last >= bound[tier], GROUPS["rest"], GROUPS["rhythm_gold"] + tier)).astype(float)
+    campaign_areas = [tid for (tid,) in _CAMPAIGN_AREAS.cursor(user_id=user.id, day=day)]
+    if campaign_areas:
+        groups[np.isin(rows[:, 4], campaign_areas) & (groups >= GROUPS["never"])] = GROUPS["campaign"]
+    keep = np.isnat(last) | (last < np.datetime64(clock.local_day_start_utc(since)))
+    rows, groups = rows[keep], groups[keep]
     result.remaining = len(rows)
     page = slice(offset, offset + limit)
     if here is not None:
@@ -208,7 +215,12 @@ def walk_list(user, here=None, day=None, offset=0, limit=None):
         order = np.lexsort((np.nan_to_num(distances), rows[:, 1], bands, unknown, groups))[page]
         chosen = [(int(rows[i, 0]), None if unknown[i] else float(distances[i]), int(groups[i])) for i in order]
     else:
-        order = np.argsort(groups, kind="stable")[page]
+        # Village by village (a town's street by street), group by group, house by house: the
+        # rank of each customer in SQL's order, then group first (a stable sort keeps it).
+        ranked = np.array([cid for (cid,) in _BY_PLACE.cursor(user_id=user.id, day=day)], dtype=float)
+        by_id = np.argsort(ranked)
+        place = by_id[np.searchsorted(ranked, rows[:, 0], sorter=by_id)]
+        order = np.lexsort((place, groups))[page]
         chosen = [(int(rows[i, 0]), None, int(groups[i])) for i in order]
 
     first = len(result.first_rows) + offset
@@ -238,14 +250,6 @@ def _to_visit(p, *columns):
     return Customer.select(*columns).where(_in_scope(p), Customer.status == "active", Customer.consent)
 
 
-def _not_yet(p, *columns):
-    planned = FollowUp.select(FollowUp.customer).where(
-        (FollowUp.user == p.user_id) & FollowUp.done_at.is_null() & (FollowUp.due_on <= p.day))
-    return (_to_visit(p, *columns)
-            .where(Customer.id.not_in(Visit.select(Visit.customer).where(Visit.made_at >= p.since)),
-                   Customer.id.not_in(planned)))
-
-
 _CAMPAIGN = Prepared(
     "walk_campaign",
     lambda p: (Campaign.select(Campaign.name, Campaign.starts_on)
@@ -264,49 +268,34 @@ _FOLLOW_UPS = Prepared(
                .order_by(FollowUp.due_on, chinese_order(Customer.name))))
 
 
-def _contacted(since=None):
-    """EXISTS: a visit of the customer (of the outer query) that counts as contact (not
-    rejected, Visit.counts), since a moment: one seek into visit(customer, made_at, …)."""
-    condition = (Visit.customer == Customer.id) & Visit.counts(False)
-    if since is not None:
-        condition &= Visit.made_at >= since
-    return fn.EXISTS(Visit.select(SQL("1")).where(condition))
+def _campaign_areas(p):
+    area = Territory.alias("area")
+    return (Territory.select(Territory.id).distinct()
+            .join(area, on=(fn.substr(Territory.path, 1, fn.length(area.path)) == area.path))
+            .join(CampaignTerritory, on=(CampaignTerritory.territory == area.id))
+            .join(Campaign, on=(CampaignTerritory.campaign == Campaign.id))
+            .where((Campaign.starts_on <= p.day) & (Campaign.ends_on >= p.day)
+                   & Territory.id.in_(assigned_territory_ids(manager_with_id(p.user_id), p.day))))
 
 
-def _group(p):
-    """The customer's group among the walk list's: contacted within its tier's rhythm → rest;
-    contacted before → past the rhythm (gold, mass, potential); never → never visited."""
-    moment = Visit.made_at.db_value
-    rhythm = Case(Customer.tier, [("gold", Param("gold_since", moment)), ("mass", Param("mass_since", moment))],
-                  Param("potential_since", moment))
-    return Case(None, [(_contacted(rhythm), GROUPS["rest"]), (_contacted(), TIER_SQL + GROUPS["rhythm_gold"])],
-                GROUPS["never"])
+_CAMPAIGN_AREAS = Prepared("walk_campaign_areas", _campaign_areas)
 
 
-def _in_campaign(p):
-    """1 when the customer lies in a territory of a campaign running on the day (or below it)."""
-    area, placed = Territory.alias("area"), Territory.alias("placed")
-    running = (CampaignTerritory.select(CampaignTerritory.territory).join(Campaign)
-               .where((Campaign.starts_on <= p.day) & (Campaign.ends_on >= p.day)))
-    held = (placed.select(placed.id)
-            .join(area, on=(fn.substr(placed.path, 1, fn.length(area.path)) == area.path))
-            .where(area.id.in_(running)))
-    return Case(None, [(Customer.territory.in_(held), 1)], 0)
-
-
-def _candidates(p):
-    return _not_yet(p, Customer.id, TIER_SQL, Customer.lat, Customer.lng, _group(p), _in_campaign(p))
-
-
-_CANDIDATES = Prepared("walk_candidates", _candidates)
+# The numbers of the covering index customer(territory_id, status, consent, kind, tier, village,
+# group_name, lat, lng, name, branch_id), and the customer's last visit that counts as contact
+# (not rejected: Visit.counts), one seek into visit(customer, made_at, …) a customer: it says at
+# once whether the customer was visited this week, within its tier's rhythm, or never.
+_CANDIDATES = Prepared("walk_candidates", lambda p: _to_visit(
+    p, Customer.id, TIER_SQL, Customer.lat, Customer.lng, Customer.territory,
+    Visit.select(fn.MAX(Visit.made_at)).where((Visit.customer == Customer.id) & Visit.counts(False))))
 
 # Plain columns as sort keys: SQLite's sorter took twice as long on computed ones
 # (COALESCE, NULLIF). A town's customers have a street instead of a village: villages
 # first, then streets, the placeless last.
-_CANDIDATES_BY_VILLAGE = Prepared("walk_candidates_by_village", lambda p: (
-    _candidates(p).order_by(Customer.village.is_null(), Customer.village, Customer.street.is_null(),
-                            Customer.street, Customer.group_name.is_null(), Customer.group_name,
-                            Customer.house_no, TIER_SQL, Customer.name, Customer.id)))
+_BY_PLACE = Prepared("walk_by_place", lambda p: _to_visit(p, Customer.id).order_by(
+    Customer.village.is_null(), Customer.village, Customer.street.is_null(), Customer.street,
+    Customer.group_name.is_null(), Customer.group_name, Customer.house_no.is_null(), Customer.house_no,
+    TIER_SQL, Customer.name, Customer.id))
 
 # A page of `shown` rows: its ids in that many fixed slots, so one SQL text serves every page.
 @functools.cache

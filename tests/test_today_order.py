@@ -32,8 +32,9 @@ def order(app, county):
                                    lat=HERE[0] + metres_north * M_LAT, lng=HERE[1])
 
         def visited(c, days_ago, review=None):
+            made_at = clock.local_day_start_utc(today - days_ago * DAY) + dt.timedelta(hours=3)
             Visit.create(client_uuid=str(uuid.uuid4()), customer=c, user=mgr1, outcome="met", verified=True,
-                         review=review, made_at=clock.local_day_start_utc(today - days_ago * DAY) + dt.timedelta(hours=3))
+                         review=review, made_at=made_at)
 
         c = {}
         # 0, 1: follow-ups overdue, then due today
