@@ -95,9 +95,9 @@ WALK_FORMATS = {"last_visit": _l("last visit %(day)s"), "overdue": _l("overdue s
 
 def _walk_formats():
     # The reasons of the walk list's groups; the plain "not yet visited this week" rows (rest)
-    # carry none: the list's heading says it.
+    # carry none: the list's heading says it; a never visited row says so once, in its reason.
     return {**{key: str(text) for key, text in WALK_FORMATS.items()}, "reasons": reasons(),
-            "rest": GROUPS["rest"]}
+            "rest": GROUPS["rest"], "never": GROUPS["never"]}
 
 
 # --- Check-in and the visit form -----------------------------------------------------
