@@ -13,6 +13,9 @@ phone offline only sorts by distance inside a group (static/js/today.js).
 """
 import datetime as dt
 import functools
+import threading
+import uuid
+from collections import OrderedDict
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -20,7 +23,7 @@ from flask_babel import lazy_gettext as _l
 from peewee import Case, fn
 
 from app import clock, geo
-from app.db import chinese_order
+from app.db import chinese_order, database
 from app.models import (Campaign, CampaignTerritory, Customer, FollowUp, Holding, Product, Territory,
                         Visit)
 from app.models.prepared import Prepared
@@ -191,10 +194,14 @@ def walk_list(user, here=None, day=None, offset=0, limit=None):
     # town's street and house number), group first. The columns come from the customer
     # table's covering index; names and the rest are read for the rows shown.
     found = [row for row in _CANDIDATES.cursor(user_id=user.id, day=day) if row[0] not in seen]
-    rows = np.array([row[:5] for row in found], dtype=float).reshape(-1, 5)  # None → NaN
+    rows = np.array(found, dtype=float).reshape(-1, 5)  # None → NaN
     # The last visit that counts as contact: none → never visited; this week (or since the
     # campaign began) → not on the list; before the tier's rhythm → past it; else the rest.
-    last = np.array([row[5] for row in found], dtype="datetime64[us]")
+    contacts = last_contacts(user, day)
+    if any(row[0] not in contacts for row in found):  # a customer new to the scope today
+        contacts = last_contacts(user, day, fresh=True)
+    kept = [contacts[row[0]] for row in found]
+    last = np.array([k[1] for k in kept], dtype="datetime64[us]").reshape(-1)
     starts = rhythm_starts(user, day)
     bound = np.array([np.datetime64(starts[tier]) for tier in TIERS], dtype="datetime64[us]")
     tier = rows[:, 1].astype(int)
@@ -205,6 +212,7 @@ def walk_list(user, here=None, day=None, offset=0, limit=None):
         groups[np.isin(rows[:, 4], campaign_areas) & (groups >= GROUPS["never"])] = GROUPS["campaign"]
     keep = np.isnat(last) | (last < np.datetime64(clock.local_day_start_utc(since)))
     rows, groups = rows[keep], groups[keep]
+    place = np.array([k[0] for k in kept], dtype=float).reshape(-1)[keep]
     result.remaining = len(rows)
     page = slice(offset, offset + limit)
     if here is not None:
@@ -215,11 +223,8 @@ def walk_list(user, here=None, day=None, offset=0, limit=None):
         order = np.lexsort((np.nan_to_num(distances), rows[:, 1], bands, unknown, groups))[page]
         chosen = [(int(rows[i, 0]), None if unknown[i] else float(distances[i]), int(groups[i])) for i in order]
     else:
-        # Village by village (a town's street by street), group by group, house by house: the
-        # rank of each customer in SQL's order, then group first (a stable sort keeps it).
-        ranked = np.array([cid for (cid,) in _BY_PLACE.cursor(user_id=user.id, day=day)], dtype=float)
-        by_id = np.argsort(ranked)
-        place = by_id[np.searchsorted(ranked, rows[:, 0], sorter=by_id)]
+        # Village by village (a town's street by street), group by group, house by house (each
+        # customer's rank in SQL's order, kept with its last contact), group first.
         order = np.lexsort((place, groups))[page]
         chosen = [(int(rows[i, 0]), None, int(groups[i])) for i in order]
 
@@ -281,21 +286,24 @@ def _campaign_areas(p):
 _CAMPAIGN_AREAS = Prepared("walk_campaign_areas", _campaign_areas)
 
 
-# The numbers of the covering index customer(territory_id, status, consent, kind, tier, village,
-# group_name, lat, lng, name, branch_id), and the customer's last visit that counts as contact
-# (not rejected: Visit.counts), one seek into visit(customer, made_at, …) a customer: it says at
-# once whether the customer was visited this week, within its tier's rhythm, or never.
+# The numbers of the walk list's customers, from the covering index customer(territory_id,
+# status, consent, kind, tier, village, group_name, lat, lng, name, branch_id).
 _CANDIDATES = Prepared("walk_candidates", lambda p: _to_visit(
-    p, Customer.id, TIER_SQL, Customer.lat, Customer.lng, Customer.territory,
-    Visit.select(fn.MAX(Visit.made_at)).where((Visit.customer == Customer.id) & Visit.counts(False))))
+    p, Customer.id, TIER_SQL, Customer.lat, Customer.lng, Customer.territory))
 
-# Plain columns as sort keys: SQLite's sorter took twice as long on computed ones
-# (COALESCE, NULLIF). A town's customers have a street instead of a village: villages
-# first, then streets, the placeless last.
-_BY_PLACE = Prepared("walk_by_place", lambda p: _to_visit(p, Customer.id).order_by(
-    Customer.village.is_null(), Customer.village, Customer.street.is_null(), Customer.street,
-    Customer.group_name.is_null(), Customer.group_name, Customer.house_no.is_null(), Customer.house_no,
-    TIER_SQL, Customer.name, Customer.id))
+# Each customer's last visit that counts as contact (not rejected: Visit.counts), one seek
+# into visit(customer, made_at, …) a customer, in the walk's order of places: village by village
+# (a town's street by street: villages first, the placeless last), group by group, house by house.
+# Plain columns as sort keys: SQLite's sorter took twice as long on computed ones (COALESCE).
+_LAST_CONTACTS = Prepared("walk_last_contacts", lambda p: _to_visit(
+    p, Customer.id,
+    Visit.select(fn.MAX(Visit.made_at)).where((Visit.customer == Customer.id) & Visit.counts(False)))
+    .order_by(Customer.village.is_null(), Customer.village, Customer.street.is_null(), Customer.street,
+              Customer.group_name.is_null(), Customer.group_name, Customer.house_no.is_null(), Customer.house_no,
+              TIER_SQL, Customer.name, Customer.id))
+_NEWEST_VISIT = Prepared("walk_newest_visit", lambda p: Visit.select(fn.MAX(Visit.id)))
+_VISITS_AFTER = Prepared("walk_visits_after", lambda p: Visit.select(Visit.customer, Visit.made_at).where(
+    (Visit.id > p.after) & (Visit.id <= p.until) & Visit.counts(False)))
 
 # A page of `shown` rows: its ids in that many fixed slots, so one SQL text serves every page.
 @functools.cache
@@ -305,6 +313,57 @@ def _page(shown):
                         Customer.group_name, _LAST_VISIT, Customer.street, Customer.house_no,
                         Customer.lat, Customer.lng)
         .where(Customer.id.in_([p[f"id{i}"] for i in range(shown)]))))
+
+
+# --- each customer's last contact, kept a day ----------------------------------------------
+# Reading each customer's last visit is one index seek a customer (~2 µs), and ordering them by
+# place a sort reading the table: 20 ms for a manager's 5,000, on every Today. A process keeps
+# each manager's table for the day and brings it up to date from the visits added since (by
+# id: a late upload of an older visit counts too). A visit rejected or moved by a merge later
+# that day, or a customer's new village, is seen the next day, or when the table is made again
+# (a visit deleted, a customer new to the manager's scope).
+CONTACTS_KEPT = 256
+_contacts = OrderedDict()
+_contacts_lock = threading.Lock()
+
+
+def _as_moment(value):
+    """A timestamp as numpy's datetime64 (SQLite hands them back as text)."""
+    return None if value is None else np.datetime64(value, "us")
+
+
+def last_contacts(user, day, fresh=False):
+    """{customer id: (its rank in the walk's place order, the last visit that counts as
+    contact (not rejected) or None)} of the customers in the manager's scope on day (present,
+    consenting); fresh makes it again."""
+    db = database.obj
+    token = getattr(db, "_walk_token", None)
+    if token is None:
+        token = db._walk_token = uuid.uuid4().hex
+    key = (token, user.id, day)
+    newest = _NEWEST_VISIT.scalar() or 0
+    with _contacts_lock:
+        kept = _contacts.get(key)
+    if kept is not None and kept[0] <= newest and not fresh:
+        upto, table = kept
+        if newest > upto:
+            for cid, made_at in _VISITS_AFTER.cursor(after=upto, until=newest):
+                if cid in table:
+                    rank, last = table[cid]
+                    moment = _as_moment(made_at)
+                    if last is None or moment > last:
+                        table[cid] = rank, moment
+        with _contacts_lock:
+            _contacts[key] = (newest, table)
+            _contacts.move_to_end(key)
+        return table
+    table = {cid: (rank, _as_moment(last))
+             for rank, (cid, last) in enumerate(_LAST_CONTACTS.cursor(user_id=user.id, day=day))}
+    with _contacts_lock:
+        _contacts[key] = (newest, table)
+        while len(_contacts) > CONTACTS_KEPT:
+            _contacts.popitem(last=False)
+    return table
 
 
 def maturities(user, day=None):

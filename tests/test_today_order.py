@@ -134,3 +134,24 @@ def test_a_bank_with_a_shorter_mass_rhythm_moves_a_customer_up(app, county, orde
         Setting.put(county.branches["A"], "mass_rhythm_days", 30)
         _, rows = _names(walk_list(User.get_by_id(county.users["mgr1"].id)))
     assert ("大众未超", 5) in [(name, group) for name, group, _ in rows]
+
+
+def test_a_visit_uploaded_late_counts_at_once_and_a_deleted_one_is_forgotten(app, county, order):
+    """Each manager's last contacts are kept for the day (app/walk.py last_contacts): a visit
+    added since, even one made days ago and uploaded late, counts at the next Today."""
+    today = clock.today()
+    with app.app_context(), database.obj.connection_context():
+        mgr1 = User.get_by_id(county.users["mgr1"].id)
+        groups = {w.name: w.group for w in walk_list(mgr1, limit=50).customers}
+        assert (groups["从未乙"], groups["从未丙"]) == (8, 8)
+        made = clock.local_day_start_utc(today - 10 * DAY) + dt.timedelta(hours=2)  # before the campaign
+        late = Visit.create(client_uuid=str(uuid.uuid4()), customer=order["从未乙"], user=county.users["mgr1"],
+                            outcome="met", verified=True, made_at=made)
+        Visit.create(client_uuid=str(uuid.uuid4()), customer=order["从未丙"], user=county.users["mgr1"],
+                     outcome="met", verified=True, made_at=clock.now())
+        groups = {w.name: w.group for w in walk_list(mgr1, limit=50).customers}
+        assert groups["从未乙"] == GROUPS["rest"]   # gold, contacted 10 days ago: within its rhythm
+        assert "从未丙" not in groups               # visited today
+        Visit.delete().where(Visit.id >= late.id).execute()
+        groups = {w.name: w.group for w in walk_list(mgr1, limit=50).customers}
+        assert (groups["从未乙"], groups["从未丙"]) == (8, 8)
