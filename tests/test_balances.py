@@ -78,11 +78,12 @@ def test_today_lists_maturities_of_the_managers_customers_after_the_follow_ups(a
     page = soup(login_as("mgr1").get("/today"))
     lists = [ul["class"] for ul in page.select("#walk ul.rows")]
     assert lists.index(["rows", "walk", "follow-ups"]) < lists.index(["rows", "walk", "maturities"])
-    rows = [text(li) for li in page.select("ul.maturities li")]
+    # one row a customer (DESIGN.md "Today's order": each customer once), its holdings soonest first
+    rows = [[text(h) for h in li.select(".holding")] for li in page.select("ul.maturities li")]
     soon = (today + dt.timedelta(days=5)).strftime("%m-%d")
-    assert rows[0].startswith(f"周大福 黄金 节节高 {soon} 到期 · 还有 5 天 20 万元")
-    assert "农户小额信用贷款" in rows[1] and "还有 30 天" in rows[1] and "8.5 万元" in rows[1]
-    assert len(rows) == 2
+    assert len(rows) == 1
+    assert rows[0][0] == f"节节高 {soon} 到期 · 还有 5 天 · 20 万元"
+    assert "农户小额信用贷款" in rows[0][1] and "还有 30 天" in rows[0][1] and "8.5 万元" in rows[0][1]
     assert "到期提醒（30 天内）" in text(page.select_one("#walk"))
 
 

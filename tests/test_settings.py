@@ -10,7 +10,8 @@ from tests.conftest import csrf_token, soup
 GOOD = {"check_in_radius_m": "150", "check_in_radius_cap_m": "300",
         "coverage_kinds": ["household", "merchant"], "stale_lead_days": "7", "late_check_in_days": "7",
         "session_idle_minutes": "60", "coverage_green_pct": "80", "coverage_amber_pct": "50",
-        "coverage_period": "month", "gold_rhythm_days": "30"}
+        "coverage_period": "month", "gold_rhythm_days": "30",
+        "mass_rhythm_days": "90", "potential_rhythm_days": "180"}
 
 
 def _post(client, path="/admin/settings", **changes):
@@ -38,7 +39,7 @@ def test_the_page_shows_each_value_with_its_meaning(login_as, client, county):
     assert checked == {"household", "merchant"}
     helps = [p.get_text(strip=True) for p in page.select(".help")]
     assert "手机与客户位置的距离在此米数以内时，签到计为已核实。" in helps
-    assert len(helps) == 10  # with the judging period and the gold rhythm (issue 18)
+    assert len(helps) == 12  # with the judging period and each tier's rhythm (issues 18, 17)
     # issue 15: how late a check-in may still be uploaded, default 7 days
     assert page.select_one("[name=late_check_in_days]")["value"] == "7"
     assert "离线签到在签到后这么多天内仍可上传；更早的签到将被拒绝并说明原因。" in helps

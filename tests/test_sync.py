@@ -198,9 +198,10 @@ def test_the_phone_keeps_the_walk_list_in_the_servers_order(app, client, county)
     login(client, "mgr1")
     data = client.get("/offline/data").get_json()
     assert data["user"] == county.users["mgr1"].id
-    # the overdue follow-up first (group 0), then the customer not yet visited this week (6)
-    assert [(r["id"], r["group"], r["position"]) for r in data["rows"]] == [
-        (county.customers["c_v1"].id, 0, 0), (county.customers["c_g1"].id, 6, 1)]
+    # the overdue follow-up first (group 0), then the customer never visited (8), each with its reason
+    assert [(r["id"], r["section"], r["group"], r["position"], r["reason"]) for r in data["rows"]] == [
+        (county.customers["c_v1"].id, "follow_ups", 0, 0, "逾期跟进"),
+        (county.customers["c_g1"].id, "walk", 8, 1, "从未走访")]
     assert all(r["lat"] for r in data["rows"])
     assert {c["phone"] for c in data["cards"]} == {"139****5678"}
     assert [p["name"] for p in data["products"]] == ["节节高"]

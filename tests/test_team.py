@@ -327,8 +327,12 @@ def test_a_handed_list_comes_first_on_the_managers_today_until_visited(steer, cl
     handed = page.select_one("#handed")
     assert handed is not None
     names = [a.select_one(".row-main").get_text(" ", strip=True).split()[0] for a in handed.select("a.row")]
-    assert names == ["赵一", "钱二"]
+    # 赵一 also has an overdue follow-up: shown once, in the first group (DESIGN.md "Today's order"),
+    # saying who handed it over
+    assert names == ["钱二"]
     assert "来自 王组长" in handed.get_text()
+    zhao = page.select_one(f".follow-ups .walk-row[data-customer='{steer.customers['c_zhao'].id}']")
+    assert "来自 王组长" in zhao.get_text()
     # the group comes before the walk list (DESIGN.md "Today's order")
     sections = [s.get("id") or s.select_one("h2").get_text() for s in page.select("#walk > section")]
     assert sections.index("handed") < len(sections) - 1
@@ -371,9 +375,10 @@ def test_the_team_ledger_and_a_reassigned_follow_up_on_todays_list(steer, client
     follow = FollowUp.get_by_id(follow.id)
     assert (follow.user_id, follow.handed_by_id) == (steer.users["mgr2"].id, lead.id)
     login(client, "mgr2")
-    handed = soup(client.get("/today")).select_one("#handed")
-    assert "赵一" in handed.get_text() and "来自 王组长" in handed.get_text()
-    assert "11-20" in handed.get_text()
+    # overdue since 11-20: in Today's first group, saying who reassigned it
+    follow_ups = soup(client.get("/today")).select_one(".follow-ups")
+    assert "赵一" in follow_ups.get_text() and "来自 王组长" in follow_ups.get_text()
+    assert "11-20" in follow_ups.get_text()
     with pytest.raises(Refused) as refused:
         team.reassign_follow_up(user(steer, "lead2"), follow.id, steer.users["mgr1"].id)
     assert refused.value.code == "not_found"

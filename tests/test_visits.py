@@ -347,7 +347,8 @@ def test_a_town_customer_in_the_walk_shows_and_sorts_by_street(app, county, clie
     login(client, "mgr1")
     _, page = walk(client, lat="28.9150", lng="107.6050")
     row = next(li for li in page.select(".to-visit .walk-row") if "老街药房" in li.text)
-    assert row.select_one(".row-sub").text.split("·")[0].split() == ["老街", "12号"]
+    assert row.select_one(".row-sub .place").text.split() == ["老街", "12号"]
+    assert row.select_one(".row-sub .walk-reason").text == "从未走访"
     names, _ = walk(client)
     # without a position: the village's customers, then the town's by street
     assert names[-1] == "老街药房" and len(names) > 1

@@ -77,6 +77,12 @@ DEFINITIONS = {
                         _l("The period the coverage colours judge, on the map and the team's coverage page.")),
     "gold_rhythm_days": (30, _int_between(1, 365), str,
                          _l("A gold customer not contacted for this many days is past the gold rhythm.")),
+    # Each tier's contact rhythm (分层维护频次, DESIGN.md): Today puts a customer past it first.
+    "mass_rhythm_days": (90, _int_between(1, 730), str,
+                         _l("A mass customer not contacted for this many days is past the mass rhythm.")),
+    "potential_rhythm_days": (180, _int_between(1, 730), str,
+                              _l("A potential customer not contacted for this many days is past the "
+                                 "potential rhythm.")),
 }
 
 

@@ -21,7 +21,7 @@ from app import clock
 from app.crypto import mask_phone
 from app.models import Product
 from app.views.visits import OUTCOME_LABELS, RESULT_LABELS, _walk_formats
-from app.walk import walk_list
+from app.walk import reasons, walk_list
 from app.web import render, roles_required
 
 bp = Blueprint("offline", __name__)
@@ -88,25 +88,32 @@ def page():
 @roles_required("manager")
 def data():
     """What a manager's phone keeps for reading offline: Today's walk list in the server's
-    order (each row with its group and position: the phone only sorts by distance inside
-    a group), the cards of those customers (masked as on the customer page), the products
+    order (each row with its section, group, position and reason: the phone only sorts by
+    distance inside a group), the cards of those customers (masked as on the customer page), the products
     and the outcomes. The service worker keeps it in the manager's data cache, which signing
     out clears."""
-    walk = walk_list(current_user)
+    # The whole list in one call: the first groups whole, then up to OFFLINE_ROWS walk rows.
+    walk = walk_list(current_user, limit=OFFLINE_ROWS)
+    why = reasons()
     rows, cards = [], {}
+
+    def add(section, row, customer_id, **extra):
+        rows.append({"id": customer_id, "section": section, "group": row.group, "position": row.position,
+                     "reason": why[row.group], **extra})
+
     for follow in walk.follow_ups:
         c = follow.customer
-        rows.append({"id": c.id, "group": follow.group, "position": follow.position,
-                     "lat": c.lat, "lng": c.lng, "follow_up": follow.due_on.isoformat()})
+        add("follow_ups", follow, c.id, lat=c.lat, lng=c.lng, follow_up=follow.due_on.isoformat())
         cards[c.id] = {"id": c.id, "name": c.name, "tier": c.tier}
-    shown = walk.customers
-    while len(shown) < min(walk.remaining, OFFLINE_ROWS):
-        more = walk_list(current_user, offset=len(shown)).customers
-        if not more:
-            break
-        shown = shown + more
-    for c in shown[:OFFLINE_ROWS]:
-        rows.append({"id": c.id, "group": c.group, "position": c.position, "lat": c.lat, "lng": c.lng})
+    for h in walk.handed:
+        add("handed", h, h.customer_id, lat=None, lng=None)
+        cards.setdefault(h.customer_id, {"id": h.customer_id, "name": h.name, "tier": h.tier,
+                                         "village": h.village, "group_name": h.group_name})
+    for a in walk.alerts:
+        add("alerts", a, a.customer_id, lat=None, lng=None, matures_on=a.holdings[0].matures_on.isoformat())
+        cards.setdefault(a.customer_id, {"id": a.customer_id, "name": a.name, "tier": a.tier})
+    for c in walk.customers:
+        add("walk", c, c.id, lat=c.lat, lng=c.lng)
         cards.setdefault(c.id, {"id": c.id, "name": c.name, "tier": c.tier, "village": c.village,
                                 "group_name": c.group_name, "street": c.street, "house_no": c.house_no,
                                 "last_visit": c.last_visit_day and c.last_visit_day.isoformat()})

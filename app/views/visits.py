@@ -16,9 +16,8 @@ from app import clock, geo
 from app.models import Customer, FollowUp, Holding, Lead, Product, Territory, Visit
 from app.models.product import likely_first
 from app.models.refused import CONFLICT, NOT_FOUND, Problems, Refused
-from app.models.team import handed_for_today
 from app.models.visit import PHOTO_MAX_BYTES, Fix, photo_root, results_for
-from app.walk import walk_list
+from app.walk import GROUPS, reasons, walk_list
 from app.web import get_visible_or_404, render, roles_required, wants_fragment
 
 bp = Blueprint("visits", __name__)
@@ -79,7 +78,7 @@ def today():
                       formats=_walk_formats())
     counts = Visit.day_counters(current_user)
     walk = walk_list(current_user, here, offset=offset)
-    handed = handed_for_today(current_user)  # Today's 2nd group: what a team lead handed over
+    handed = walk.handed  # Today's 2nd group: what a team lead handed over
     counts["follow_ups_due"] = len(walk.follow_ups)
     # The leads panel is part of the whole page only, not of the walk list's fragment.
     leads = None if wants_fragment() else Lead.for_today(current_user)
@@ -95,7 +94,10 @@ WALK_FORMATS = {"last_visit": _l("last visit %(day)s"), "overdue": _l("overdue s
 
 
 def _walk_formats():
-    return {key: str(text) for key, text in WALK_FORMATS.items()}
+    # The reasons of the walk list's groups; the plain "not yet visited this week" rows (rest)
+    # carry none: the list's heading says it; a never visited row says so once, in its reason.
+    return {**{key: str(text) for key, text in WALK_FORMATS.items()}, "reasons": reasons(),
+            "rest": GROUPS["rest"], "never": GROUPS["never"]}
 
 
 # --- Check-in and the visit form -----------------------------------------------------

@@ -188,3 +188,62 @@ document.addEventListener("htmx:responseError", function (event) {
   }
   }
 })();
+
+// --- Today offline: the whole walk list from what the phone kept ---------------------------
+// The kept Today carries its first page of the walk list; the rest is in /offline/data, each
+// row with its group and position from the server. Offline, the "more" link shows them all
+// here (today.js then sorts by distance inside each group, as for the page's own rows).
+(function () {
+  var body = document.body;
+  var list = document.querySelector("#walk ul.to-visit");
+  if (!list || !window.caches) { return; }
+  async function showKept() {
+    var template = document.getElementById("walk-row-template");
+    var response = template && await (await caches.open("zrt-data")).match("/offline/data");
+    if (!response) { return false; }
+    var data = await response.json();
+    if (data.user !== Number(body.dataset.user || 0)) { return false; }
+    var cards = new Map(data.cards.map(function (c) { return [c.id, c]; }));
+    var here = new Set(Array.prototype.map.call(list.querySelectorAll("li.walk-row"),
+      function (li) { return Number(li.dataset.customer); }));
+    var labels = template.dataset, more = list.querySelector(":scope > li.more");
+    data.rows.filter(function (r) { return r.section === "walk" && !here.has(r.id); })
+      .sort(function (a, b) { return a.position - b.position; })
+      .forEach(function (r) {
+        var c = cards.get(r.id) || { name: "#" + r.id, tier: "potential" };
+        var li = template.content.firstElementChild.cloneNode(true);
+        li.dataset.customer = r.id; li.dataset.group = r.group; li.dataset.pos = r.position;
+        if (r.lat !== null && r.lat !== undefined) { li.dataset.lat = r.lat; li.dataset.lng = r.lng; }
+        li.querySelector("a.row").setAttribute("href", "/customers/" + r.id);
+        li.querySelector("a.check-in").setAttribute("href", "/visits/check-in/" + r.id);
+        var tier = li.querySelector(".tier");
+        tier.textContent = labels["tier" + c.tier.charAt(0).toUpperCase() + c.tier.slice(1)] || "";
+        tier.className = "tier tier-" + c.tier;
+        tier.parentNode.insertBefore(document.createTextNode(c.name + " "), tier);
+        var reason = li.querySelector(".walk-reason");
+        if (String(r.group) === labels.rest) { reason.remove(); } else {
+          reason.textContent = r.reason; reason.classList.add("g" + r.group);
+        }
+        li.querySelector(".place").textContent = [c.village || c.street, c.group_name || c.house_no].filter(Boolean).join(" ");
+        li.querySelector(".row-meta").textContent = c.last_visit
+          ? labels.lastVisit.replace("%(day)s", c.last_visit.slice(5))
+          : (String(r.group) === labels.neverGroup ? "" : labels.never);
+        list.insertBefore(li, more);
+      });
+    if (more) { more.remove(); }
+    document.dispatchEvent(new CustomEvent("zrt:rows"));
+    return true;
+  }
+  // Before htmx sees the click: offline, the next rows are on the phone already.
+  document.addEventListener("click", function (event) {
+    var link = event.target.closest && event.target.closest("#walk ul.to-visit li.more a");
+    if (!link || !body.dataset.offline) { return; }
+    event.preventDefault();
+    event.stopPropagation();
+    showKept();
+  }, true);
+  // Online as far as the phone knows, but the request failed: the kept rows all the same.
+  document.body.addEventListener("htmx:sendError", function (event) {
+    if (event.detail.elt && event.detail.elt.closest("#walk ul.to-visit li.more")) { showKept(); }
+  });
+})();

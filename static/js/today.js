@@ -29,7 +29,11 @@
     });
     status.textContent = status.dataset.msgNear || "";
   }
+  var last = null;
+  // Rows added from what the phone kept (app.js) take their place by distance too.
+  document.addEventListener("zrt:rows", function () { if (last) { sortHere(last); } });
   navigator.geolocation.getCurrentPosition(function (pos) {
+    last = pos;
     if (document.body.dataset.offline) { sortHere(pos); return; }
     var url = status.dataset.locateUrl + "?lat=" + pos.coords.latitude.toFixed(6) +
       "&lng=" + pos.coords.longitude.toFixed(6);

@@ -25,6 +25,7 @@ pytestmark = pytest.mark.browser
 M_LAT = 1 / 110_836
 SHOTS = Path("/tmp/shots/offline17")
 NAMES = ("甲一", "乙二", "丙三", "丁四", "戊五", "己六", "庚七")
+FAR = 32
 
 
 @pytest.fixture(scope="module")
@@ -37,6 +38,10 @@ def live_data():
         county.walk = {name: Customer.create(name=name, lat=28.906 + n * 0.001, lng=107.604, tier="mass",
                                              group_name="三组", phone="13912345678", **common)
                        for n, name in enumerate(NAMES)}
+        # more than a page of the walk list (SHOWN, 30), farther up the valley
+        for n in range(FAR):
+            Customer.create(name=f"雪山户{n + 1:02d}", lat=28.918 + n * 0.0002, lng=107.606, tier="potential",
+                            **{**common, "village": "雪山村"})
         return county
     return build
 
@@ -176,6 +181,19 @@ def test_a_morning_without_signal(browser, live, server, tmp_path):
         page.reload()
         expect(page.locator("#offline-notice")).to_be_visible()
         expect(page.locator(".walk-row", has_text=a.name)).to_be_visible()
+        # the whole walk list, not only the kept page's first 30: "more" shows what the phone kept
+        walk_rows = page.locator("#walk ul.to-visit > li.walk-row")
+        expect(walk_rows).to_have_count(30)
+        page.locator("#walk ul.to-visit li.more a").click()
+        expect(walk_rows).to_have_count(len(NAMES) + 1 + FAR)  # and 吴小梅; 周大福 was visited this week
+        expect(page.locator("#walk ul.to-visit li.more")).to_have_count(0)
+        last = walk_rows.filter(has_text=f"雪山户{FAR}")
+        expect(last.locator(".walk-reason")).to_have_text("从未走访")
+        expect(last.locator(".place")).to_have_text("雪山村")
+        assert last.locator("a.check-in").get_attribute("href").startswith("/visits/check-in/")
+        Path("/tmp/shots/walk17").mkdir(parents=True, exist_ok=True)
+        last.scroll_into_view_if_needed()
+        page.screenshot(path="/tmp/shots/walk17/today-offline-all.png")
         # a customer's card, as the phone kept it (masked)
         page.locator(".walk-row", has_text=b.name).locator("a.row").click()
         expect(page.locator("#card-name")).to_have_text(b.name)

@@ -36,6 +36,8 @@ class SettingsForm(FlaskForm):
         SelectChoice("quarter", _l("A quarter"))],
         validate_choice=False)  # checked by the setting's own rule below
     gold_rhythm_days = StringField(_l("Gold rhythm (days)"))
+    mass_rhythm_days = StringField(_l("Mass rhythm (days)"))
+    potential_rhythm_days = StringField(_l("Potential rhythm (days)"))
 
     def validate(self, extra_validators=None):
         """Parse every value with the setting's own rule; keep the typed values."""
