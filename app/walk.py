@@ -302,6 +302,9 @@ _LAST_CONTACTS = Prepared("walk_last_contacts", lambda p: _to_visit(
               Customer.group_name.is_null(), Customer.group_name, Customer.house_no.is_null(), Customer.house_no,
               TIER_SQL, Customer.name, Customer.id))
 _NEWEST_VISIT = Prepared("walk_newest_visit", lambda p: Visit.select(fn.MAX(Visit.id)))
+# A review (a rejected visit stops being contact) makes the table again: reviews are a team
+# lead's few decisions a day, read through visit(reviewed_at).
+_LAST_REVIEW = Prepared("walk_last_review", lambda p: Visit.select(fn.MAX(Visit.reviewed_at)))
 _VISITS_AFTER = Prepared("walk_visits_after", lambda p: Visit.select(Visit.customer, Visit.made_at).where(
     (Visit.id > p.after) & (Visit.id <= p.until) & Visit.counts(False)))
 
@@ -319,10 +322,15 @@ def _page(shown):
 # Reading each customer's last visit is one index seek a customer (~2 µs), and ordering them by
 # place a sort reading the table: 20 ms for a manager's 5,000, on every Today. A process keeps
 # each manager's table for the day and brings it up to date from the visits added since (by
-# id: a late upload of an older visit counts too). A visit rejected or moved by a merge later
-# that day, or a customer's new village, is seen the next day, or when the table is made again
-# (a visit deleted, a customer new to the manager's scope).
+# id: a late upload of an older visit counts too), made again after any review (a rejected visit
+# stops being contact at once), a visit deleted or a customer new to the manager's scope. A visit
+# moved by a merge later that day, or a customer's new village (the order only), is seen the
+# next day.
 CONTACTS_KEPT = 256
+# Ids are handed out before commit: on PostgreSQL a check-in may commit after one with a higher
+# id was read. The visits of the last LATE_IDS ids are read again (taking the later contact
+# twice changes nothing).
+LATE_IDS = 500
 _contacts = OrderedDict()
 _contacts_lock = threading.Lock()
 
@@ -342,25 +350,25 @@ def last_contacts(user, day, fresh=False):
         token = db._walk_token = uuid.uuid4().hex
     key = (token, user.id, day)
     newest = _NEWEST_VISIT.scalar() or 0
+    reviewed = _LAST_REVIEW.scalar()
     with _contacts_lock:
         kept = _contacts.get(key)
-    if kept is not None and kept[0] <= newest and not fresh:
-        upto, table = kept
-        if newest > upto:
-            for cid, made_at in _VISITS_AFTER.cursor(after=upto, until=newest):
-                if cid in table:
-                    rank, last = table[cid]
-                    moment = _as_moment(made_at)
-                    if last is None or moment > last:
-                        table[cid] = rank, moment
+    if kept is not None and kept[0] <= newest and kept[1] == reviewed and not fresh:
+        upto, _, table = kept
+        for cid, made_at in _VISITS_AFTER.cursor(after=max(upto - LATE_IDS, 0), until=newest):
+            if cid in table:
+                rank, last = table[cid]
+                moment = _as_moment(made_at)
+                if last is None or moment > last:
+                    table[cid] = rank, moment
         with _contacts_lock:
-            _contacts[key] = (newest, table)
+            _contacts[key] = (newest, reviewed, table)
             _contacts.move_to_end(key)
         return table
     table = {cid: (rank, _as_moment(last))
              for rank, (cid, last) in enumerate(_LAST_CONTACTS.cursor(user_id=user.id, day=day))}
     with _contacts_lock:
-        _contacts[key] = (newest, table)
+        _contacts[key] = (newest, reviewed, table)
         while len(_contacts) > CONTACTS_KEPT:
             _contacts.popitem(last=False)
     return table

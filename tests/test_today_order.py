@@ -9,7 +9,7 @@ import pytest
 
 from app import clock
 from app.db import database
-from app.models import Campaign, CampaignTerritory, Customer, FollowUp, Holding, User, Visit
+from app.models import Campaign, CampaignTerritory, Customer, FollowUp, Holding, User, Visit, review
 from app.models.team import HandedCustomer
 from app.walk import GROUPS, walk_list
 from tests.conftest import soup
@@ -138,7 +138,8 @@ def test_a_bank_with_a_shorter_mass_rhythm_moves_a_customer_up(app, county, orde
 
 def test_a_visit_uploaded_late_counts_at_once_and_a_deleted_one_is_forgotten(app, county, order):
     """Each manager's last contacts are kept for the day (app/walk.py last_contacts): a visit
-    added since, even one made days ago and uploaded late, counts at the next Today."""
+    added since, even one made days ago and uploaded late, counts at the next Today; a rejected
+    one stops counting at the next Today."""
     today = clock.today()
     with app.app_context(), database.obj.connection_context():
         mgr1 = User.get_by_id(county.users["mgr1"].id)
@@ -155,3 +156,10 @@ def test_a_visit_uploaded_late_counts_at_once_and_a_deleted_one_is_forgotten(app
         Visit.delete().where(Visit.id >= late.id).execute()
         groups = {w.name: w.group for w in walk_list(mgr1, limit=50).customers}
         assert (groups["从未乙"], groups["从未丙"]) == (8, 8)
+        # a visit a team lead rejects stops being contact at once: the customer is back on the list
+        doubtful = Visit.create(client_uuid=str(uuid.uuid4()), customer=order["从未丙"], user=county.users["mgr1"],
+                                outcome="met", verified=False, made_at=clock.now())
+        assert "从未丙" not in {w.name for w in walk_list(mgr1, limit=50).customers}
+        review.decide(User.get_by_id(county.users["lead1"].id), doubtful.id, "rejected", "照片与客户不符")
+        groups = {w.name: w.group for w in walk_list(mgr1, limit=50).customers}
+        assert groups["从未丙"] == 8
