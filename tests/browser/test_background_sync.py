@@ -1,0 +1,72 @@
+"""Background Sync: a lead kept while the server is unreachable is sent by the service worker's
+`sync` event alone, with no page of the app open to send it.
+
+Headless Chromium registers the worker's sync tag but fires it only when it sees the network
+come back (it never went: only our server did), and a failed try is retried minutes later.
+DevTools fires it on demand (`ServiceWorker.dispatchSyncEvent`), as the browser would.
+"""
+import pytest
+from playwright.sync_api import expect
+
+from app.models import Lead
+from tests.browser.conftest import PHONE, sign_in
+from tests.browser.test_offline import WAITING_IN_IDB, Server, wait_until
+
+pytestmark = pytest.mark.browser
+
+
+def leads_named(live, name):
+    with live.db.connection_context():
+        return Lead.select().where(Lead.name == name).count()
+
+
+def test_the_sync_event_alone_sends_what_waits(browser, live):
+    server = Server(live.app)
+    base = server.start()
+    context = browser.new_context(viewport=PHONE, locale="zh-CN", timezone_id="Asia/Shanghai")
+    page = context.new_page()
+    try:
+        sign_in(page, base, "mgr1")
+        page.evaluate("navigator.serviceWorker.ready")
+        page.goto(f"{base}/leads/new")
+        wait_until(page, "() => navigator.serviceWorker.controller !== null")
+        wait_until(page, "async () => !!(await (await caches.open('zrt-data')).match('/outbox'))")
+
+        server.stop()  # no server: the post fails in the worker, which keeps it and registers a sync
+        page.locator("#name").fill("后台同步")
+        page.locator("#phone").fill("13700001234")
+        page.locator("#product").select_option(label="节节高")
+        page.locator("#source").select_option(value="referral")
+        page.locator("form.lead-form button[type=submit]").last.click()
+        page.wait_for_url("**/outbox?saved=*")
+        assert page.evaluate(WAITING_IN_IDB) == 1
+        wait_until(page, "async () => (await (await navigator.serviceWorker.ready).sync.getTags()).includes('zrt-outbox')")
+
+        # No page of the app is left to send it: only the worker can.
+        page.goto("about:blank")
+        server.start()
+        cdp = context.new_cdp_session(page)
+        registrations = []
+        cdp.on("ServiceWorker.workerRegistrationUpdated", lambda event: registrations.extend(event["registrations"]))
+        cdp.send("ServiceWorker.enable")
+        for _ in range(50):
+            if registrations:
+                break
+            page.wait_for_timeout(100)
+        registration = next(r for r in registrations if r["scopeURL"] == base + "/" and not r["isDeleted"])
+        assert leads_named(live, "后台同步") == 0
+        for _ in range(2):  # twice: the second finds nothing waiting and sends nothing again
+            cdp.send("ServiceWorker.dispatchSyncEvent", {"origin": base, "registrationId": registration["registrationId"],
+                                                         "tag": "zrt-outbox", "lastChance": False})
+            for _ in range(100):
+                if leads_named(live, "后台同步"):
+                    break
+                page.wait_for_timeout(100)
+        assert leads_named(live, "后台同步") == 1
+
+        page.goto(f"{base}/outbox")
+        expect(page.locator("#outbox-badge")).to_be_hidden()
+        assert page.evaluate(WAITING_IN_IDB) == 0
+    finally:
+        context.close()
+        server.stop()
