@@ -12,6 +12,33 @@ document.addEventListener("htmx:responseError", function (event) {
   var body = document.body;
   var notice = document.getElementById("offline-notice");
   if (notice && body.dataset.offline) { notice.hidden = false; }
+  // A page the phone kept says how old it is ("离线数据，更新于 10:42") until the fresh one is in.
+  var age = document.getElementById("kept-age");
+  if (age && body.dataset.keptAt) {
+    var at = new Date(Number(body.dataset.keptAt));
+    age.textContent = age.dataset.msg.replace("{time}", at.toLocaleTimeString("zh-CN",
+      { hour: "2-digit", minute: "2-digit", hour12: false, timeZone: "Asia/Shanghai" }));
+    age.hidden = false;
+  }
+  // Today from the phone's copy: the worker brings the fresh page into its cache behind it and
+  // says so (CACHE_UPDATED, as workbox-broadcast-update does); the page then shows the fresh one.
+  async function freshen() {
+    if (!body.dataset.keptAt || location.pathname !== "/today" || location.search || !window.caches) { return; }
+    var response = await (await caches.open("zrt-data")).match("/today");
+    if (!response || Number(response.headers.get("X-Zrt-Kept-At") || 0) <= Number(body.dataset.keptAt)) { return; }
+    var fresh = new DOMParser().parseFromString(await response.text(), "text/html");
+    var main = fresh.getElementById("main");
+    if (!main || fresh.body.dataset.user !== body.dataset.user || !body.dataset.keptAt) { return; }
+    document.getElementById("main").replaceWith(main);
+    delete body.dataset.keptAt; delete body.dataset.kept; delete body.dataset.offline;
+    if (window.htmx) { window.htmx.process(main); }
+  }
+  if (navigator.serviceWorker && body.dataset.keptAt) {
+    navigator.serviceWorker.addEventListener("message", function (event) {
+      if (event.data && event.data.type === "CACHE_UPDATED") { freshen().catch(function () {}); }
+    });
+    window.addEventListener("load", function () { freshen().catch(function () {}); });
+  }
   if (notice && body.dataset.kept) {
     // Today from the phone's recent copy: say so if there is no connection behind it.
     fetch("/manifest.webmanifest", { method: "HEAD", cache: "no-store" }).catch(function () {

@@ -175,6 +175,7 @@ def test_a_morning_without_signal(browser, live, server, tmp_path):
         server.stop()
         page.reload()
         expect(page.locator("#offline-notice")).to_be_visible()
+        expect(page.locator("#kept-age")).to_contain_text("离线数据，更新于")
         expect(page.locator(".walk-row", has_text=a.name)).to_be_visible()
         # a customer's card, as the phone kept it (masked)
         page.locator(".walk-row", has_text=b.name).locator("a.row").click()
