@@ -12,9 +12,9 @@ document.addEventListener("htmx:responseError", function (event) {
   var body = document.body;
   var notice = document.getElementById("offline-notice");
   if (notice && body.dataset.offline) { notice.hidden = false; }
-  // A page the phone kept says how old it is ("离线数据，更新于 10:42") until the fresh one is in.
+  // Today from the phone's copy says how old it is ("离线数据，更新于 10:42") until the fresh one is in.
   var age = document.getElementById("kept-age");
-  if (age && body.dataset.keptAt) {
+  if (age && body.dataset.keptAt && document.getElementById("walk")) {
     var at = new Date(Number(body.dataset.keptAt));
     age.textContent = age.dataset.msg.replace("{time}", at.toLocaleTimeString("zh-CN",
       { hour: "2-digit", minute: "2-digit", hour12: false, timeZone: "Asia/Shanghai" }));
@@ -35,15 +35,21 @@ document.addEventListener("htmx:responseError", function (event) {
   }
   if (navigator.serviceWorker && body.dataset.keptAt) {
     navigator.serviceWorker.addEventListener("message", function (event) {
-      if (event.data && event.data.type === "CACHE_UPDATED") { freshen().catch(function () {}); }
+      // Before the load event the kept page is still being shown: it is swapped after it.
+      if (event.data && event.data.type === "CACHE_UPDATED" && document.readyState === "complete") {
+        freshen().catch(function () {});
+      }
     });
     window.addEventListener("load", function () { freshen().catch(function () {}); });
   }
   if (notice && body.dataset.kept) {
-    // Today from the phone's recent copy: say so if there is no connection behind it.
-    fetch("/manifest.webmanifest", { method: "HEAD", cache: "no-store" }).catch(function () {
-      notice.hidden = false;
-      body.dataset.offline = "1";
+    // Today from the phone's recent copy: say so if there is no connection behind it (asked
+    // after the load event: the page is on screen first).
+    window.addEventListener("load", function () {
+      fetch("/manifest.webmanifest", { method: "HEAD", cache: "no-store" }).catch(function () {
+        notice.hidden = false;
+        if (body.dataset.keptAt) { body.dataset.offline = "1"; }
+      });
     });
   }
 
