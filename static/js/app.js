@@ -25,6 +25,7 @@ document.addEventListener("htmx:responseError", function (event) {
   async function freshen() {
     if (!body.dataset.keptAt || location.pathname !== "/today" || location.search || !window.caches) { return; }
     var response = await (await caches.open("zrt-data")).match("/today");
+    if (!response && body.dataset.kept) { location.href = "/login"; return; } // the session ended (sw.js)
     if (!response || Number(response.headers.get("X-Zrt-Kept-At") || 0) <= Number(body.dataset.keptAt)) { return; }
     var fresh = new DOMParser().parseFromString(await response.text(), "text/html");
     var main = fresh.getElementById("main");

@@ -93,7 +93,18 @@ var broadcastUpdate = {
   }
 };
 var todayKept = new wb.strategies.StaleWhileRevalidate({ cacheName: DATA, plugins: [
-  { cacheWillUpdate: keptOnPurpose.cacheWillUpdate, cacheKeyWillBeUsed: keptOnPurpose.cacheKeyWillBeUsed,
+  { cacheWillUpdate: async function (args) {
+      // The server sends this phone to sign-in (the session ended): the copy is not shown again,
+      // and the page, finding it gone, goes to sign-in (app.js).
+      var response = args.response;
+      if (response && (response.type === "opaqueredirect" || response.redirected || response.status === 401)) {
+        await (await caches.open(DATA)).delete("/today");
+        await broadcastUpdate.cacheDidUpdate({ cacheName: DATA, request: args.request });
+        return null;
+      }
+      return keptOnPurpose.cacheWillUpdate(args);
+    },
+    cacheKeyWillBeUsed: keptOnPurpose.cacheKeyWillBeUsed,
     cachedResponseWillBeUsed: async function (args) {
       return args.cachedResponse && marked(args.cachedResponse, "data-kept=\"1\"");
     } },

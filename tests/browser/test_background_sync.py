@@ -6,12 +6,13 @@ come back (it never went: only our server did), and a failed try is retried minu
 DevTools fires it on demand (`ServiceWorker.dispatchSyncEvent`), as the browser would.
 
 Today opened again comes from the phone's copy at once, says how old it is, and is replaced by
-the fresh page when the worker has it (stale-while-revalidate, static/js/sw.js).
+the fresh page when the worker has it (stale-while-revalidate, static/js/sw.js); when the server
+answers that the session has ended, the copy goes and the page goes to sign-in.
 """
 import pytest
 from playwright.sync_api import expect
 
-from app.models import Customer, Lead
+from app.models import Customer, Lead, User
 from tests.browser.conftest import PHONE, sign_in
 from tests.browser.test_offline import WAITING_IN_IDB, Server, wait_until
 
@@ -109,6 +110,27 @@ def test_today_from_the_phone_says_its_age_then_shows_the_fresh_one(browser, liv
         finally:
             with live.db.connection_context():
                 Customer.update(name=old).where(Customer.id == customer_id).execute()
+    finally:
+        context.close()
+        server.stop()
+
+
+def test_today_from_the_phone_goes_to_sign_in_when_the_session_has_ended(browser, live):
+    server = Server(live.app)
+    base = server.start()
+    context = browser.new_context(viewport=PHONE, locale="zh-CN", timezone_id="Asia/Shanghai")
+    page = context.new_page()
+    try:
+        sign_in(page, base, "mgr1")
+        page.evaluate("navigator.serviceWorker.ready")
+        page.goto(f"{base}/today")
+        wait_until(page, "() => navigator.serviceWorker.controller !== null")
+        wait_until(page, "async () => !!(await (await caches.open('zrt-data')).match('/today'))")
+        with live.db.connection_context():
+            User.end_sessions(live.county.users["mgr1"].id)
+        page.goto(f"{base}/today")
+        page.wait_for_url(f"{base}/login")
+        assert page.evaluate("caches.has('zrt-data')") is False  # nobody signed in: nothing kept
     finally:
         context.close()
         server.stop()
