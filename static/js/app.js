@@ -11,6 +11,7 @@ document.addEventListener("htmx:responseError", function (event) {
 (function () {
   var body = document.body;
   var notice = document.getElementById("offline-notice");
+  var noConnection = false;
   if (notice && body.dataset.offline) { notice.hidden = false; }
   // Today from the phone's copy says how old it is ("离线数据，更新于 10:42") until the fresh one is in.
   var age = document.getElementById("kept-age");
@@ -31,7 +32,8 @@ document.addEventListener("htmx:responseError", function (event) {
     var main = fresh.getElementById("main");
     if (!main || fresh.body.dataset.user !== body.dataset.user || !body.dataset.keptAt) { return; }
     document.getElementById("main").replaceWith(main);
-    delete body.dataset.keptAt; delete body.dataset.kept; delete body.dataset.offline;
+    delete body.dataset.keptAt; delete body.dataset.kept;
+    if (noConnection) { document.getElementById("offline-notice").hidden = false; } else { delete body.dataset.offline; }
     if (window.htmx) { window.htmx.process(main); }
   }
   if (navigator.serviceWorker && body.dataset.keptAt) {
@@ -48,8 +50,10 @@ document.addEventListener("htmx:responseError", function (event) {
     // after the load event: the page is on screen first).
     window.addEventListener("load", function () {
       fetch("/manifest.webmanifest", { method: "HEAD", cache: "no-store" }).catch(function () {
-        notice.hidden = false;
-        if (body.dataset.keptAt) { body.dataset.offline = "1"; }
+        // (looked up again: the fresh page may have been swapped in meanwhile)
+        noConnection = true;
+        document.getElementById("offline-notice").hidden = false;
+        body.dataset.offline = "1";
       });
     });
   }
