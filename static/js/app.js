@@ -14,26 +14,33 @@ document.addEventListener("htmx:responseError", function (event) {
   var noConnection = false;
   if (notice && body.dataset.offline) { notice.hidden = false; }
   // Today from the phone's copy says how old it is ("离线数据，更新于 10:42") until the fresh one is in.
-  var age = document.getElementById("kept-age");
-  if (age && body.dataset.keptAt && document.getElementById("walk")) {
-    var at = new Date(Number(body.dataset.keptAt));
-    age.textContent = age.dataset.msg.replace("{time}", at.toLocaleTimeString("zh-CN",
+  var shownAt = Number(body.dataset.keptAt || 0);  // when the copy on screen was kept
+  function showAge() {
+    var age = document.getElementById("kept-age");  // (looked up: #main may have been swapped)
+    if (!age || !shownAt || !document.getElementById("walk")) { return; }
+    age.textContent = age.dataset.msg.replace("{time}", new Date(shownAt).toLocaleTimeString("zh-CN",
       { hour: "2-digit", minute: "2-digit", hour12: false, timeZone: "Asia/Shanghai" }));
     age.hidden = false;
   }
+  showAge();
   // Today from the phone's copy: the worker brings the fresh page into its cache behind it and
   // says so (CACHE_UPDATED, as workbox-broadcast-update does); the page then shows the fresh one.
   async function freshen() {
     if (!body.dataset.keptAt || location.pathname !== "/today" || location.search || !window.caches) { return; }
     var response = await (await caches.open("zrt-data")).match("/today");
     if (!response && body.dataset.kept) { location.href = "/login"; return; } // the session ended (sw.js)
-    if (!response || Number(response.headers.get("X-Zrt-Kept-At") || 0) <= Number(body.dataset.keptAt)) { return; }
+    var freshAt = Number(response && response.headers.get("X-Zrt-Kept-At") || 0);
+    if (!response || freshAt <= Number(body.dataset.keptAt)) { return; }
     var fresh = new DOMParser().parseFromString(await response.text(), "text/html");
     var main = fresh.getElementById("main");
     if (!main || fresh.body.dataset.user !== body.dataset.user || !body.dataset.keptAt) { return; }
     document.getElementById("main").replaceWith(main);
     delete body.dataset.keptAt; delete body.dataset.kept;
-    if (noConnection) { document.getElementById("offline-notice").hidden = false; } else { delete body.dataset.offline; }
+    shownAt = freshAt;
+    if (noConnection) {  // fresher, but still a copy: offline, it says so and how old it is
+      document.getElementById("offline-notice").hidden = false;
+      showAge();
+    } else { delete body.dataset.offline; }
     if (window.htmx) { window.htmx.process(main); }
   }
   if (navigator.serviceWorker && body.dataset.keptAt) {
@@ -54,6 +61,7 @@ document.addEventListener("htmx:responseError", function (event) {
         noConnection = true;
         document.getElementById("offline-notice").hidden = false;
         body.dataset.offline = "1";
+        showAge();
       });
     });
   }
