@@ -43,14 +43,15 @@ document.addEventListener("htmx:responseError", function (event) {
     } else { delete body.dataset.offline; }
     if (window.htmx) { window.htmx.process(main); }
   }
+  // Swapped after the load event and a frame, so the kept copy is painted first.
+  function freshenLater() {
+    requestAnimationFrame(function () { setTimeout(function () { freshen().catch(function () {}); }, 0); });
+  }
   if (navigator.serviceWorker && body.dataset.keptAt) {
     navigator.serviceWorker.addEventListener("message", function (event) {
-      // Before the load event the kept page is still being shown: it is swapped after it.
-      if (event.data && event.data.type === "CACHE_UPDATED" && document.readyState === "complete") {
-        freshen().catch(function () {});
-      }
+      if (event.data && event.data.type === "CACHE_UPDATED" && document.readyState === "complete") { freshenLater(); }
     });
-    window.addEventListener("load", function () { freshen().catch(function () {}); });
+    window.addEventListener("load", freshenLater);
   }
   if (notice && body.dataset.kept) {
     // Today from the phone's recent copy: say so if there is no connection behind it (asked
