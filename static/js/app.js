@@ -11,12 +11,59 @@ document.addEventListener("htmx:responseError", function (event) {
 (function () {
   var body = document.body;
   var notice = document.getElementById("offline-notice");
+  var noConnection = false;
   if (notice && body.dataset.offline) { notice.hidden = false; }
+  // Today from the phone's copy says how old it is ("离线数据，更新于 10:42") until the fresh one is in.
+  var shownAt = Number(body.dataset.keptAt || 0);  // when the copy on screen was kept
+  function showAge() {
+    var age = document.getElementById("kept-age");  // (looked up: #main may have been swapped)
+    if (!age || !shownAt || !document.getElementById("walk")) { return; }
+    age.textContent = age.dataset.msg.replace("{time}", new Date(shownAt).toLocaleTimeString("zh-CN",
+      { hour: "2-digit", minute: "2-digit", hour12: false, timeZone: "Asia/Shanghai" }));
+    age.hidden = false;
+  }
+  showAge();
+  // Today from the phone's copy: the worker brings the fresh page into its cache behind it and
+  // says so (CACHE_UPDATED, as workbox-broadcast-update does); the page then shows the fresh one.
+  async function freshen() {
+    if (!body.dataset.keptAt || location.pathname !== "/today" || location.search || !window.caches) { return; }
+    var response = await (await caches.open("zrt-data")).match("/today");
+    if (!response && body.dataset.kept) { location.href = "/login"; return; } // the session ended (sw.js)
+    var freshAt = Number(response && response.headers.get("X-Zrt-Kept-At") || 0);
+    if (!response || freshAt <= Number(body.dataset.keptAt)) { return; }
+    var fresh = new DOMParser().parseFromString(await response.text(), "text/html");
+    var main = fresh.getElementById("main");
+    if (!main || fresh.body.dataset.user !== body.dataset.user || !body.dataset.keptAt) { return; }
+    document.getElementById("main").replaceWith(main);
+    delete body.dataset.keptAt; delete body.dataset.kept;
+    shownAt = freshAt;
+    if (noConnection) {  // fresher, but still a copy: offline, it says so and how old it is
+      document.getElementById("offline-notice").hidden = false;
+      showAge();
+    } else { delete body.dataset.offline; }
+    if (window.htmx) { window.htmx.process(main); }
+  }
+  // Swapped after the load event and a frame, so the kept copy is painted first.
+  function freshenLater() {
+    requestAnimationFrame(function () { setTimeout(function () { freshen().catch(function () {}); }, 0); });
+  }
+  if (navigator.serviceWorker && body.dataset.keptAt) {
+    navigator.serviceWorker.addEventListener("message", function (event) {
+      if (event.data && event.data.type === "CACHE_UPDATED" && document.readyState === "complete") { freshenLater(); }
+    });
+    window.addEventListener("load", freshenLater);
+  }
   if (notice && body.dataset.kept) {
-    // Today from the phone's recent copy: say so if there is no connection behind it.
-    fetch("/manifest.webmanifest", { method: "HEAD", cache: "no-store" }).catch(function () {
-      notice.hidden = false;
-      body.dataset.offline = "1";
+    // Today from the phone's recent copy: say so if there is no connection behind it (asked
+    // after the load event: the page is on screen first).
+    window.addEventListener("load", function () {
+      fetch("/manifest.webmanifest", { method: "HEAD", cache: "no-store" }).catch(function () {
+        // (looked up again: the fresh page may have been swapped in meanwhile)
+        noConnection = true;
+        document.getElementById("offline-notice").hidden = false;
+        body.dataset.offline = "1";
+        showAge();
+      });
     });
   }
 

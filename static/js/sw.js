@@ -18,7 +18,6 @@ var outbox = self.zrtOutbox;
 var DATA = outbox.DATA_CACHE;
 var KEPT = ["/today", "/outbox", "/leads/new", "/offline/check-in", "/offline/data", "/offline/card"];
 var POST_TIMEOUT_MS = 20000;
-var TODAY_FRESH_MS = 5 * 60 * 1000;
 
 // A write of any kind (a check-in, a lead, a follow-up done, /sync) makes the kept Today stale.
 self.addEventListener("fetch", function (event) {
@@ -37,44 +36,93 @@ self.addEventListener("install", function () { self.skipWaiting(); });
 wb.core.clientsClaim();
 
 // --- pages kept for reading offline ----------------------------------------------------
+// Navigation preload (what workbox-navigation-preload's enable() does): a page's request leaves
+// while the worker starts, and Workbox's strategies answer a navigation with it.
+self.addEventListener("activate", function (event) {
+  if (self.registration.navigationPreload) { event.waitUntil(self.registration.navigationPreload.enable()); }
+});
+
+// The page a kept copy is shown in learns when it was kept (app.js says so: "离线数据，更新于 10:42").
+async function marked(cached, attributes) {
+  var keptAt = cached.headers.get("X-Zrt-Kept-At") || "0";
+  var text = (await cached.text()).replace("<body ", "<body " + attributes + " data-kept-at=\"" + keptAt + "\" ");
+  return new Response(text, { status: 200, headers: cached.headers });
+}
+function isHtml(response) { return (response.headers.get("Content-Type") || "").startsWith("text/html"); }
+
 var keptOnPurpose = {
-  // Only a full, successful answer is kept (a redirect to sign-in never is), under its path.
+  // Only a full, successful answer is kept (a redirect to sign-in never is), under its path,
+  // with when and for whom it was kept.
   cacheWillUpdate: async function (args) {
     var response = args.response;
     var url = new URL(args.request.url);
     if (!response || response.status !== 200 || response.redirected || url.search) { return null; }
     // Nobody signed in on this phone (signed out while this was on its way): nothing is kept.
-    if (!(await outbox.getMeta("user"))) { return null; }
+    var me = await outbox.getMeta("user");
+    if (!me) { return null; }
     var headers = new Headers(response.headers);
     headers.set("X-Zrt-Kept-At", String(Date.now()));
+    headers.set("X-Zrt-User", String(me.id));
     return new Response(await response.blob(), { status: 200, statusText: response.statusText, headers: headers });
   },
   cacheKeyWillBeUsed: async function (args) {
     return new URL(args.request.url).pathname;
   },
-  // A kept page shown offline says so (app.js shows the notice).
+  // A kept page shown offline says so (app.js shows the notice and the age).
   cachedResponseWillBeUsed: async function (args) {
     var cached = args.cachedResponse;
-    if (!cached || !(cached.headers.get("Content-Type") || "").startsWith("text/html")) { return cached; }
-    var text = (await cached.text()).replace("<body ", "<body data-offline=\"1\" ");
-    return new Response(text, { status: 200, headers: cached.headers });
+    return cached && isHtml(cached) ? marked(cached, "data-offline=\"1\"") : cached;
   }
 };
 var kept = new wb.strategies.NetworkFirst({ cacheName: DATA, networkTimeoutSeconds: 10, plugins: [keptOnPurpose] });
 
-// Today opened again within a few minutes, with nothing written since, comes from the phone at
-// once (a repeat visit on a slow line: under a second) and the kept copy is brought up to date
-// behind it; otherwise, and always after a write, the network first.
+// Today opened again, kept for this user less than half an hour ago with nothing written since,
+// is Workbox's stale-while-revalidate: the kept copy at once (a repeat visit on a slow line in
+// under a second), marked with its age, while the navigation preload brings the fresh page into
+// the cache; the page is then told (as workbox-broadcast-update would: CACHE_UPDATED) and swaps
+// it in. Otherwise, and always after a write or a sign-in (a POST), network first, and the kept
+// copy, marked as offline with its age, when the network fails or takes over 4 s.
+var TODAY_FRESH_MS = 30 * 60 * 1000;
+var broadcastUpdate = {
+  cacheDidUpdate: async function (args) {
+    var clients = await self.clients.matchAll({ type: "window" });
+    clients.forEach(function (client) {
+      client.postMessage({ type: "CACHE_UPDATED", meta: "workbox-broadcast-update",
+        payload: { cacheName: args.cacheName, updatedURL: new URL(args.request.url, self.location.origin).href } });
+    });
+  }
+};
+var todayKept = new wb.strategies.StaleWhileRevalidate({ cacheName: DATA, plugins: [
+  { cacheWillUpdate: async function (args) {
+      // The server sends this phone to sign-in (the session ended): the copy is not shown again,
+      // and the page, finding it gone, goes to sign-in (app.js).
+      var response = args.response;
+      if (response && (response.type === "opaqueredirect" || response.redirected || response.status === 401)) {
+        await (await caches.open(DATA)).delete("/today");
+        await broadcastUpdate.cacheDidUpdate({ cacheName: DATA, request: args.request });
+        return null;
+      }
+      return keptOnPurpose.cacheWillUpdate(args);
+    },
+    cacheKeyWillBeUsed: keptOnPurpose.cacheKeyWillBeUsed,
+    cachedResponseWillBeUsed: async function (args) {
+      return args.cachedResponse && marked(args.cachedResponse, "data-kept=\"1\"");
+    } },
+  broadcastUpdate] });
+var todayNetwork = new wb.strategies.NetworkFirst({ cacheName: DATA, networkTimeoutSeconds: 4, plugins: [keptOnPurpose, broadcastUpdate] });
+
 async function today(o) {
   var cached = o.url.search ? null : await (await caches.open(DATA)).match("/today");
-  var keptAt = cached ? Number(cached.headers.get("X-Zrt-Kept-At") || 0) : 0;
-  if (cached && Date.now() - keptAt < TODAY_FRESH_MS && keptAt > ((await outbox.getMeta("wrote_at")) || 0)) {
-    o.event.waitUntil(kept.handle({ event: o.event, request: o.request.url }).catch(function () {}));
-    // The page learns it came from the phone (app.js then checks the connection).
-    var text = (await cached.text()).replace("<body ", "<body data-kept=\"1\" ");
-    return new Response(text, { status: 200, headers: cached.headers });
+  if (cached) {
+    var keptAt = Number(cached.headers.get("X-Zrt-Kept-At") || 0);
+    var me = await outbox.getMeta("user");
+    var wrote = (await outbox.getMeta("wrote_at")) || 0;
+    // Only the copy of the user signed in on this phone, never another's.
+    if (me && String(me.id) === cached.headers.get("X-Zrt-User") && Date.now() - keptAt < TODAY_FRESH_MS && keptAt > wrote) {
+      return todayKept.handle(o);
+    }
   }
-  return kept.handle(o);
+  return todayNetwork.handle(o);
 }
 wb.routing.registerRoute(function (o) {
   return o.url.origin === self.location.origin && o.url.pathname === "/today" &&

@@ -180,6 +180,7 @@ def test_a_morning_without_signal(browser, live, server, tmp_path):
         server.stop()
         page.reload()
         expect(page.locator("#offline-notice")).to_be_visible()
+        expect(page.locator("#kept-age")).to_contain_text("离线数据，更新于")
         expect(page.locator(".walk-row", has_text=a.name)).to_be_visible()
         # the whole walk list, not only the kept page's first 30: "more" shows what the phone kept
         walk_rows = page.locator("#walk ul.to-visit > li.walk-row")
