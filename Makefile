@@ -5,7 +5,8 @@ BIN := $(VENV)/bin
 export FLASK_APP := app
 HOST ?= 127.0.0.1
 PORT ?= 5000
-PYTEST_ARGS ?= -n 2
+# loadgroup: the tests of a costly shared setup on one worker (tests/conftest.py, XDIST_GROUPS)
+PYTEST_ARGS ?= -n 2 --dist loadgroup
 MO := app/translations/zh_Hans_CN/LC_MESSAGES/messages.mo app/translations/en/LC_MESSAGES/messages.mo
 
 .PHONY: setup system run serve demo-db test bench lint messages clean

@@ -19,6 +19,7 @@ from app import clock
 from app.maps import tile_origins
 from app.models import User
 from app.models.prepared import Prepared
+from app.models.refused import FORBIDDEN, NOT_FOUND
 from app.models.setting import for_branch
 
 login_manager = LoginManager()
@@ -131,6 +132,24 @@ def get_visible_or_404(model, record_id):
     if record is None:
         abort(404)
     return record
+
+
+def abort_refused(refused):
+    """The answer to a Refused that says nothing more: 404 for one outside the user's scope
+    (not_found), 403 for what they may see but not do (forbidden). Any other refusal returns,
+    and the view shows its reasons (DEVELOPERS.md, "Write paths and Refused")."""
+    if refused.code == NOT_FOUND:
+        abort(404)
+    if refused.code == FORBIDDEN:
+        abort(403)
+
+
+def flash_refused(refused):
+    """A form that posts and goes back: abort_refused, else every reason flashed for the page
+    the view redirects to."""
+    abort_refused(refused)
+    for message in refused.messages:
+        flash(message)
 
 
 def home_url(user):

@@ -3,17 +3,21 @@
 Model, query and access tests take `app` and run on SQLite and PostgreSQL;
 browser tests use their own live server on SQLite (tests/browser/conftest.py).
 """
+import atexit
 import os
 import re
+import shutil
+import sqlite3
+import tempfile
 
 import psycopg2
 import pytest
 from bs4 import BeautifulSoup
 from hypothesis import HealthCheck, settings
-from peewee import PostgresqlDatabase
+from peewee import DatabaseError, PostgresqlDatabase
 
 from app import clock, create_app
-from app.db import apply_schema, database
+from app.db import apply_schema, close_all, database, open_database
 from app.models import User
 from tests.county import HASH, PASSWORD, build_county
 
@@ -42,6 +46,27 @@ def pytest_configure(config):
     # nbclient/jupyter warn about platformdirs on import; not ours to fix.
     config.addinivalue_line("filterwarnings", "ignore::DeprecationWarning:jupyter_client.*")
     config.addinivalue_line("markers", "browser: drives headless Chromium")
+
+
+# Under `make test` (pytest-xdist, --dist loadgroup) tests that share a costly setup run on one
+# worker, so it is made once: the demo county that tests/test_demo.py builds once per process,
+# and each module whose tests share a module-scoped fixture (a live server, reports made once,
+# gunicorn). xdist hands the largest groups out first, so none is left alone at the end; every
+# other test goes to whichever worker is free, one at a time.
+XDIST_GROUPS = {"tests/test_demo.py": "demo", "tests/test_demo_visits.py": "demo",
+                "tests/browser/test_map_demo.py": "demo"}
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        path = item.nodeid.split("::")[0]
+        group = XDIST_GROUPS.get(path)
+        info = getattr(item, "_fixtureinfo", None)
+        if group is None and info and any(d.scope == "module" for defs in info.name2fixturedefs.values()
+                                          for d in defs):
+            group = path
+        if group is not None:
+            item.add_marker(pytest.mark.xdist_group(group))
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -88,6 +113,36 @@ def postgres_url(worker_id):
     return re.sub(r"/[^/]*$", f"/{name}", base)
 
 
+def _memoize_url_builders():
+    """Each test makes its own app, and werkzeug compiles two URL builders (Python source through
+    ast and compile()) for each of its ~100 rules: 32 ms of the 37 ms (CPU) create_app took. The
+    builder is a pure function of the rule's text, its parts, its defaults and converters (it
+    reaches the rule's converters through the rule it is bound to), so the first app's are kept
+    for the others. Only for the werkzeug whose builder this was read from (3.1)."""
+    from importlib.metadata import version
+
+    from werkzeug.routing.rules import Rule
+
+    if not version("werkzeug").startswith("3.1.") or getattr(Rule, "_zrt_memoized", False):
+        return
+    compile_builder, builders = Rule._compile_builder, {}
+
+    def memoized(self, append_unknown=True):
+        defaults = self.defaults or {}
+        key = (self.rule, tuple(self._trace), append_unknown,
+               # what the builder holds of a default: its text as the rule's converter writes it
+               tuple(sorted((k, self._converters[k].to_url(v) if k in self._converters else repr(v))
+                            for k, v in defaults.items())))
+        if key not in builders:
+            builders[key] = compile_builder(self, append_unknown)
+        return builders[key]
+
+    Rule._compile_builder, Rule._zrt_memoized = memoized, True
+
+
+_memoize_url_builders()
+
+
 def make_app(url, **config):
     """The app on url; tasks run where they are queued (HUEY_IMMEDIATE) unless config says
     otherwise: tests/test_jobs.py starts real consumers."""
@@ -103,12 +158,110 @@ def make_app(url, **config):
 
 
 def reset_database(db):
-    """An empty database with schema.sql applied."""
+    """An empty database with schema.sql applied.
+
+    Applying schema.sql is most of a small test's setup, so it is done once per process and
+    engine and then reused: a new SQLite file gets a copy of a file made from it (SQLite's
+    backup), and a PostgreSQL database whose tables no DDL has touched since they were made is
+    emptied (DELETE, sequences back to 1) rather than dropped and made again. Either way the
+    test finds what a fresh schema.sql gives, row for row and id for id.
+    """
     with db.connection_context():
         if isinstance(db, PostgresqlDatabase):
-            db.execute_sql("DROP SCHEMA public CASCADE")
-            db.execute_sql("CREATE SCHEMA public")
-        apply_schema(db)
+            if not _empty_postgres(db):
+                db.execute_sql("DROP SCHEMA public CASCADE")
+                db.execute_sql("CREATE SCHEMA public")
+                apply_schema(db)
+                _note_fresh_postgres(db)
+        elif not _copy_sqlite_template(db):
+            apply_schema(db)
+
+
+_SQLITE_TEMPLATE = {}  # "path": a SQLite file with schema.sql applied, made once per process
+
+
+def _copy_sqlite_template(db):
+    """Copy a fresh schema.sql database into db, if db is still empty; False if it is not."""
+    if db.get_tables():
+        return False  # not a new file: apply_schema says what is wrong with it
+    if "path" not in _SQLITE_TEMPLATE:
+        folder = tempfile.mkdtemp(prefix="zrt-schema-")
+        atexit.register(shutil.rmtree, folder, ignore_errors=True)
+        path = os.path.join(folder, "schema.db")
+        template = open_database(f"sqlite:///{path}")
+        with template.connection_context():
+            apply_schema(template)
+        close_all(template)
+        _SQLITE_TEMPLATE["path"] = path
+    source = sqlite3.connect(_SQLITE_TEMPLATE["path"])
+    try:
+        source.backup(db.connection())
+    finally:
+        source.close()
+    return True
+
+
+# PostgreSQL: an event trigger counts every DDL statement run in the database (zrt_test.ddl), so
+# a database is known to hold schema.sql's tables exactly as made when the count has not moved
+# since; any test that alters, drops or creates anything sends the next reset the long way.
+_DDL_COUNTER = """
+CREATE SCHEMA IF NOT EXISTS zrt_test;
+CREATE SEQUENCE IF NOT EXISTS zrt_test.ddl;
+CREATE OR REPLACE FUNCTION zrt_test.count_ddl() RETURNS event_trigger LANGUAGE plpgsql
+    AS $$ BEGIN PERFORM nextval('zrt_test.ddl'); END $$;
+DO $$ BEGIN
+    IF NOT EXISTS (SELECT 1 FROM pg_event_trigger WHERE evtname = 'zrt_test_ddl') THEN
+        CREATE EVENT TRIGGER zrt_test_ddl ON ddl_command_end EXECUTE FUNCTION zrt_test.count_ddl();
+    END IF;
+END $$;
+"""
+_FRESH_POSTGRES = {}  # (host, port, database) → (DDL count, tables, sequences) just after schema.sql
+_EMPTY_BY_DELETE_BYTES = 16 * 2**20  # more than this in the tables: dropping them is quicker
+
+
+def _postgres_key(db):
+    return (db.connect_params.get("host"), db.connect_params.get("port"), db.database)
+
+
+def _ddl_count(db):
+    return tuple(db.execute_sql("SELECT last_value, is_called FROM zrt_test.ddl").fetchone())
+
+
+def _note_fresh_postgres(db):
+    """Remember the tables and sequences schema.sql just made, and the DDL count after it."""
+    try:
+        with db.atomic():
+            db.execute_sql(_DDL_COUNTER)
+    except DatabaseError:
+        return  # no event trigger (not a superuser): every reset drops and makes the tables
+    tables = [t for (t,) in db.execute_sql(
+        "SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY tablename")]
+    sequences = [s for (s,) in db.execute_sql(
+        "SELECT sequencename FROM pg_sequences WHERE schemaname = 'public' ORDER BY sequencename")]
+    _FRESH_POSTGRES[_postgres_key(db)] = (_ddl_count(db), tables, sequences)
+
+
+def _empty_postgres(db):
+    """Empty schema.sql's tables in place when no DDL ran since they were made; False otherwise."""
+    fresh = _FRESH_POSTGRES.pop(_postgres_key(db), None)
+    if fresh is None:
+        return False
+    count, tables, sequences = fresh
+    if _ddl_count(db) != count:
+        return False
+    size = db.execute_sql("SELECT coalesce(sum(pg_total_relation_size(c.oid)), 0) FROM pg_class c "
+                          "JOIN pg_namespace n ON n.oid = c.relnamespace "
+                          "WHERE n.nspname = 'public' AND c.relkind = 'r'").fetchone()[0]
+    if size > _EMPTY_BY_DELETE_BYTES:
+        return False
+    with db.atomic():
+        # Foreign keys are not checked while emptying (every row goes), so the order is free.
+        db.execute_sql("SET LOCAL session_replication_role = replica")
+        db.execute_sql("".join(f'DELETE FROM public."{table}";' for table in tables))
+        if sequences:
+            db.execute_sql("SELECT " + ", ".join(f"setval('public.\"{s}\"', 1, false)" for s in sequences))
+    _FRESH_POSTGRES[_postgres_key(db)] = fresh
+    return True
 
 
 def database_url(backend, request, tmp_path):

@@ -5,15 +5,14 @@ from collections import Counter
 import pytest
 
 from app import clock
-from app.demo import build_demo
 from app.models import FollowUp, User, Visit, VisitFix
-from tests.test_demo import demo_database
+from tests.test_demo import built_demo, demo_database
 
 
 @pytest.fixture(scope="module")
 def history():
-    with demo_database():
-        result = build_demo(customers=1500, password_method="pbkdf2:sha256:1000")
+    path, result, _ = built_demo(customers=1500)  # the county_size of test_demo.py, built once
+    with demo_database(copy_of=path):
         managers = {u.id for u in User.select().where(User.role == "manager")}
         visits = list(Visit.select(Visit.id, Visit.user, Visit.made_at, Visit.verified, Visit.late,
                                    Visit.client_uuid).tuples())

@@ -4,7 +4,7 @@ A small county of its own on top of tests/county.py: four customers, villages, m
 products named 阿, 付, 世, 中 (a, fu, shi, zhong; by code point 世 中 付 阿), written in an order
 that is neither (中 阿 世 付), with the same tier, timestamps and houses, so nothing but the
 name orders them. Each role signs in and walks every GET page of tests/test_access.py's
-MATRIX, then every page those link to (customers, leads, visits, territories, imports …):
+MATRIX, then (on SQLite) every page those link to (customers, leads, visits, territories, imports …):
 no page says `UTC`, and wherever two or more of these names are listed they read 阿 付 世 中.
 """
 import datetime as dt
@@ -30,6 +30,10 @@ KINDS = {"customer": "{}家", "village": "{}村", "manager": "{}经理", "produc
 NAME = re.compile("|".join(f"([阿付世中]){re.escape(pattern.format(''))}" for pattern in KINDS.values()))
 SKIP = re.compile(r"^/(static/|logout|sw\.js)|\.(xlsx|csv|pdf|png|jpg)$|/photo$|/refused")
 PAGES_PER_ROLE = 160
+# On PostgreSQL each role walks the start pages only (every GET route of MATRIX and the planted
+# customers): where the database orders a list, those pages show it; the pages their links open
+# are made by the same Python on both engines, and the SQLite walk follows them all.
+FOLLOW_LINKS = {"sqlite": True, "postgres": False}
 
 
 def _plant(county):
@@ -108,7 +112,7 @@ def _links(page):
 
 
 @pytest.mark.parametrize("role", sorted(ROLES))
-def test_no_page_reads_utc_and_every_list_reads_in_pinyin_order(role, app, client, county, login_as):
+def test_no_page_reads_utc_and_every_list_reads_in_pinyin_order(role, backend, app, client, county, login_as):
     with app.app_context(), database.obj.connection_context():
         planted = _plant(county)
     client = login_as(ROLES[role])
@@ -137,7 +141,7 @@ def test_no_page_reads_utc_and_every_list_reads_in_pinyin_order(role, app, clien
             wrong = _misordered(names)
             if wrong:
                 problems.append((path, kind, "".join(wrong)))
-        for link in _links(page):
+        for link in _links(page) if FOLLOW_LINKS[backend] else ():
             if link not in seen:
                 seen.add(link)
                 queue.append(link)

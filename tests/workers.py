@@ -62,14 +62,19 @@ class Consumers:
 
     def stop(self, process):
         """SIGTERM (Huey's immediate stop: the test is over), then SIGKILL to its own process group
-        if it lingers."""
+        once the consumer says it is exiting, or if it lingers: what follows is the interpreter's
+        clean-up, a garbage collection of the whole app that took seconds and tells the test nothing."""
         if process.poll() is None:
             os.killpg(process.pid, signal.SIGTERM)
+            deadline = time.monotonic() + 5
+            while (process.poll() is None and time.monotonic() < deadline
+                   and "Consumer exiting." not in self.log(process)):
+                time.sleep(0.02)
             try:
-                process.wait(5)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait(5)
+                os.killpg(process.pid, signal.SIGKILL)  # its worker children too, if any outlived it
+            except ProcessLookupError:
+                pass
+            process.wait(5)
         else:
             try:
                 os.killpg(process.pid, signal.SIGKILL)  # its worker children, if any outlived it

@@ -13,9 +13,9 @@ from app.db import chinese_order
 from app.models import Assignment, Territory, User
 from app.models import review as reviews
 from app.models import team as team_model
-from app.models.refused import FORBIDDEN, NOT_FOUND, Refused
+from app.models.refused import Refused
 from app.models.scope import user_scope
-from app.web import arg_id, get_visible_or_404, local_path, render, roles_required
+from app.web import arg_id, flash_refused, get_visible_or_404, local_path, render, roles_required
 
 bp = Blueprint("coverage", __name__)
 READERS = ("team_lead", "management")
@@ -287,12 +287,7 @@ def hand():
         added = team_model.hand_customers(current_user, form.getlist("customer"), form.get("manager"), day,
                                     form.get("note", ""))
     except Refused as refused:
-        if refused.code == NOT_FOUND:
-            abort(404)
-        if refused.code == FORBIDDEN:
-            abort(403)
-        for message in refused.messages:
-            flash(message)
+        flash_refused(refused)
         return redirect(back), 303
     flash(_("%(n)s customers handed over as a list.", n=added))
     return redirect(back), 303
@@ -347,10 +342,7 @@ def reassign_follow_up(follow_up_id):
     try:
         follow = team_model.reassign_follow_up(current_user, follow_up_id, request.form.get("manager"))
     except Refused as refused:
-        if refused.code == NOT_FOUND:
-            abort(404)
-        for message in refused.messages:
-            flash(message)
+        flash_refused(refused)
     else:
         flash(_("%(customer)s handed to %(name)s.", customer=follow.customer.name, name=follow.user.name))
     return redirect(local_path(request.form.get("next")) or url_for("coverage.ledger")), 303
@@ -402,10 +394,7 @@ def review_visit(visit_id):
     try:
         reviews.decide(current_user, visit_id, request.form.get("decision", ""), request.form.get("note", ""))
     except Refused as refused:
-        if refused.code == NOT_FOUND:
-            abort(404)
-        for message in refused.messages:
-            flash(message)
+        flash_refused(refused)
     else:
         flash(_("Decision saved."))
     return redirect(local_path(request.form.get("next")) or url_for("coverage.review")), 303
@@ -418,10 +407,7 @@ def reject_position(customer_id):
     try:
         customer = reviews.reject_position(current_user, customer_id, request.form.get("note", ""))
     except Refused as refused:
-        if refused.code == NOT_FOUND:
-            abort(404)
-        for message in refused.messages:
-            flash(message)
+        flash_refused(refused)
     else:
         flash(_("Position of %(name)s removed: the next check-in proposes one again.", name=customer.name))
     return redirect(local_path(request.form.get("next")) or url_for("coverage.review")), 303

@@ -20,10 +20,10 @@ from app.crypto import mask_phone
 from app.models.customer import PHONE_TAIL, is_phone_search
 from app.models.customer_fields import label as field_label
 from app.models.merge import can_merge, merge_customers
-from app.models.refused import FORBIDDEN, NOT_FOUND, Refused
+from app.models.refused import Refused
 from app.models.visit import customer_listing
 from app.views.visits import bp as visits_bp
-from app.web import arg_id, get_visible_or_404, local_path, page_arg, render, roles_required
+from app.web import abort_refused, arg_id, get_visible_or_404, local_path, page_arg, render, roles_required
 
 EDITORS = ("manager", "team_lead", "admin")  # management reads, never edits customer data
 LEAD_READERS = ("manager", "team_lead", "management")
@@ -291,8 +291,7 @@ def merge(customer_id):
         try:
             merge_customers(current_user, keep, gone, ip=request.remote_addr)
         except Refused as refused:
-            if refused.code in (FORBIDDEN, NOT_FOUND):
-                abort(403 if refused.code == FORBIDDEN else 404)
+            abort_refused(refused)
             return render("customers/merge.html", keep=keep, gone=gone, error=refused.message), 409
         flash(_("Archive #%(gone)d merged into this one.", gone=gone.id))
         return redirect(url_for("customers.detail", customer_id=keep.id))
@@ -311,8 +310,7 @@ def set_maturity(customer_id, holding_id):
     try:
         customer.set_maturity(current_user, holding_id, form.matures_on.data)
     except Refused as refused:
-        if refused.code == NOT_FOUND:
-            abort(404)
+        abort_refused(refused)
         return _detail(customer, full=False, maturity_error=(holding_id, refused.message)), 400
     return redirect(url_for("customers.detail", customer_id=customer.id) + "#balances")
 

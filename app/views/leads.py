@@ -14,9 +14,9 @@ from app.models import AuditLog, Customer, Lead, LostReason, Product, Setting, T
 from app.models.customer import CUSTOMER_KINDS, holds_customer
 from app.models.lead import LEAD_SOURCES, LEAD_STATUSES, OPEN_STATUSES, new_client_uuid, team_managers
 from app.models.lead_funnel import funnel as lead_funnel, listing
-from app.models.refused import CONFLICT, FORBIDDEN, NOT_FOUND, Refused
+from app.models.refused import CONFLICT, FORBIDDEN, Refused
 from app.views.customer_forms import KIND_LABELS
-from app.web import arg_id, get_visible_or_404, render, roles_required
+from app.web import abort_refused, arg_id, get_visible_or_404, render, roles_required
 
 bp = Blueprint("leads", __name__, url_prefix="/leads")
 
@@ -136,8 +136,7 @@ def new():
     try:
         lead, created = Lead.capture(current_user, values)
     except Refused as refused:
-        if refused.code == NOT_FOUND:
-            abort(404)  # a customer or visit outside the user's scope: say nothing about it
+        abort_refused(refused)  # a customer or visit outside the user's scope: say nothing about it
         if refused.code == CONFLICT and "client_uuid" in refused.errors:
             # The same form's UUID with another body: said, with a fresh UUID to save it as new.
             values["client_uuid"] = new_client_uuid()

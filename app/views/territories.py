@@ -14,14 +14,14 @@ from app import clock, geo, maps
 from app.files import private_folder, private_open
 from app.models import Assignment, AuditLog, Branch, Customer, Territory, User, Visit
 from app.models.org import BUSINESS_LINES
-from app.models.refused import FORBIDDEN, NOT_FOUND, Refused
+from app.models.refused import Refused
 from app.models.scope import branch_scope, user_scope
 from app.imports.geojson import MAX_IMPORT_BYTES, import_territories
 from app.models.handover import reassign
 from app.models.placement import move_territory, retire_territory, save_drawn
 from app.models.team import default_period, parse_period
 from app.models.territory import EDITORS, KIND_NAMES, TERRITORY_KIND_LABELS, TERRITORY_KINDS
-from app.web import get_visible_or_404, render, roles_required
+from app.web import abort_refused, get_visible_or_404, render, roles_required
 
 bp = Blueprint("territories", __name__)
 DRAWERS = EDITORS  # who may draw and edit boundaries
@@ -103,20 +103,12 @@ def customer_card(customer_id):
                   last_visit=clock.to_local(last).date() if last else None, this_week=this_week)
 
 
-def _refused_status(refused):
-    """Abort for a refusal that says nothing more (404, 403); otherwise the caller shows the reasons."""
-    if refused.code == NOT_FOUND:
-        abort(404)
-    if refused.code == FORBIDDEN:
-        abort(403)
-
-
 def _drawn_reply(save, status_ok, action):
     datum = maps.display_datum()
     try:
         result = save()
     except Refused as refused:
-        _refused_status(refused)
+        abort_refused(refused)
         features = [{"type": "Feature", "properties": {"kind": kind, "name": name},
                      "geometry": maps.display_shape(part, datum)}
                     for kind, name, part in getattr(refused, "highlights", [])]
@@ -321,7 +313,7 @@ def assign(territory_id):
             moved = reassign(current_user, territory, chosen, form["business_line"], starts_on,
                              hand_over_work=form["hand_over"])
         except Refused as refused:
-            _refused_status(refused)
+            abort_refused(refused)
             errors, status = refused.messages, 422
         else:
             flash(_l("Assigned from %(day)s; %(f)s follow-ups and %(l)s leads handed over.",
@@ -364,7 +356,7 @@ def edit(territory_id):
             else:
                 abort(400)
         except Refused as refused:
-            _refused_status(refused)
+            abort_refused(refused)
             problems, status = refused.messages, 422
         else:
             flash(_l("Saved."))

@@ -15,10 +15,10 @@ from app.db import chinese_order, tree_order
 from app import clock, geo
 from app.models import Customer, FollowUp, Holding, Lead, Product, Territory, Visit
 from app.models.product import likely_first
-from app.models.refused import CONFLICT, NOT_FOUND, Problems, Refused
+from app.models.refused import CONFLICT, Problems, Refused
 from app.models.visit import PHOTO_MAX_BYTES, Fix, photo_root, results_for
 from app.walk import GROUPS, reasons, walk_list
-from app.web import get_visible_or_404, render, roles_required, wants_fragment
+from app.web import abort_refused, get_visible_or_404, render, roles_required, wants_fragment
 
 bp = Blueprint("visits", __name__)
 
@@ -193,8 +193,7 @@ def check_in(customer_id):
         try:
             result = Visit.check_in(current_user, customer_id, **_form_check_in())
         except Refused as refused:
-            if refused.code == NOT_FOUND:
-                abort(404)
+            abort_refused(refused)
             errors, status = refused.messages, 409 if refused.code == CONFLICT else 422
         else:
             flash(_describe(result))

@@ -44,7 +44,8 @@ def test_the_sync_event_alone_sends_what_waits(browser, live):
         page.locator("form.lead-form button[type=submit]").last.click()
         page.wait_for_url("**/outbox?saved=*")
         assert page.evaluate(WAITING_IN_IDB) == 1
-        wait_until(page, "async () => (await (await navigator.serviceWorker.ready).sync.getTags()).includes('zrt-outbox')")
+        wait_until(page, "async () => (await (await navigator.serviceWorker.ready).sync.getTags())"
+                         ".includes('zrt-outbox')")
 
         # No page of the app is left to send it: only the worker can.
         page.goto("about:blank")
@@ -60,8 +61,9 @@ def test_the_sync_event_alone_sends_what_waits(browser, live):
         registration = next(r for r in registrations if r["scopeURL"] == base + "/" and not r["isDeleted"])
         assert leads_named(live, "后台同步") == 0
         for _ in range(2):  # twice: the second finds nothing waiting and sends nothing again
-            cdp.send("ServiceWorker.dispatchSyncEvent", {"origin": base, "registrationId": registration["registrationId"],
-                                                         "tag": "zrt-outbox", "lastChance": False})
+            cdp.send("ServiceWorker.dispatchSyncEvent", {
+                "origin": base, "registrationId": registration["registrationId"], "tag": "zrt-outbox",
+                "lastChance": False})
             for _ in range(100):
                 if leads_named(live, "后台同步"):
                     break
@@ -78,7 +80,9 @@ def test_the_sync_event_alone_sends_what_waits(browser, live):
 
 # What the page was when it was first parsed: the kept copy's age, before any swap.
 FIRST_PARSE = """document.addEventListener('DOMContentLoaded', () => {
-  window.zrtFirst = {keptAt: document.body.dataset.keptAt || '', age: document.getElementById('kept-age').textContent, names: [...document.querySelectorAll('.walk-row .row-main')].map(e => e.textContent)};
+  window.zrtFirst = {keptAt: document.body.dataset.keptAt || '',
+                     age: document.getElementById('kept-age').textContent,
+                     names: [...document.querySelectorAll('.walk-row .row-main')].map(e => e.textContent)};
 });"""
 
 

@@ -3,19 +3,26 @@ territories coloured by this week's coverage (the demo has visited this week), a
 import pytest
 
 from app import demo
+from app.db import database
 from tests.browser.conftest import DESKTOP, PHONE, open_page, sign_in
 from tests.browser.test_map import keep, only_local, wait_for_map
+from tests.test_demo import built_demo, copy_sqlite
 
 CUSTOMERS = 1500
 
 
 @pytest.fixture(scope="module")
 def live_data():
-    """The demo county (1,500 customers) instead of the hand-made one; there is no `live.county`."""
-    def build():
-        demo.build_demo(customers=CUSTOMERS, password_method="pbkdf2:sha256:1000")
+    """The demo county (1,500 customers) instead of the hand-made one; there is no `live.county`.
 
-    return build
+    It is tests/test_demo.py's county_size, built once per test process before the live server
+    binds its database, then copied into it."""
+    path = built_demo(customers=CUSTOMERS)[0]
+
+    def copy():
+        copy_sqlite(path, database.obj.connection())
+
+    return copy
 
 
 @pytest.mark.parametrize("viewport", [PHONE, DESKTOP], ids=["phone", "desktop"])
