@@ -5,8 +5,7 @@ BIN := $(VENV)/bin
 export FLASK_APP := app
 HOST ?= 127.0.0.1
 PORT ?= 5000
-# loadgroup: the tests of a costly shared setup on one worker (tests/conftest.py, XDIST_GROUPS)
-PYTEST_ARGS ?= -n 2 --dist loadgroup
+PYTEST_ARGS ?= -n 2
 MO := app/translations/zh_Hans_CN/LC_MESSAGES/messages.mo app/translations/en/LC_MESSAGES/messages.mo
 
 .PHONY: setup system run serve demo-db test bench lint messages clean

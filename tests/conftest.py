@@ -48,27 +48,6 @@ def pytest_configure(config):
     config.addinivalue_line("markers", "browser: drives headless Chromium")
 
 
-# Under `make test` (pytest-xdist, --dist loadgroup) tests that share a costly setup run on one
-# worker, so it is made once: the demo county that tests/test_demo.py builds once per process,
-# and each module whose tests share a module-scoped fixture (a live server, reports made once,
-# gunicorn). xdist hands the largest groups out first, so none is left alone at the end; every
-# other test goes to whichever worker is free, one at a time.
-XDIST_GROUPS = {"tests/test_demo.py": "demo", "tests/test_demo_visits.py": "demo",
-                "tests/browser/test_map_demo.py": "demo"}
-
-
-def pytest_collection_modifyitems(config, items):
-    for item in items:
-        path = item.nodeid.split("::")[0]
-        group = XDIST_GROUPS.get(path)
-        info = getattr(item, "_fixtureinfo", None)
-        if group is None and info and any(d.scope == "module" for defs in info.name2fixturedefs.values()
-                                          for d in defs):
-            group = path
-        if group is not None:
-            item.add_marker(pytest.mark.xdist_group(group))
-
-
 @pytest.fixture(scope="session", autouse=True)
 def _pinned_clock():
     """The session's clock, pinned at BUSINESS_MOMENT before any fixture builds data.
