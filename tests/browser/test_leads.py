@@ -5,7 +5,7 @@ import pytest
 from playwright.sync_api import expect
 
 from app.db import database
-from app.models import Customer, Lead, Product
+from app.models import Customer, Holding, Lead, Product
 from tests.browser.conftest import DESKTOP, PHONE, open_page, screenshot
 from tests.browser.test_shell import MIN_TAP, SMALL_TARGETS_JS
 
@@ -68,6 +68,9 @@ def test_capture_from_the_customer_page_adds_a_product(page, live, live_server, 
     customer = live.county.customers["c_g1"]
     with live.app.app_context(), database.obj.connection_context():
         Product.create(bank=live.county.branches["A"], name="惠农e贷", kind="loan", amount_limit_wan=50)
+        # 节节高 she holds already (the first test signs it; this one may run alone on its worker)
+        Holding.get_or_create(customer=customer.id, product=live.county.products["a"].id,
+                              defaults={"amount_wan": 45})
     signed_in(page, "mgr1")
     page.goto(f"{live_server}/customers/{customer.id}")
     page.get_by_role("link", name="记线索").click()
