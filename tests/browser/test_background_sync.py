@@ -9,6 +9,8 @@ Today opened again comes from the phone's copy at once, says how old it is, and 
 the fresh page when the worker has it (stale-while-revalidate, static/js/sw.js); when the server
 answers that the session has ended, the copy goes and the page goes to sign-in.
 """
+import contextlib
+
 import pytest
 from playwright.sync_api import expect
 
@@ -19,23 +21,35 @@ from tests.browser.test_offline import WAITING_IN_IDB, Server, wait_until
 pytestmark = pytest.mark.browser
 
 
+@contextlib.contextmanager
+def kept_phone(browser, live, visit, kept, init_script=None):
+    """mgr1 signed in on a phone, on visit, once its service worker controls the page and has
+    kept the page kept: (server, base URL, context, page); both closed afterwards."""
+    server = Server(live.app)
+    base = server.start()
+    context = browser.new_context(viewport=PHONE, locale="zh-CN", timezone_id="Asia/Shanghai")
+    if init_script:
+        context.add_init_script(init_script)
+    page = context.new_page()
+    try:
+        sign_in(page, base, "mgr1")
+        page.evaluate("navigator.serviceWorker.ready")
+        page.goto(f"{base}{visit}")
+        wait_until(page, "() => navigator.serviceWorker.controller !== null")
+        wait_until(page, f"async () => !!(await (await caches.open('zrt-data')).match('{kept}'))")
+        yield server, base, context, page
+    finally:
+        context.close()
+        server.stop()
+
+
 def leads_named(live, name):
     with live.db.connection_context():
         return Lead.select().where(Lead.name == name).count()
 
 
 def test_the_sync_event_alone_sends_what_waits(browser, live):
-    server = Server(live.app)
-    base = server.start()
-    context = browser.new_context(viewport=PHONE, locale="zh-CN", timezone_id="Asia/Shanghai")
-    page = context.new_page()
-    try:
-        sign_in(page, base, "mgr1")
-        page.evaluate("navigator.serviceWorker.ready")
-        page.goto(f"{base}/leads/new")
-        wait_until(page, "() => navigator.serviceWorker.controller !== null")
-        wait_until(page, "async () => !!(await (await caches.open('zrt-data')).match('/outbox'))")
-
+    with kept_phone(browser, live, "/leads/new", "/outbox") as (server, base, context, page):
         server.stop()  # no server: the post fails in the worker, which keeps it and registers a sync
         page.locator("#name").fill("后台同步")
         page.locator("#phone").fill("13700001234")
@@ -73,9 +87,6 @@ def test_the_sync_event_alone_sends_what_waits(browser, live):
         page.goto(f"{base}/outbox")
         expect(page.locator("#outbox-badge")).to_be_hidden()
         assert page.evaluate(WAITING_IN_IDB) == 0
-    finally:
-        context.close()
-        server.stop()
 
 
 # What the page was when it was first parsed: the kept copy's age, before any swap.
@@ -87,17 +98,7 @@ FIRST_PARSE = """document.addEventListener('DOMContentLoaded', () => {
 
 
 def test_today_from_the_phone_says_its_age_then_shows_the_fresh_one(browser, live):
-    server = Server(live.app)
-    base = server.start()
-    context = browser.new_context(viewport=PHONE, locale="zh-CN", timezone_id="Asia/Shanghai")
-    context.add_init_script(FIRST_PARSE)
-    page = context.new_page()
-    try:
-        sign_in(page, base, "mgr1")
-        page.evaluate("navigator.serviceWorker.ready")
-        page.goto(f"{base}/today")
-        wait_until(page, "() => navigator.serviceWorker.controller !== null")
-        wait_until(page, "async () => !!(await (await caches.open('zrt-data')).match('/today'))")
+    with kept_phone(browser, live, "/today", "/today", FIRST_PARSE) as (_, base, _context, page):
         row = page.locator(".walk-row[data-customer]").first
         customer_id = int(row.get_attribute("data-customer"))
         with live.db.connection_context():
@@ -114,27 +115,12 @@ def test_today_from_the_phone_says_its_age_then_shows_the_fresh_one(browser, liv
         finally:
             with live.db.connection_context():
                 Customer.update(name=old).where(Customer.id == customer_id).execute()
-    finally:
-        context.close()
-        server.stop()
 
 
 def test_today_from_the_phone_goes_to_sign_in_when_the_session_has_ended(browser, live):
-    server = Server(live.app)
-    base = server.start()
-    context = browser.new_context(viewport=PHONE, locale="zh-CN", timezone_id="Asia/Shanghai")
-    page = context.new_page()
-    try:
-        sign_in(page, base, "mgr1")
-        page.evaluate("navigator.serviceWorker.ready")
-        page.goto(f"{base}/today")
-        wait_until(page, "() => navigator.serviceWorker.controller !== null")
-        wait_until(page, "async () => !!(await (await caches.open('zrt-data')).match('/today'))")
+    with kept_phone(browser, live, "/today", "/today") as (_, base, _context, page):
         with live.db.connection_context():
             User.end_sessions(live.county.users["mgr1"].id)
         page.goto(f"{base}/today")
         page.wait_for_url(f"{base}/login")
         assert page.evaluate("caches.has('zrt-data')") is False  # nobody signed in: nothing kept
-    finally:
-        context.close()
-        server.stop()
