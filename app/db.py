@@ -8,6 +8,8 @@ import os
 import re
 import sqlite3
 import threading
+import weakref
+from collections import OrderedDict
 from pathlib import Path
 
 import functools
@@ -257,3 +259,34 @@ def init_app(app):
 
 def default_url(instance_path):
     return os.environ.get("DATABASE_URL") or f"sqlite:///{instance_path}/zerentian.db"
+
+
+class KeptPerDatabase:
+    """What a process keeps between requests for the database in use (the coverage page's
+    figures, Today's last contacts): one least-recently-used table per database object, so a
+    test's databases, or a database opened again, never read each other's copies."""
+
+    def __init__(self, size):
+        self.size = size
+        self._tables = weakref.WeakKeyDictionary()
+        self._lock = threading.Lock()
+
+    def get(self, key):
+        with self._lock:
+            table = self._tables.get(database.obj)
+            if table is None or key not in table:
+                return None
+            table.move_to_end(key)
+            return table[key]
+
+    def put(self, key, value):
+        with self._lock:
+            table = self._tables.setdefault(database.obj, OrderedDict())
+            table[key] = value
+            table.move_to_end(key)
+            while len(table) > self.size:
+                table.popitem(last=False)
+
+    def clear(self):
+        with self._lock:
+            self._tables.clear()

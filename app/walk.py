@@ -13,9 +13,6 @@ phone offline only sorts by distance inside a group (static/js/today.js).
 """
 import datetime as dt
 import functools
-import threading
-import uuid
-from collections import OrderedDict
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -23,7 +20,7 @@ from flask_babel import lazy_gettext as _l
 from peewee import Case, fn
 
 from app import clock, geo
-from app.db import chinese_order, database
+from app.db import KeptPerDatabase, chinese_order
 from app.models import (Campaign, CampaignTerritory, Customer, FollowUp, Holding, Product, Territory,
                         Visit)
 from app.models.prepared import Prepared
@@ -331,8 +328,7 @@ CONTACTS_KEPT = 256
 # id was read. The visits of the last LATE_IDS ids are read again (taking the later contact
 # twice changes nothing).
 LATE_IDS = 500
-_contacts = OrderedDict()
-_contacts_lock = threading.Lock()
+_contacts = KeptPerDatabase(CONTACTS_KEPT)
 
 
 def _as_moment(value):
@@ -344,15 +340,10 @@ def last_contacts(user, day, fresh=False):
     """{customer id: (its rank in the walk's place order, the last visit that counts as
     contact (not rejected) or None)} of the customers in the manager's scope on day (present,
     consenting); fresh makes it again."""
-    db = database.obj
-    token = getattr(db, "_walk_token", None)
-    if token is None:
-        token = db._walk_token = uuid.uuid4().hex
-    key = (token, user.id, day)
+    key = (user.id, day)
     newest = _NEWEST_VISIT.scalar() or 0
     reviewed = _LAST_REVIEW.scalar()
-    with _contacts_lock:
-        kept = _contacts.get(key)
+    kept = _contacts.get(key)
     if kept is not None and kept[0] <= newest and kept[1] == reviewed and not fresh:
         upto, _, table = kept
         for cid, made_at in _VISITS_AFTER.cursor(after=max(upto - LATE_IDS, 0), until=newest):
@@ -361,16 +352,10 @@ def last_contacts(user, day, fresh=False):
                 moment = _as_moment(made_at)
                 if last is None or moment > last:
                     table[cid] = rank, moment
-        with _contacts_lock:
-            _contacts[key] = (newest, reviewed, table)
-            _contacts.move_to_end(key)
-        return table
-    table = {cid: (rank, _as_moment(last))
-             for rank, (cid, last) in enumerate(_LAST_CONTACTS.cursor(user_id=user.id, day=day))}
-    with _contacts_lock:
-        _contacts[key] = (newest, reviewed, table)
-        while len(_contacts) > CONTACTS_KEPT:
-            _contacts.popitem(last=False)
+    else:
+        table = {cid: (rank, _as_moment(last))
+                 for rank, (cid, last) in enumerate(_LAST_CONTACTS.cursor(user_id=user.id, day=day))}
+    _contacts.put(key, (newest, reviewed, table))
     return table
 
 

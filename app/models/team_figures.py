@@ -21,14 +21,12 @@ reviews and moves between two looks and checks the hand-written figures each tim
 import datetime as dt
 import threading
 import time
-import weakref
-from collections import OrderedDict
 
 import numpy as np
 from peewee import Case, fn
 
 from app import clock
-from app.db import database
+from app.db import KeptPerDatabase, database
 from app.models.customer import Customer
 from app.models.visit import Visit
 
@@ -37,8 +35,8 @@ FRESH_FOR = 600                   # seconds: every customer is read again at lea
 OVERLAP = dt.timedelta(seconds=60)  # a check-in's transaction is never longer than this
 RECOUNT_AT_MOST = 5000            # more customers touched than this: read them all again
 
-_kept = weakref.WeakKeyDictionary()   # database object → OrderedDict(key → _Copy)
-_lock = threading.Lock()
+_kept = KeptPerDatabase(KEPT)
+_lock = threading.Lock()  # a copy's arrays change in place when customers are recounted
 
 
 class _Copy:
@@ -99,10 +97,9 @@ def counted_bits(key, customers, bits_of):
     counted customers), each customer's bits from bits_of(customers, ids), a query of
     (id, territory, branch, bits) for all of them (ids None) or for those ids; kept under key
     (the viewer, the period and whatever else decides the bits) for the next request."""
-    copies = _copies()
     now = clock.now()
     mark = signature(customers)
-    copy = copies.get(key)
+    copy = _kept.get(key)
     if copy is not None and copy.signature == mark and time.monotonic() - copy.made < FRESH_FOR:
         touched = touched_customers(copy.checked_at - OVERLAP, RECOUNT_AT_MOST)
         if touched is not None:
@@ -111,20 +108,10 @@ def counted_bits(key, customers, bits_of):
             with _lock:  # two requests may recount the same customers: the same answer twice
                 if copy.recount(rows):
                     copy.checked_at = max(copy.checked_at, now)
-                    if key in copies:
-                        copies.move_to_end(key)
                     return copy.counts()
     copy = _Copy(bits_of(customers, None), mark, now)
-    with _lock:
-        copies[key] = copy
-        while len(copies) > KEPT:
-            copies.popitem(last=False)
-        return copy.counts()
-
-
-def _copies():
-    with _lock:
-        return _kept.setdefault(database.obj, OrderedDict())
+    _kept.put(key, copy)
+    return copy.counts()
 
 
 def _holds(copy, customer_id):
@@ -134,5 +121,4 @@ def _holds(copy, customer_id):
 
 def forget():
     """Drop every kept copy of this process (a restored database, a test's own check)."""
-    with _lock:
-        _kept.clear()
+    _kept.clear()
