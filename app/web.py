@@ -7,7 +7,8 @@ from urllib.parse import urlsplit
 
 from babel import Locale
 from werkzeug.routing import IntegerConverter
-from flask import abort, current_app, flash, make_response, redirect, render_template, request, session, url_for
+from flask import (abort, current_app, flash, get_flashed_messages, make_response, redirect, render_template, request,
+                   session, url_for)
 from flask_babel import Babel, get_locale, lazy_gettext as _l
 from flask_login import LoginManager, current_user, login_user, logout_user
 from flask.sessions import SecureCookieSessionInterface
@@ -232,6 +233,17 @@ def content_security_policy():
                                            "img-src 'self' data: blob: " + " ".join(origins))
 
 
+# The phone fetches the pages it keeps for offline use in the background (static/js/app.js
+# keepForOffline) while the manager goes on working: such a copy must neither take the notice
+# meant for the page the manager opens next ("线索已保存。") nor keep it to show offline later.
+KEEP_HEADER = "X-Zrt-Keep"
+
+
+def _notices():
+    """The flashed notices for this page: none on a copy fetched to be kept (left for the next page)."""
+    return [] if request.headers.get(KEEP_HEADER) else get_flashed_messages()
+
+
 def _security_headers(response):
     if request.is_secure:
         # Only over HTTPS (directly, or from a proxy trusted by TRUSTED_PROXIES): over plain
@@ -378,7 +390,8 @@ def init_app(app):
             own = TABS[current_user.role]
             tabs = [(endpoint, *TAB_LABELS[endpoint]) for endpoint in own]
             current_tab = current_tab_of(request.endpoint, request.blueprint, own)
-        return {"tabs": tabs, "current_tab": current_tab, "ROLE_NAMES": ROLE_NAMES, "get_locale": get_locale}
+        return {"tabs": tabs, "current_tab": current_tab, "ROLE_NAMES": ROLE_NAMES, "get_locale": get_locale,
+                "notices": _notices}
 
     @app.route("/manifest.webmanifest")
     def manifest():
