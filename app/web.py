@@ -233,15 +233,14 @@ def content_security_policy():
                                            "img-src 'self' data: blob: " + " ".join(origins))
 
 
-# The phone fetches the pages it keeps for offline use in the background (static/js/app.js
-# keepForOffline) while the manager goes on working: such a copy must neither take the notice
-# meant for the page the manager opens next ("线索已保存。") nor keep it to show offline later.
-KEEP_HEADER = "X-Zrt-Keep"
-
-
+# The phone fetches pages in the background while the manager goes on working: the pages it
+# keeps for offline use (static/js/app.js keepForOffline) and the service worker's precache. Such
+# a copy (the browser's Sec-Fetch-Dest: empty, not htmx) must neither take the notice meant for
+# the page the manager opens next ("线索已保存。") nor keep it to show offline later.
 def _notices():
-    """The flashed notices for this page: none on a copy fetched to be kept (left for the next page)."""
-    return [] if request.headers.get(KEEP_HEADER) else get_flashed_messages()
+    """The flashed notices for this page: none for a background copy (left for the next page)."""
+    background = request.headers.get("Sec-Fetch-Dest") == "empty" and not request.headers.get("HX-Request")
+    return [] if background else get_flashed_messages()
 
 
 def _security_headers(response):

@@ -81,11 +81,12 @@ def test_capture_from_a_customer_page_saves_one_lead_with_its_history(app, clien
 
 def test_a_page_the_phone_keeps_in_the_background_leaves_the_notice_to_the_next_page(app, client, county):
     """The phone keeps /today, /leads/new, /outbox… for offline use by fetching them while the
-    manager works (X-Zrt-Keep): the "saved" notice stays for the page the manager opens."""
+    manager works (a fetch: Sec-Fetch-Dest empty): the "saved" notice stays for the page the
+    manager opens."""
     login(client, "mgr1")
     response = capture(client, customer=county.customers["c_g1"].id, product=county.products["a"].id,
                        source="visit")
-    kept = soup(client.get("/leads/new", headers={"X-Zrt-Keep": "1"}))
+    kept = soup(client.get("/leads/new", headers={"Sec-Fetch-Dest": "empty"}))
     assert kept.select("p.notice") == []
     page = soup(client.get(response.location))
     assert [p.get_text() for p in page.select("p.notice")] == ["线索已保存。"]

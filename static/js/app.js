@@ -145,8 +145,7 @@ document.addEventListener("htmx:responseError", function (event) {
     if (localStorage.getItem("zrt-kept-by") === String(user) && Date.now() - last < 10 * 60 * 1000) { return; }
     var paths = ["/offline/data", "/offline/check-in", "/offline/card", "/outbox", "/leads/new", "/today"];
     for (var i = 0; i < paths.length; i++) {
-      // X-Zrt-Keep: the copy leaves the user's notices to the page they open next (app/web.py).
-      try { await fetch(paths[i], { credentials: "same-origin", headers: { "X-Zrt-Keep": "1" } }); } catch (e) { return; }
+      try { await fetch(paths[i], { credentials: "same-origin" }); } catch (e) { return; }
     }
     localStorage.setItem("zrt-kept-at", String(Date.now()));
     localStorage.setItem("zrt-kept-by", String(user));
