@@ -7,12 +7,12 @@ from urllib.parse import urlsplit
 
 from babel import Locale
 from werkzeug.routing import IntegerConverter
-from flask import (abort, current_app, flash, get_flashed_messages, make_response, redirect, render_template, request,
-                   session, url_for)
+from flask import (abort, current_app, flash, g, get_flashed_messages, make_response, redirect, render_template,
+                   request, session, url_for)
 from flask_babel import Babel, get_locale, lazy_gettext as _l
 from flask_login import LoginManager, current_user, login_user, logout_user
 from flask.sessions import SecureCookieSessionInterface
-from flask_wtf.csrf import CSRFError, CSRFProtect
+from flask_wtf.csrf import CSRFError, CSRFProtect, generate_csrf
 from htmx_flask import Htmx
 from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -180,6 +180,11 @@ def sign_in(user):
     login_user(user)
     session["generation"] = user.session_generation
     session["seen_at"] = clock.now().isoformat()
+    # A new CSRF token now, not on the first form after: the pages the phone fetches in the
+    # background as the manager lands would each make their own, and whichever response came
+    # last would leave the visible page's forms refused.
+    g.pop("csrf_token", None)
+    generate_csrf()
 
 
 def end_sessions(user_id, keep_current=False, **changes):
@@ -201,7 +206,7 @@ def _require_login():
         session.clear()
         flash(_l("You were signed out after a period without activity."))
         return login_manager.unauthorized()
-    session["seen_at"] = clock.now().isoformat()
+    _note_activity()
     if current_user.must_change_password and request.endpoint not in PASSWORD_CHANGE_ENDPOINTS:
         if request.htmx:
             response = make_response("", 204)
@@ -209,6 +214,32 @@ def _require_login():
             return response
         return redirect(url_for("auth.password"))
     return None
+
+
+# The session is a signed cookie: a response that writes it hands the browser the whole session
+# as its request began. A background fetch that started before a notice was shown, and ended
+# after, gave the notice back ("线索已保存。" again on the next page). So a background fetch never
+# writes the session on its own account, and a page writes the time it was seen only once
+# SEEN_AT_STEP has passed; the idle sign-out is counted in minutes.
+SEEN_AT_STEP = dt.timedelta(seconds=30)
+
+
+def _note_activity():
+    if _background_fetch():
+        return
+    now = clock.now()
+    try:
+        seen_at = dt.datetime.fromisoformat(session.get("seen_at", ""))
+    except ValueError:
+        seen_at = None
+    if seen_at is None or not dt.timedelta(0) <= now - seen_at < SEEN_AT_STEP:
+        session["seen_at"] = now.isoformat()
+
+
+def _background_fetch():
+    """True for a page the phone fetches on its own (keepForOffline, the service worker's
+    precache, the outbox's /sync): the browser's Sec-Fetch-Dest: empty, and not htmx."""
+    return request.headers.get("Sec-Fetch-Dest") == "empty" and not request.headers.get("HX-Request")
 
 
 def _idle_too_long():
@@ -239,8 +270,7 @@ def content_security_policy():
 # the page the manager opens next ("线索已保存。") nor keep it to show offline later.
 def _notices():
     """The flashed notices for this page: none for a background copy (left for the next page)."""
-    background = request.headers.get("Sec-Fetch-Dest") == "empty" and not request.headers.get("HX-Request")
-    return [] if background else get_flashed_messages()
+    return [] if _background_fetch() else get_flashed_messages()
 
 
 def _security_headers(response):

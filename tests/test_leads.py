@@ -92,6 +92,64 @@ def test_a_page_the_phone_keeps_in_the_background_leaves_the_notice_to_the_next_
     assert [p.get_text() for p in page.select("p.notice")] == ["线索已保存。"]
 
 
+def _notices(response):
+    return [p.get_text() for p in soup(response).select("p.notice")]
+
+
+def _browser_keeps(client, response, cookie):
+    """The browser holds the session cookie this response set, or else the one it had."""
+    if not any(h.startswith("session=") for h in response.headers.getlist("Set-Cookie")):
+        client.set_cookie("session", cookie)
+
+
+def test_a_background_fetch_that_comes_back_late_never_shows_a_notice_twice(app, client, county):
+    """The session is a cookie, and the browser keeps whichever came last. A page the phone
+    fetched in the background, set off while "线索已保存。" waited and back after the manager's
+    next page had shown it, gave it back to the page after that."""
+    login(client, "mgr1")
+    response = capture(client, customer=county.customers["c_g1"].id, product=county.products["a"].id,
+                       source="visit")
+    waiting = client.get_cookie("session").value
+    assert _notices(client.get(response.location)) == ["线索已保存。"]
+    shown = client.get_cookie("session").value
+    client.set_cookie("session", waiting)  # the fetch set off before the page above
+    late = client.get("/leads/new", headers={"Sec-Fetch-Dest": "empty"})
+    assert late.status_code == 200
+    _browser_keeps(client, late, shown)
+    assert _notices(client.get("/today")) == []
+
+
+def test_a_background_fetch_set_off_before_a_save_leaves_its_notice(app, client, county):
+    login(client, "mgr1")
+    client.get("/today")
+    before = client.get_cookie("session").value
+    response = capture(client, customer=county.customers["c_g1"].id, product=county.products["a"].id,
+                       source="visit")
+    waiting = client.get_cookie("session").value
+    client.set_cookie("session", before)  # the fetch set off before the save, back after it
+    late = client.get("/today", headers={"Sec-Fetch-Dest": "empty"})
+    assert late.status_code == 200
+    _browser_keeps(client, late, waiting)
+    assert _notices(client.get(response.location)) == ["线索已保存。"]
+
+
+def test_the_pages_the_phone_fetches_as_a_manager_signs_in_leave_the_first_form_working(app, client, county):
+    """The phone fetches Today, the lead form, the outbox… the moment the manager lands. Each
+    made its own CSRF token while the session had none, and the last response's cookie won: the
+    form on screen was refused as expired."""
+    login(client, "mgr1")
+    signed_in = client.get_cookie("session").value
+    token = csrf_token(client, "/leads/new")  # the page the manager sees
+    shown = client.get_cookie("session").value
+    client.set_cookie("session", signed_in)  # a fetch set off with the sign-in's cookie, back last
+    late = client.get("/today", headers={"Sec-Fetch-Dest": "empty"})
+    _browser_keeps(client, late, shown)
+    response = client.post("/leads/new", data={
+        "csrf_token": token, "client_uuid": str(uuid.uuid4()), "source": "visit",
+        "customer": county.customers["c_g1"].id, "product": county.products["a"].id})
+    assert response.status_code == 302
+
+
 def test_standalone_capture_of_someone_new(app, client, county):
     login(client, "mgr1")
     response = capture(client, name="赵村民", phone="137 0000 1111", product=county.products["a"].id,

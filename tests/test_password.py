@@ -155,6 +155,18 @@ def test_an_idle_session_ends_after_the_banks_setting(client, county):
     assert client.get("/me").status_code == 302
 
 
+def test_pages_the_phone_fetches_on_its_own_do_not_keep_an_idle_session_open(client, county):
+    """Only the manager's own use counts: the pages the phone keeps for offline use, fetched in
+    the background, do not."""
+    login(client, "mgr1")
+    for _ in range(2):
+        clock.travel(dt.timedelta(minutes=25))
+        assert client.get("/today", headers={"Sec-Fetch-Dest": "empty"}).status_code == 200
+    clock.travel(dt.timedelta(minutes=15))  # an hour and five minutes since the manager's last page
+    response = client.get("/me")
+    assert response.status_code == 302 and response.location.startswith("/login")
+
+
 def test_the_default_idle_time_is_an_hour(client, county):
     login(client, "mgr1")
     clock.travel(dt.timedelta(minutes=59))
