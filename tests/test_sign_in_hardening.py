@@ -272,3 +272,22 @@ def test_after_sign_in_no_off_site_next_is_followed(target, client, county):
 
 def test_the_sign_in_page_still_works(client, county):
     assert soup(client.get("/login")).select_one("input[name=username]")
+
+
+def test_a_password_hashed_under_an_older_method_is_hashed_again_at_sign_in(app, client, county):
+    """A bank that raises its hashing (PASSWORD_HASH_METHOD) cannot rehash what it stores: only
+    the password can. Each user's is hashed again at their next sign-in, their sessions going on."""
+    elsewhere = app.test_client()
+    assert login(elsewhere, "mgr1").status_code == 302
+    old = _user("mgr1").password_hash
+    app.config["PASSWORD_HASH_METHOD"] = "pbkdf2:sha256:2000"
+    assert login(client, "mgr1", "wrong password").status_code == 422
+    assert _user("mgr1").password_hash == old  # a wrong password rewrites nothing
+    assert login(client, "mgr1").status_code == 302
+    stored = _user("mgr1").password_hash
+    assert stored.startswith("pbkdf2:sha256:2000$") and stored != old
+    assert _user("mgr1").check_password(PASSWORD)
+    assert elsewhere.get("/me").status_code == 200  # the other phone stays signed in
+    client.post("/logout", data={"csrf_token": csrf_token(client, "/me")})
+    assert login(client, "mgr1").status_code == 302
+    assert _user("mgr1").password_hash == stored  # already the bank's method: left alone

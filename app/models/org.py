@@ -1,5 +1,6 @@
 """The organisation: branches (a tree whose root is a bank or a provincial union) and users."""
 import datetime as dt
+import functools
 import re
 
 from flask_babel import lazy_gettext as _l
@@ -97,6 +98,21 @@ class Branch(BaseModel):
         return Branch.get_or_none(Branch.id.in_(ids), Branch.kind == "bank")
 
 
+def _configured(method):
+    from flask import current_app, has_app_context
+
+    if method is None and has_app_context():
+        method = current_app.config.get("PASSWORD_HASH_METHOD")
+    return method or "scrypt"
+
+
+@functools.cache
+def _full_method(method):
+    """The method as a stored hash names it ("scrypt" is stored as "scrypt:32768:8:1"):
+    werkzeug fills in the defaults, so ask it, once a process."""
+    return generate_password_hash("", method=method).split("$", 1)[0]
+
+
 class User(BaseModel, UserMixin):
     username = TextField(unique=True)
     password_hash = TextField()
@@ -170,14 +186,22 @@ class User(BaseModel, UserMixin):
         return str(self.id)
 
     def set_password(self, password, method=None):
-        from flask import current_app, has_app_context
-
-        if method is None and has_app_context():
-            method = current_app.config.get("PASSWORD_HASH_METHOD")
-        self.password_hash = generate_password_hash(password, method=method or "scrypt")
+        self.password_hash = generate_password_hash(password, method=_configured(method))
 
     def check_password(self, password):
         return check_password_hash(self.password_hash, password)
+
+    def rehash_password(self, password, method=None):
+        """After the right password: store it again when it was hashed under another method
+        than the configured one (an older default, weaker parameters), which only the password
+        itself can do. The same password, so every session goes on. True if rewritten."""
+        if self.password_hash.split("$", 1)[0] == _full_method(_configured(method)):
+            return False
+        old = self.password_hash
+        self.set_password(password, method)
+        # Unless the password was changed meanwhile: that one stands.
+        return bool(User.update(password_hash=self.password_hash)
+                    .where((User.id == self.id) & (User.password_hash == old)).execute())
 
     def is_locked(self):
         return self.locked_until is not None and self.locked_until > clock.now()

@@ -86,6 +86,7 @@ def login():
             # the time taken never tells them apart.
             _spend_one_hash(form.password.data)
         elif user.check_password(form.password.data) and user.record_sign_in():
+            user.rehash_password(form.password.data)
             sign_in(user)
             AuditLog.record(user, "login", "user", user.id, ip=request.remote_addr)
             if user.must_change_password:
