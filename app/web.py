@@ -12,11 +12,12 @@ from flask import (abort, current_app, flash, g, get_flashed_messages, make_resp
 from flask_babel import Babel, get_locale, lazy_gettext as _l
 from flask_login import LoginManager, current_user, login_user, logout_user
 from flask.sessions import SecureCookieSessionInterface
-from flask_wtf.csrf import CSRFError, CSRFProtect, generate_csrf
+from flask_wtf.csrf import CSRFError, generate_csrf
 from htmx_flask import Htmx
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from app import clock
+from app.csrf import MaskedCSRFProtect
 from app.maps import tile_origins
 from app.models import User
 from app.models.prepared import Prepared
@@ -24,7 +25,7 @@ from app.models.refused import FORBIDDEN, NOT_FOUND
 from app.models.setting import for_branch
 
 login_manager = LoginManager()
-csrf = CSRFProtect()
+csrf = MaskedCSRFProtect()
 babel = Babel()
 htmx = Htmx()
 

@@ -1,6 +1,9 @@
 """Sign-in under attack: parallel guesses, timing that would tell usernames apart, old session
 cookies replayed, HTTPS behind a proxy, redirects off-site."""
+import base64
 import hashlib
+import json
+import re
 import threading
 
 import pytest
@@ -291,3 +294,23 @@ def test_a_password_hashed_under_an_older_method_is_hashed_again_at_sign_in(app,
     client.post("/logout", data={"csrf_token": csrf_token(client, "/me")})
     assert login(client, "mgr1").status_code == 302
     assert _user("mgr1").password_hash == stored  # already the bank's method: left alone
+
+
+def test_no_two_pages_carry_the_same_form_token(app, client, county):
+    """BREACH: pages are compressed, and a secret that is the same in every page, beside text
+    the requester chose (a search echoed back), can be read off the compressed sizes. Each copy
+    of the session's token a page carries is masked anew; every copy is still accepted."""
+    login(client, "mgr1")
+    page = client.get("/customers/?q=csrf_token").get_data(as_text=True)
+    copies = re.findall(r'name="csrf_token"[^>]*value="([^"]+)"', page) + re.findall(r'"X-CSRFToken": "([^"]+)"', page)
+    copies += [csrf_token(client, "/me") for _ in range(2)]
+    assert len(copies) >= 3 and len(set(copies)) == len(copies)
+    secret = app.session_interface.get_signing_serializer(app).loads(client.get_cookie("session").value)["csrf_token"]
+    signed_secret = base64.urlsafe_b64encode(json.dumps(secret).encode()).rstrip(b"=").decode()
+    assert secret not in page and signed_secret not in page
+    for copy in copies:
+        assert client.post("/me/locale", data={"locale": "zh_CN", "csrf_token": copy}).status_code == 302
+    assert client.post("/me/locale", headers={"X-CSRFToken": copies[0]}, data={"locale": "zh_CN"}).status_code == 302
+    tampered = copies[0][:-6] + ("AAAAAA" if not copies[0].endswith("AAAAAA") else "BBBBBB")
+    for refused in (tampered, "m.", "m.%%%", "m." + "A" * 7, copies[0][2:]):
+        assert client.post("/me/locale", data={"locale": "zh_CN", "csrf_token": refused}).status_code == 400
