@@ -14,14 +14,13 @@ import os
 from flask import g
 from flask_wtf.csrf import CSRFProtect
 
-_PREFIX = "m."  # a masked token: "m." + base64url(pad + token XOR pad), the pad as long as the token
+_PREFIX = b"m."  # a masked token: "m." + base64url(pad + token XOR pad), the pad as long as the token
 
 
 def mask(token):
-    """One masked copy of token (text or bytes) as text; each call gives another."""
-    raw = token.encode() if isinstance(token, str) else token
-    pad = os.urandom(len(raw))
-    return _PREFIX + base64.urlsafe_b64encode(pad + _xor(raw, pad)).decode()
+    """One masked copy of token (bytes), as bytes; each call gives another."""
+    pad = os.urandom(len(token))
+    return _PREFIX + base64.urlsafe_b64encode(pad + _xor(token, pad))
 
 
 def _xor(data, pad):
@@ -30,11 +29,11 @@ def _xor(data, pad):
 
 def unmask(value):
     """The token a masked copy stands for; anything else as it came (Flask-WTF refuses it)."""
-    if not value or not value.startswith(_PREFIX):
+    if not value or not value.startswith(_PREFIX.decode()):
         return value
     try:
-        raw = base64.urlsafe_b64decode(value[len(_PREFIX):].encode())
-    except (ValueError, UnicodeEncodeError):
+        raw = base64.urlsafe_b64decode(value[len(_PREFIX):])
+    except ValueError:  # not base64, or not ASCII
         return None
     half = len(raw) // 2
     if not raw or len(raw) != 2 * half:
@@ -61,11 +60,11 @@ def _mask_in_page(response):
     settings) becomes its own masked copy, before the page is compressed (this runs first)."""
     token = g.get("csrf_token")
     if (not token or response.direct_passthrough or response.is_streamed
-            or not response.mimetype == "text/html"):
+            or response.mimetype != "text/html"):
         return response
     page, token = response.get_data(), token.encode()  # bytes: no decoding a 100 KB page
     if token not in page:
         return response
     parts = page.split(token)
-    response.set_data(b"".join(part + mask(token).encode() for part in parts[:-1]) + parts[-1])
+    response.set_data(b"".join(part + mask(token) for part in parts[:-1]) + parts[-1])
     return response
